@@ -1,0 +1,48 @@
+# riskmon developer entry points. `make demo` and `make test` set up .venv/ themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help demo test lint format typecheck unit bench clean
+
+help:
+	@echo "make demo       replay the bundled sample stream: transitions, then a summary"
+	@echo "make test       lint, type-check and run the test suite (what CI runs)"
+	@echo "make bench      run the benchmarks and rewrite BENCHMARKS.md"
+	@echo "make format     apply ruff formatting"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p .demo
+	$(BIN)/riskmon replay examples/sample.jsonl --out .demo/transitions.jsonl \
+	  --summary .demo/summary.json --report
+	@echo "transitions: .demo/transitions.jsonl   summary: .demo/summary.json"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint unit
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.run_bench --write BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
