@@ -1,0 +1,208 @@
+"""The book: positions and margin accounts as struct-of-arrays.
+
+Storage is typed stdlib `array.array` columns (compact; cheap scalar access on the per-event
+path); every vector operation runs on zero-copy numpy views of them (`np.frombuffer`). A view
+must not outlive the call that made it, because appending to a column may move its buffer.
+
+- `SymbolBlock`: the open positions of one symbol, contiguous, so a mark touches exactly those
+  rows with no gather. Removal swaps the last row into the hole.
+- `PositionIndex`: per position id (pid, stable while the position is open): its symbol, row in
+  the block, side, order keys (seq, ts) and the links of its margin account's position list.
+- `MarginAccounts`: per margin account: identity, wallet, incrementally maintained equity and
+  maintenance margin, level, transition count, and the head of its position list.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+NO_POSITION: Final = -1
+NO_SEQ: Final = -1
+CROSS: Final = 0
+ISOLATED: Final = 1
+SIDES: Final = ("both", "long", "short")
+MODES: Final = ("cross", "isolated")
+
+
+def float_view(column: array[float]) -> NDArray[np.float64]:
+    return np.frombuffer(column, dtype=np.float64)
+
+
+def int32_view(column: array[int]) -> NDArray[np.int32]:
+    return np.frombuffer(column, dtype=np.int32)
+
+
+def int8_view(column: array[int]) -> NDArray[np.int8]:
+    return np.frombuffer(column, dtype=np.int8)
+
+
+class SymbolBlock:
+    """Open positions of one symbol: size, entry, cached uPnL / maintenance / tier, owner."""
+
+    __slots__ = ("account", "entry", "maintenance", "pid", "pnl", "size", "tier")
+
+    def __init__(self) -> None:
+        self.size: array[float] = array("d")
+        self.entry: array[float] = array("d")
+        self.pnl: array[float] = array("d")
+        self.maintenance: array[float] = array("d")
+        self.tier: array[int] = array("b")
+        self.account: array[int] = array("i")
+        self.pid: array[int] = array("i")
+
+    def __len__(self) -> int:
+        return len(self.pid)
+
+    def append(self, pid: int, account: int, size: float, entry: float) -> int:
+        """Add a row (values are filled by the caller) and return its index."""
+        self.size.append(size)
+        self.entry.append(entry)
+        self.pnl.append(0.0)
+        self.maintenance.append(0.0)
+        self.tier.append(0)
+        self.account.append(account)
+        self.pid.append(pid)
+        return len(self.pid) - 1
+
+    def remove(self, row: int) -> int:
+        """Delete `row` by moving the last row into it; return the moved pid or NO_POSITION."""
+        last = len(self.pid) - 1
+        moved = NO_POSITION
+        for money in (self.size, self.entry, self.pnl, self.maintenance):
+            money[row] = money[last]
+            money.pop()
+        for code in (self.tier, self.account):
+            code[row] = code[last]
+            code.pop()
+        if row != last:
+            moved = self.pid[last]
+        self.pid[row] = self.pid[last]
+        self.pid.pop()
+        return moved
+
+
+class PositionIndex:
+    """Per position id: where it lives, its side, order keys and account-list links."""
+
+    __slots__ = ("free", "next", "prev", "row", "seq", "side", "symbol", "ts")
+
+    def __init__(self) -> None:
+        self.symbol: array[int] = array("i")
+        self.row: array[int] = array("i")
+        self.side: array[int] = array("b")
+        self.seq: array[int] = array("q")
+        self.ts: array[int] = array("q")
+        self.next: array[int] = array("i")
+        self.prev: array[int] = array("i")
+        self.free: list[int] = []
+
+    def allocate(self, symbol: int, row: int, side: int, seq: int, ts: int) -> int:
+        if self.free:
+            pid = self.free.pop()
+            self.symbol[pid], self.row[pid], self.side[pid] = symbol, row, side
+            self.seq[pid], self.ts[pid] = seq, ts
+            return pid
+        for column, value in ((self.symbol, symbol), (self.row, row), (self.side, side)):
+            column.append(value)
+        self.seq.append(seq)
+        self.ts.append(ts)
+        self.next.append(NO_POSITION)
+        self.prev.append(NO_POSITION)
+        return len(self.symbol) - 1
+
+    def release(self, pid: int) -> None:
+        self.symbol[pid] = NO_POSITION
+        self.free.append(pid)
+
+
+class MarginAccounts:
+    """Per margin account: identity, money, level and its list of positions."""
+
+    __slots__ = (
+        "account",
+        "asset",
+        "balance_seq",
+        "balance_ts",
+        "equity",
+        "head",
+        "level",
+        "maintenance",
+        "mode",
+        "positions",
+        "side",
+        "symbol",
+        "transitions",
+        "wallet",
+    )
+
+    def __init__(self) -> None:
+        self.account: array[int] = array("i")
+        self.mode: array[int] = array("b")
+        self.asset: array[int] = array("i")
+        self.symbol: array[int] = array("i")
+        self.side: array[int] = array("b")
+        self.wallet: array[float] = array("d")
+        self.equity: array[float] = array("d")
+        self.maintenance: array[float] = array("d")
+        self.level: array[int] = array("b")
+        self.positions: array[int] = array("i")
+        self.transitions: array[int] = array("q")
+        self.head: array[int] = array("i")
+        self.balance_seq: array[int] = array("q")
+        self.balance_ts: array[int] = array("q")
+
+    def __len__(self) -> int:
+        return len(self.account)
+
+    def add(self, account: int, mode: int, asset: int, symbol: int, side: int) -> int:
+        """A new, untracked margin account with a zero wallet; returns its index."""
+        for column, value in (
+            (self.account, account),
+            (self.mode, mode),
+            (self.asset, asset),
+            (self.symbol, symbol),
+            (self.side, side),
+            (self.level, 0),
+            (self.positions, 0),
+            (self.transitions, 0),
+            (self.head, NO_POSITION),
+            (self.balance_seq, NO_SEQ),
+            (self.balance_ts, NO_SEQ),
+        ):
+            column.append(value)
+        for money in (self.wallet, self.equity, self.maintenance):
+            money.append(0.0)
+        return len(self.account) - 1
+
+    def link(self, margin_account: int, pid: int, index: PositionIndex) -> None:
+        """Put `pid` at the head of the account's position list."""
+        head = self.head[margin_account]
+        index.prev[pid] = NO_POSITION
+        index.next[pid] = head
+        if head != NO_POSITION:
+            index.prev[head] = pid
+        self.head[margin_account] = pid
+        self.positions[margin_account] += 1
+
+    def unlink(self, margin_account: int, pid: int, index: PositionIndex) -> None:
+        before, after = index.prev[pid], index.next[pid]
+        if before == NO_POSITION:
+            self.head[margin_account] = after
+        else:
+            index.next[before] = after
+        if after != NO_POSITION:
+            index.prev[after] = before
+        self.positions[margin_account] -= 1
+
+    def members(self, margin_account: int, index: PositionIndex) -> list[int]:
+        """The pids of the account's open positions."""
+        pids = []
+        pid = self.head[margin_account]
+        while pid != NO_POSITION:
+            pids.append(pid)
+            pid = index.next[pid]
+        return pids

@@ -1,0 +1,521 @@
+"""The risk engine: `apply(event) -> Outcome` over a numpy-backed book (SPEC §3-§7, §9).
+
+The engine owns no clock and reads no settings: event time comes in with the events, and
+"replay time" is the largest `ts` applied so far. The same engine serves the Kafka workers,
+`riskmon replay` and the embedded demo.
+
+Hot path: a mark for symbol S revalues S's block of positions with array operations, scatters
+the PnL and maintenance deltas into the margin-account columns (`np.add.at`), and re-classifies
+exactly the owning accounts; only accounts whose level changes reach Python code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, NamedTuple
+
+import numpy as np
+
+from risk.book import (
+    CROSS,
+    ISOLATED,
+    MODES,
+    NO_POSITION,
+    NO_SEQ,
+    SIDES,
+    MarginAccounts,
+    PositionIndex,
+    SymbolBlock,
+    float_view,
+    int8_view,
+    int32_view,
+)
+from risk.events import (
+    KIND_OR_SETTLE_CHANGE,
+    UNKNOWN_SYMBOL,
+    BalanceEvent,
+    DepthEvent,
+    Event,
+    FundEvent,
+    InstrumentEvent,
+    MarkEvent,
+    PositionEvent,
+    Rejection,
+)
+from risk.instruments import Instrument
+from risk.levels import LEVEL_NAMES, Level, Thresholds, margin_ratio
+from risk.prices import BANKRUPTCY, LIQUIDATION, Leg, solve_price
+from risk.records import AccountView, PositionView, Transition
+from risk.valuation import notional_of, value_block, value_position
+
+ACCEPTED: Final = "accepted"
+REJECTED: Final = "rejected"
+STALE: Final = "stale"
+KEY_SPAN: Final = 1 << 24
+SIDE_CODES: Final = {name: code for code, name in enumerate(SIDES)}
+
+
+class Outcome(NamedTuple):
+    """What applying one event did: its status, the reject reason, the transitions it caused."""
+
+    status: str
+    reason: str | None
+    transitions: tuple[Transition, ...]
+
+
+_STALE: Final = Outcome(STALE, None, ())
+_QUIET: Final = Outcome(ACCEPTED, None, ())
+
+
+class Engine:
+    """Margin state of every account and the transitions between risk levels."""
+
+    def __init__(
+        self, instruments: Iterable[Instrument], thresholds: Thresholds | None = None
+    ) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.replay_time = 0
+        self.instruments: list[Instrument] = []
+        self.blocks: list[SymbolBlock] = []
+        self.marks: list[float | None] = []
+        self.mark_times: list[int] = []
+        self.symbols: dict[str, int] = {}
+        self.settle_assets: list[int] = []
+        self.account_names: list[str] = []
+        self.asset_names: list[str] = []
+        self.accounts_by_name: dict[str, int] = {}
+        self.assets_by_name: dict[str, int] = {}
+        self.cross_accounts: dict[int, int] = {}
+        self.isolated_accounts: dict[int, int] = {}
+        self.tombstones: dict[int, tuple[int, int]] = {}
+        self.funds: dict[str, FundEvent] = {}
+        self.depth: dict[str, DepthEvent] = {}
+        self.positions = PositionIndex()
+        self.margin = MarginAccounts()
+        self._handlers: dict[type, Callable[[Any], Outcome]] = {
+            Rejection: self._reject,
+            MarkEvent: self._apply_mark,
+            PositionEvent: self._apply_position,
+            BalanceEvent: self._apply_balance,
+            InstrumentEvent: self._apply_instrument,
+            FundEvent: self._apply_fund,
+            DepthEvent: self._apply_depth,
+        }
+        for instrument in instruments:
+            self._define(instrument)
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def apply(self, event: Event | Rejection) -> Outcome:
+        """Apply one parsed event (a `Rejection` is counted as such and changes nothing)."""
+        return self._handlers[type(event)](event)
+
+    def apply_batch(self, events: Iterable[Event | Rejection]) -> list[Outcome]:
+        """Apply events in order; the same result as calling `apply` on each."""
+        handlers = self._handlers
+        return [handlers[type(event)](event) for event in events]
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    def _reject(self, event: Rejection) -> Outcome:
+        return Outcome(REJECTED, event.reason, ())
+
+    def _apply_mark(self, event: MarkEvent) -> Outcome:
+        symbol = self.symbols.get(event.symbol)
+        if symbol is None:
+            return Outcome(REJECTED, UNKNOWN_SYMBOL, ())
+        if event.ts < self.mark_times[symbol]:
+            return _STALE
+        self.marks[symbol] = event.price
+        self.mark_times[symbol] = event.ts
+        self._advance(event.ts)
+        trigger = f"mark:{event.symbol}"
+        return Outcome(ACCEPTED, None, self._revalue(symbol, trigger, event.ts, retier=False))
+
+    def _apply_instrument(self, event: InstrumentEvent) -> Outcome:
+        instrument = event.instrument
+        symbol = self.symbols.get(instrument.symbol)
+        if symbol is None:
+            self._define(instrument)
+            return _QUIET
+        old = self.instruments[symbol]
+        moves_accounts = old.kind != instrument.kind or old.settle != instrument.settle
+        if moves_accounts and len(self.blocks[symbol]):
+            return Outcome(REJECTED, KIND_OR_SETTLE_CHANGE, ())
+        self.instruments[symbol] = instrument
+        self.settle_assets[symbol] = self._asset(instrument.settle)
+        transitions = self._revalue(symbol, "instrument", self.replay_time, retier=True)
+        return Outcome(ACCEPTED, None, transitions)
+
+    def _apply_balance(self, event: BalanceEvent) -> Outcome:
+        account, asset = self._account(event.account), self._asset(event.asset)
+        margin = self.margin
+        key = account * KEY_SPAN + asset
+        target = self.cross_accounts.get(key)
+        if target is None:
+            target = margin.add(account, CROSS, asset, NO_POSITION, 0)
+            self.cross_accounts[key] = target
+        last_seq, last_ts = margin.balance_seq[target], margin.balance_ts[target]
+        if _older(event.seq, event.ts, last_seq, last_ts):
+            return _STALE
+        self._advance(event.ts)
+        margin.balance_seq[target] = NO_SEQ if event.seq is None else event.seq
+        margin.balance_ts[target] = event.ts
+        if not margin.positions[target]:
+            margin.wallet[target] = margin.equity[target] = event.wallet
+            return _QUIET
+        margin.equity[target] += event.wallet - margin.wallet[target]
+        margin.wallet[target] = event.wallet
+        return Outcome(ACCEPTED, None, self._evaluate([target], "balance", event.ts))
+
+    def _apply_position(self, event: PositionEvent) -> Outcome:
+        symbol = self.symbols.get(event.symbol)
+        if symbol is None:
+            return Outcome(REJECTED, UNKNOWN_SYMBOL, ())
+        account = self._account(event.account)
+        side = SIDE_CODES[event.position_side]
+        identity = (account * KEY_SPAN + symbol) * 3 + side
+        pid, owner = self._find_position(account, symbol, side, identity)
+        if self._is_stale(pid, identity, event.seq, event.ts):
+            return _STALE
+        self._advance(event.ts)
+        affected = []
+        if pid != NO_POSITION and (event.size == 0.0 or owner != self._owner_for(event, identity)):
+            self._close_position(pid, owner)
+            affected.append(owner)
+            pid = NO_POSITION
+        seq = NO_SEQ if event.seq is None else event.seq
+        if event.size == 0.0:
+            self.tombstones[identity] = (seq, event.ts)
+        else:
+            target = self._owner_for(event, identity, create=True)
+            pid = self._place_position(pid, target, symbol, side, event)
+            self.tombstones.pop(identity, None)
+            self.positions.seq[pid], self.positions.ts[pid] = seq, event.ts
+            affected.append(target)
+        return Outcome(ACCEPTED, None, self._evaluate(affected, "position", event.ts))
+
+    def _apply_fund(self, event: FundEvent) -> Outcome:
+        current = self.funds.get(event.asset)
+        if current is not None and event.ts < current.ts:
+            return _STALE
+        self.funds[event.asset] = event
+        self._advance(event.ts)
+        return _QUIET
+
+    def _apply_depth(self, event: DepthEvent) -> Outcome:
+        if event.symbol not in self.symbols:
+            return Outcome(REJECTED, UNKNOWN_SYMBOL, ())
+        current = self.depth.get(event.symbol)
+        if current is not None and event.ts < current.ts:
+            return _STALE
+        self.depth[event.symbol] = event
+        self._advance(event.ts)
+        return _QUIET
+
+    # -- positions -----------------------------------------------------------------------------
+
+    def _find_position(
+        self, account: int, symbol: int, side: int, identity: int
+    ) -> tuple[int, int]:
+        """(pid, margin account) of the open position with this identity, or NO_POSITION twice."""
+        positions, margin = self.positions, self.margin
+        cross = self.cross_accounts.get(account * KEY_SPAN + self.settle_assets[symbol])
+        if cross is not None:
+            pid = margin.head[cross]
+            while pid != NO_POSITION:
+                if positions.symbol[pid] == symbol and positions.side[pid] == side:
+                    return pid, cross
+                pid = positions.next[pid]
+        isolated = self.isolated_accounts.get(identity)
+        if isolated is not None and margin.positions[isolated]:
+            return margin.head[isolated], isolated
+        return NO_POSITION, NO_POSITION
+
+    def _is_stale(self, pid: int, identity: int, seq: int | None, ts: int) -> bool:
+        if pid != NO_POSITION:
+            return _older(seq, ts, self.positions.seq[pid], self.positions.ts[pid])
+        tombstone = self.tombstones.get(identity)
+        return tombstone is not None and _older(seq, ts, *tombstone)
+
+    def _owner_for(self, event: PositionEvent, identity: int, create: bool = False) -> int:
+        """The margin account an open position with this event's mode belongs to."""
+        account = self.accounts_by_name[event.account]
+        symbol = self.symbols[event.symbol]
+        if event.mode == "cross":
+            key, table, mode = (
+                account * KEY_SPAN + self.settle_assets[symbol],
+                self.cross_accounts,
+                CROSS,
+            )
+        else:
+            key, table, mode = identity, self.isolated_accounts, ISOLATED
+        found = table.get(key)
+        if found is not None or not create:
+            return NO_POSITION if found is None else found
+        side = SIDE_CODES[event.position_side] if mode == ISOLATED else 0
+        created = self.margin.add(account, mode, self.settle_assets[symbol], symbol, side)
+        table[key] = created
+        return created
+
+    def _place_position(
+        self, pid: int, owner: int, symbol: int, side: int, event: PositionEvent
+    ) -> int:
+        """Open or update the position; sets the isolated wallet; returns its pid."""
+        margin = self.margin
+        if event.margin is not None and margin.mode[owner] == ISOLATED:
+            if margin.positions[owner]:
+                margin.equity[owner] += event.margin - margin.wallet[owner]
+            else:
+                margin.equity[owner] = event.margin
+            margin.wallet[owner] = event.margin
+        instrument = self.instruments[symbol]
+        mark = self.marks[symbol]
+        price = event.entry_price if mark is None else mark
+        value = value_position(instrument, event.size, event.entry_price, price)
+        block = self.blocks[symbol]
+        if pid == NO_POSITION:
+            pid = self.positions.allocate(symbol, len(block), side, NO_SEQ, 0)
+            row = block.append(pid, owner, event.size, event.entry_price)
+            margin.link(owner, pid, self.positions)
+        else:
+            row = self.positions.row[pid]
+            block.size[row], block.entry[row] = event.size, event.entry_price
+        margin.equity[owner] += value.unrealized_pnl - block.pnl[row]
+        margin.maintenance[owner] += value.maintenance - block.maintenance[row]
+        block.pnl[row], block.maintenance[row] = value.unrealized_pnl, value.maintenance
+        block.tier[row] = value.tier
+        return pid
+
+    def _close_position(self, pid: int, owner: int) -> None:
+        positions, margin = self.positions, self.margin
+        block = self.blocks[positions.symbol[pid]]
+        row = positions.row[pid]
+        margin.equity[owner] -= block.pnl[row]
+        margin.maintenance[owner] -= block.maintenance[row]
+        margin.unlink(owner, pid, positions)
+        moved = block.remove(row)
+        if moved != NO_POSITION:
+            positions.row[moved] = row
+        positions.release(pid)
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    def _revalue(
+        self, symbol: int, trigger: str, ts: int, *, retier: bool
+    ) -> tuple[Transition, ...]:
+        """Revalue every position of `symbol` and re-classify their margin accounts."""
+        if not len(self.blocks[symbol]):
+            return ()
+        return self._evaluate(self._revalue_block(symbol, retier=retier), trigger, ts)
+
+    def _revalue_block(self, symbol: int, *, retier: bool) -> list[int]:
+        """Vectorized revaluation; returns the margin accounts whose level may change.
+
+        The numpy views made here die with this call, before anything can resize a column.
+        """
+        block = self.blocks[symbol]
+        entry = float_view(block.entry)
+        mark = self.marks[symbol]
+        pnl, maintenance = value_block(
+            self.instruments[symbol],
+            float_view(block.size),
+            entry,
+            entry if mark is None else mark,
+            int8_view(block.tier),
+            retier=retier,
+        )
+        cached_pnl, cached_maintenance = float_view(block.pnl), float_view(block.maintenance)
+        owners = int32_view(block.account)
+        equity = float_view(self.margin.equity)
+        total_maintenance = float_view(self.margin.maintenance)
+        np.add.at(equity, owners, pnl - cached_pnl)
+        np.add.at(total_maintenance, owners, maintenance - cached_maintenance)
+        cached_pnl[:] = pnl
+        cached_maintenance[:] = maintenance
+        levels = int8_view(self.margin.level)[owners]
+        updated = self.thresholds.next_levels(levels, equity[owners], total_maintenance[owners])
+        changed: list[int] = np.unique(owners[updated != levels]).tolist()
+        return changed
+
+    def _evaluate(self, accounts: Sequence[int], trigger: str, ts: int) -> tuple[Transition, ...]:
+        """Re-classify accounts; transitions come out ordered by margin account id."""
+        if not accounts:
+            return ()
+        ordered = sorted(set(accounts), key=self.margin_account_id)
+        transitions = []
+        for account in ordered:
+            transition = self._transition(account, trigger, ts)
+            if transition is not None:
+                transitions.append(transition)
+        return tuple(transitions)
+
+    def _transition(self, account: int, trigger: str, ts: int) -> Transition | None:
+        margin = self.margin
+        current = margin.level[account]
+        if not margin.positions[account]:
+            margin.equity[account] = margin.wallet[account]
+            margin.maintenance[account] = 0.0
+            if current == Level.SAFE:
+                return None
+            margin.level[account] = Level.SAFE
+            margin.transitions[account] += 1
+            return self._record(account, current, "close", ts, closed=True)
+        level = self.thresholds.next_level(
+            current, margin.equity[account], margin.maintenance[account]
+        )
+        if level == current:
+            return None
+        margin.level[account] = level
+        margin.transitions[account] += 1
+        return self._record(account, current, trigger, ts, closed=False)
+
+    def _record(
+        self, account: int, previous: int, trigger: str, ts: int, *, closed: bool
+    ) -> Transition:
+        margin = self.margin
+        identity = self.margin_account_id(account)
+        equity, maintenance = margin.equity[account], margin.maintenance[account]
+        return Transition(
+            event_id=f"{identity}#{margin.transitions[account]}",
+            margin_account=identity,
+            account=self.account_names[margin.account[account]],
+            mode=MODES[margin.mode[account]],
+            settle=self.asset_names[margin.asset[account]],
+            from_level=LEVEL_NAMES[previous],
+            to_level=LEVEL_NAMES[margin.level[account]],
+            margin_ratio=0.0 if closed else margin_ratio(equity, maintenance),
+            equity=None if closed else equity,
+            maintenance_margin=0.0 if closed else maintenance,
+            ts=ts,
+            trigger=trigger,
+            positions=() if closed else self.position_views(account),
+        )
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def margin_account_id(self, account: int) -> str:
+        """`{account}/cross/{settle}`, `{account}/isolated/{symbol}[/{side}]`."""
+        margin = self.margin
+        name = self.account_names[margin.account[account]]
+        if margin.mode[account] == CROSS:
+            return f"{name}/cross/{self.asset_names[margin.asset[account]]}"
+        symbol = self.instruments[margin.symbol[account]].symbol
+        side = margin.side[account]
+        return (
+            f"{name}/isolated/{symbol}" if side == 0 else f"{name}/isolated/{symbol}/{SIDES[side]}"
+        )
+
+    def position_views(self, account: int) -> tuple[PositionView, ...]:
+        """The account's positions with liquidation and bankruptcy prices (SPEC §6, §7)."""
+        positions = self.positions
+        pids = sorted(
+            self.margin.members(account, positions),
+            key=lambda pid: (self.instruments[positions.symbol[pid]].symbol, positions.side[pid]),
+        )
+        return tuple(self._position_view(account, pid, pids) for pid in pids)
+
+    def _position_view(self, account: int, pid: int, members: Sequence[int]) -> PositionView:
+        positions = self.positions
+        symbol = positions.symbol[pid]
+        instrument, mark = self.instruments[symbol], self.marks[symbol]
+        block = self.blocks[symbol]
+        row = positions.row[pid]
+        size, entry = block.size[row], block.entry[row]
+        legs, other_equity, other_maintenance = self._split(account, symbol, members)
+        reference = entry if mark is None else mark
+        money = {
+            "other_equity": other_equity,
+            "other_maintenance": other_maintenance,
+            "reference_price": reference,
+        }
+        return PositionView(
+            symbol=instrument.symbol,
+            position_side=SIDES[positions.side[pid]],
+            size=size,
+            entry_price=entry,
+            mark_price=mark,
+            notional=notional_of(instrument, size, reference),
+            unrealized_pnl=block.pnl[row],
+            maintenance_margin=block.maintenance[row],
+            liquidation_price=solve_price(instrument, legs, weight=LIQUIDATION, **money),
+            bankruptcy_price=solve_price(instrument, legs, weight=BANKRUPTCY, **money),
+        )
+
+    def _split(
+        self, account: int, symbol: int, members: Sequence[int]
+    ) -> tuple[list[Leg], float, float]:
+        """The account's legs in `symbol`, and the equity / maintenance of everything else."""
+        positions = self.positions
+        legs = []
+        other_equity, other_maintenance = self.margin.wallet[account], 0.0
+        for pid in members:
+            block = self.blocks[positions.symbol[pid]]
+            row = positions.row[pid]
+            if positions.symbol[pid] == symbol:
+                legs.append(Leg(block.size[row], block.entry[row]))
+            else:
+                other_equity += block.pnl[row]
+                other_maintenance += block.maintenance[row]
+        return legs, other_equity, other_maintenance
+
+    def account_view(self, account: int) -> AccountView:
+        margin = self.margin
+        equity, maintenance = margin.equity[account], margin.maintenance[account]
+        return AccountView(
+            margin_account=self.margin_account_id(account),
+            account=self.account_names[margin.account[account]],
+            mode=MODES[margin.mode[account]],
+            settle=self.asset_names[margin.asset[account]],
+            wallet=margin.wallet[account],
+            equity=equity,
+            maintenance_margin=maintenance,
+            margin_ratio=margin_ratio(equity, maintenance),
+            level=LEVEL_NAMES[margin.level[account]],
+            positions=self.position_views(account),
+        )
+
+    def tracked_accounts(self) -> list[int]:
+        """Indices of margin accounts holding positions, ordered by margin account id."""
+        holding = np.flatnonzero(int32_view(self.margin.positions) > 0).tolist()
+        return sorted(holding, key=self.margin_account_id)
+
+    def level_counts(self) -> dict[str, int]:
+        """Tracked margin accounts per level."""
+        tracked = int32_view(self.margin.positions) > 0
+        counts = np.bincount(int8_view(self.margin.level)[tracked], minlength=len(LEVEL_NAMES))
+        return {name: int(count) for name, count in zip(LEVEL_NAMES, counts, strict=True)}
+
+    # -- interning -----------------------------------------------------------------------------
+
+    def _define(self, instrument: Instrument) -> None:
+        self.symbols[instrument.symbol] = len(self.instruments)
+        self.instruments.append(instrument)
+        self.blocks.append(SymbolBlock())
+        self.marks.append(None)
+        self.mark_times.append(-1)
+        self.settle_assets.append(self._asset(instrument.settle))
+
+    def _account(self, name: str) -> int:
+        index = self.accounts_by_name.get(name)
+        if index is None:
+            index = self.accounts_by_name[name] = len(self.account_names)
+            self.account_names.append(name)
+        return index
+
+    def _asset(self, name: str) -> int:
+        index = self.assets_by_name.get(name)
+        if index is None:
+            index = self.assets_by_name[name] = len(self.asset_names)
+            self.asset_names.append(name)
+        return index
+
+    def _advance(self, ts: int) -> None:
+        self.replay_time = max(self.replay_time, ts)
+
+
+def _older(seq: int | None, ts: int, last_seq: int, last_ts: int) -> bool:
+    """Stale test: by seq when both events carry one, else by ts (docs/ENGINE.md)."""
+    if seq is not None and last_seq != NO_SEQ:
+        return seq < last_seq
+    return ts < last_ts

@@ -1,0 +1,72 @@
+"""Field-level parsing shared by every input: numbers, integers, identifiers.
+
+Each helper either returns a clean Python value or raises `FieldError` with one reason from the
+bounded set of docs/ENGINE.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Final
+
+_DECIMAL: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NON_FINITE: Final = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+class FieldError(Exception):
+    """An input value the engine refuses; `reason` is one of docs/ENGINE.md's reasons."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def number(item: object, field: str) -> float:
+    """A finite float from a JSON number or a decimal string (booleans are not numbers)."""
+    if isinstance(item, float):
+        result = item
+    elif isinstance(item, int) and not isinstance(item, bool):
+        try:
+            result = float(item)
+        except OverflowError:
+            raise FieldError(f"non-finite {field}") from None
+    elif isinstance(item, str):
+        result = _decimal_string(item.strip(), field)
+    else:
+        raise FieldError(f"invalid {field}")
+    if not math.isfinite(result):
+        raise FieldError(f"non-finite {field}")
+    return result
+
+
+def _decimal_string(text: str, field: str) -> float:
+    if _DECIMAL.fullmatch(text):
+        return float(text)
+    if _NON_FINITE.fullmatch(text):
+        raise FieldError(f"non-finite {field}")
+    raise FieldError(f"invalid {field}")
+
+
+def integer(item: object, field: str) -> int:
+    """A non-negative integer (ms timestamps, sequence numbers)."""
+    if isinstance(item, int) and not isinstance(item, bool):
+        result = item
+    elif isinstance(item, float) and math.isfinite(item) and item.is_integer():
+        result = int(item)
+    elif isinstance(item, str) and item.strip().isdigit():
+        result = int(item.strip())
+    else:
+        raise FieldError(f"invalid {field}")
+    if result < 0:
+        raise FieldError(f"invalid {field}")
+    return result
+
+
+def identifier(item: object, field: str) -> str:
+    """A non-empty string without '/' (margin account ids are built from identifiers)."""
+    if item is None:
+        raise FieldError(f"missing {field}")
+    if not isinstance(item, str) or not item or "/" in item:
+        raise FieldError(f"invalid {field}")
+    return item

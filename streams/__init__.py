@@ -1,0 +1,1 @@
+"""riskmon adapters: codecs, replay, CLI (and, later, the faust app, metrics and HTTP)."""

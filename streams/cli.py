@@ -1,0 +1,121 @@
+"""The `riskmon` command line.
+
+    riskmon replay EVENTS.jsonl [--config FILE] [--out FILE] [--summary FILE] [--report]
+
+Exit status: 0 when the replay ran (rejected lines included), 2 with a one-line error when an
+input, the config or an output cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from risk.engine import Engine
+from streams.config import ConfigError, load_config
+from streams.progress import Progress
+from streams.replay import ReplayReport, replay_lines, summary_document
+
+USAGE_ERROR = 2
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="riskmon", description="Real-time risk monitor.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    replay = commands.add_parser("replay", help="run the engine over a JSONL event file")
+    replay.add_argument("events", type=Path, help="JSONL file of SPEC §3 events")
+    replay.add_argument("--config", type=Path, help="TOML instruments and level thresholds")
+    replay.add_argument("--out", type=Path, help="transitions JSONL (default: stdout)")
+    replay.add_argument("--summary", type=Path, help="write the SPEC §10 summary JSON here")
+    replay.add_argument("--report", action="store_true", help="print a short report to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        return run_replay(arguments)
+    except CommandError as error:
+        print(f"riskmon: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except ConfigError as error:
+        print(f"riskmon: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def run_replay(arguments: argparse.Namespace) -> int:
+    config = load_config(arguments.config)
+    engine = Engine(config.instruments, config.thresholds)
+    events_path: Path = arguments.events
+    try:
+        source = events_path.open("rb")
+    except OSError as error:
+        raise CommandError(f"cannot read {events_path}: {error.strerror or error}") from None
+    with source, _output(arguments.out) as out:
+        progress = Progress.for_file(source, sys.stderr)
+        try:
+            report = replay_lines(source, engine, lambda line: out.write(line + "\n"), progress)
+        except OSError as error:
+            raise CommandError(f"cannot read {events_path}: {error.strerror or error}") from None
+        progress.finish()
+    if arguments.summary is not None:
+        _write_summary(arguments.summary, summary_document(engine, report))
+    if arguments.report:
+        _print_report(report, engine, sys.stderr)
+    return 0
+
+
+def _output(path: Path | None) -> TextIO:
+    if path is None:
+        return _KeepOpen(sys.stdout)
+    try:
+        return path.open("w", encoding="utf-8", newline="\n")
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+class _KeepOpen:
+    """stdout as a context manager that flushes instead of closing."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> TextIO:
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.flush()
+
+
+def _write_summary(path: Path, document: dict[str, object]) -> None:
+    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _print_report(report: ReplayReport, engine: Engine, stream: TextIO) -> None:
+    events = report.events
+    print(
+        f"events: {events['accepted']} accepted, {events['rejected']} rejected, "
+        f"{events['stale']} stale; {report.transitions} transitions",
+        file=stream,
+    )
+    levels = engine.level_counts()
+    print(
+        "margin accounts by level: " + ", ".join(f"{k} {v}" for k, v in levels.items()), file=stream
+    )
+    reasons: dict[str, int] = {}
+    for _, reason in report.rejects:
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items()):
+        print(f"rejected ({reason}): {count}", file=stream)
