@@ -1,0 +1,237 @@
+"""`riskmon replay` end to end: vectors, determinism, bad input, exit status (SPEC §10)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "examples" / "sample.jsonl"
+
+BTC = {"type": "instrument", "symbol": "BTCUSDT", "kind": "linear", "settle": "USDT"}
+GOOD_LINES = [
+    BTC,
+    {"type": "mark", "symbol": "BTCUSDT", "price": 100.0, "ts": 1},
+    {"type": "balance", "account": "a", "asset": "USDT", "wallet": 10.0, "ts": 2},
+    # 1 BTC long at 100 with 10 USDT: equity 10, MM = 100 * 0.005 = 0.5, ratio 0.05 (safe).
+    {
+        "type": "position",
+        "account": "a",
+        "symbol": "BTCUSDT",
+        "size": 1,
+        "entry_price": 100,
+        "ts": 3,
+    },
+    # Mark 90.5: equity = 10 - 9.5 = 0.5, MM = 90.5 * 0.005 = 0.4525, ratio 0.905: margin_call.
+    {"type": "mark", "symbol": "BTCUSDT", "price": 90.5, "ts": 4},
+    # Mark 89: equity = -1 <= 0: bankrupt.
+    {"type": "mark", "symbol": "BTCUSDT", "price": 89.0, "ts": 5},
+]
+BAD_LINES = [
+    ("{not json", "invalid json"),
+    ("[1, 2]", "not a JSON object"),
+    ('{"symbol": "BTCUSDT", "price": 1, "ts": 9}', "missing type"),
+    ('{"type": "trade"}', "unknown type"),
+    ('{"type": "mark", "symbol": "BTCUSDT", "price": NaN, "ts": 9}', "non-finite price"),
+    ('{"type": "mark", "symbol": "BTCUSDT", "price": "-3", "ts": 9}', "non-positive price"),
+    ('{"type": "mark", "symbol": "NOPEUSDT", "price": 3, "ts": 9}', "unknown symbol"),
+    (
+        '{"type": "position", "account": "b", "symbol": "BTCUSDT", "size": 1, "entry_price": 1,'
+        ' "mode": "isolated", "ts": 9}',
+        "isolated position without margin",
+    ),
+    ('{"type": "balance", "account": "a", "asset": "USDT", "ts": 9}', "missing wallet"),
+]
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def replay(tmp_path: Path, events: Path, *extra: str) -> tuple[list[dict[str, Any]], Any]:
+    out, summary = tmp_path / "out.jsonl", tmp_path / "summary.json"
+    assert main(["replay", str(events), "--out", str(out), "--summary", str(summary), *extra]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    return records, json.loads(summary.read_text())
+
+
+def test_shared_vectors_reproduce(tmp_path: Path, vectors_dir: Path) -> None:
+    _, summary = replay(tmp_path, vectors_dir / "venue_examples.jsonl")
+    expected = json.loads((vectors_dir / "venue_examples.expected.json").read_text())
+    assert summary["levels"] == expected["levels"]
+    assert summary["events"] == expected["events"]
+    accounts = {account["margin_account"]: account for account in summary["accounts"]}
+    assert sorted(accounts) == sorted(expected["accounts"])
+    for identity, wanted in expected["accounts"].items():
+        account = accounts[identity]
+        assert account["level"] == wanted["level"], identity
+        for field in ("margin_ratio", "equity", "maintenance_margin"):
+            assert account[field] == pytest.approx(wanted[field], rel=1e-6), (identity, field)
+        prices = {position["symbol"]: position for position in account["positions"]}
+        for symbol, wanted_prices in wanted["positions"].items():
+            for field, value in wanted_prices.items():
+                assert prices[symbol][field] == pytest.approx(value, rel=1e-6), (identity, field)
+
+
+def test_two_replays_give_identical_bytes(tmp_path: Path) -> None:
+    outputs = []
+    for run in ("first", "second"):
+        out, summary = tmp_path / f"{run}.jsonl", tmp_path / f"{run}.json"
+        assert main(["replay", str(SAMPLE), "--out", str(out), "--summary", str(summary)]) == 0
+        outputs.append((out.read_bytes(), summary.read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].count(b"\n") > 50, "the sample should produce many transitions"
+
+
+def test_sample_reaches_every_level(tmp_path: Path) -> None:
+    records, summary = replay(tmp_path, SAMPLE)
+    reached = {record["to"] for record in records}
+    assert reached == {"safe", "watch", "margin_call", "liquidation", "bankrupt"}
+    assert summary["events"]["rejected"] == 6
+    assert summary["events"]["stale"] == 2
+
+
+def test_bad_lines_are_counted_and_the_rest_is_processed(tmp_path: Path) -> None:
+    good = [json.dumps(line) for line in GOOD_LINES]
+    clean_records, clean_summary = replay(tmp_path, write_lines(tmp_path / "clean.jsonl", good))
+    mixed: list[str] = []
+    expected_rejects = []
+    for index, line in enumerate(good):
+        mixed.append(line)
+        if index < len(BAD_LINES):
+            mixed.append(BAD_LINES[index][0])
+            expected_rejects.append({"line": len(mixed), "reason": BAD_LINES[index][1]})
+    for bad, reason in BAD_LINES[len(good) :]:
+        mixed.append(bad)
+        expected_rejects.append({"line": len(mixed), "reason": reason})
+    records, summary = replay(tmp_path, write_lines(tmp_path / "mixed.jsonl", mixed))
+    assert summary["rejects"] == expected_rejects
+    assert summary["events"] == {"accepted": len(good), "rejected": len(BAD_LINES), "stale": 0}
+    assert records == clean_records
+    assert summary["accounts"] == clean_summary["accounts"]
+    assert [(record["from"], record["to"]) for record in records] == [
+        ("safe", "margin_call"),
+        ("margin_call", "bankrupt"),
+    ]
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_physical(tmp_path: Path) -> None:
+    lines = [json.dumps(BTC), "", "   ", "{oops"]
+    _, summary = replay(tmp_path, write_lines(tmp_path / "blank.jsonl", lines))
+    assert summary["events"] == {"accepted": 1, "rejected": 1, "stale": 0}
+    assert summary["rejects"] == [{"line": 4, "reason": "invalid json"}]
+
+
+def test_transitions_go_to_stdout_without_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = write_lines(tmp_path / "good.jsonl", [json.dumps(line) for line in GOOD_LINES])
+    assert main(["replay", str(events)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["event_id"] for line in lines] == ["a/cross/USDT#1", "a/cross/USDT#2"]
+
+
+def test_summary_shape(tmp_path: Path) -> None:
+    events = write_lines(tmp_path / "good.jsonl", [json.dumps(line) for line in GOOD_LINES])
+    _, summary = replay(tmp_path, events)
+    assert list(summary) == [
+        "events",
+        "rejects",
+        "levels",
+        "accounts",
+        "funds",
+        "adl",
+        "liquidation_map",
+    ]
+    (account,) = summary["accounts"]
+    assert list(account) == [
+        "margin_account",
+        "account",
+        "mode",
+        "settle",
+        "wallet",
+        "equity",
+        "maintenance_margin",
+        "margin_ratio",
+        "level",
+        "positions",
+    ]
+    # Bankrupt at mark 89: equity = 10 + (89 - 100) = -1, ratio null.
+    assert account["equity"] == pytest.approx(-1.0, rel=1e-12)
+    assert account["margin_ratio"] is None
+    assert account["level"] == "bankrupt"
+
+
+def failing(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1, error
+    return error
+
+
+def test_missing_events_file_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    error = failing(["replay", str(tmp_path / "absent.jsonl")], capsys)
+    assert "cannot read" in error
+    assert "absent.jsonl" in error
+
+
+def test_events_path_that_is_a_directory_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "cannot read" in failing(["replay", str(tmp_path)], capsys)
+
+
+def test_missing_config_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    error = failing(["replay", str(SAMPLE), "--config", str(tmp_path / "none.toml")], capsys)
+    assert "cannot read config" in error
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[levels\n", "not valid TOML"),
+        ("[levels]\nwatch = 0.9\nmargin_call = 0.8\n", "0 < watch < margin_call < liquidation"),
+        ("[levels]\nwarn = 0.9\n", "unknown [levels] key 'warn'"),
+        (
+            '[[instruments]]\nsymbol = "X"\nkind = "linear"\nsettle = "USDT"\n'
+            "tiers = [{cap = 10, mmr = 0.02}, {mmr = 0.01}]\n",
+            "instrument X: invalid tiers: mmr must not decrease",
+        ),
+        (
+            '[[instruments]]\nsymbol = "X"\nkind = "futures"\nsettle = "USDT"\n',
+            "instrument X: invalid kind",
+        ),
+    ],
+)
+def test_invalid_config_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text, encoding="utf-8")
+    assert message in failing(["replay", str(SAMPLE), "--config", str(config)], capsys)
+
+
+def test_unwritable_output_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "missing-dir" / "out.jsonl"
+    assert "cannot write" in failing(["replay", str(SAMPLE), "--out", str(out)], capsys)
+
+
+def test_config_thresholds_change_levels(tmp_path: Path) -> None:
+    events = write_lines(tmp_path / "good.jsonl", [json.dumps(line) for line in GOOD_LINES[:5]])
+    config = tmp_path / "strict.toml"
+    config.write_text(
+        "[levels]\nwatch = 0.1\nmargin_call = 0.2\nliquidation = 0.9\n"
+        '[[instruments]]\nsymbol = "BTCUSDT"\nkind = "linear"\nsettle = "USDT"\n',
+        encoding="utf-8",
+    )
+    records, _ = replay(tmp_path, events, "--config", str(config))
+    # Ratio 0.05 at open stays safe; ratio 0.905 at mark 90.5 is past 0.9: liquidation.
+    assert [(record["from"], record["to"]) for record in records] == [("safe", "liquidation")]
