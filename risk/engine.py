@@ -334,8 +334,8 @@ class Engine:
         cached_pnl[:] = pnl
         cached_maintenance[:] = maintenance
         levels = int8_view(self.margin.level)[owners]
-        updated = self.thresholds.next_levels(levels, equity[owners], total_maintenance[owners])
-        changed: list[int] = np.unique(owners[updated != levels]).tolist()
+        moving = self.thresholds.changing(levels, equity[owners], total_maintenance[owners])
+        changed: list[int] = np.unique(owners[moving]).tolist()
         return changed
 
     def _evaluate(self, accounts: Sequence[int], trigger: str, ts: int) -> tuple[Transition, ...]:
@@ -407,57 +407,63 @@ class Engine:
         )
 
     def position_views(self, account: int) -> tuple[PositionView, ...]:
-        """The account's positions with liquidation and bankruptcy prices (SPEC §6, §7)."""
-        positions = self.positions
-        pids = sorted(
-            self.margin.members(account, positions),
-            key=lambda pid: (self.instruments[positions.symbol[pid]].symbol, positions.side[pid]),
-        )
-        return tuple(self._position_view(account, pid, pids) for pid in pids)
+        """The account's positions with liquidation and bankruptcy prices (SPEC §6, §7).
 
-    def _position_view(self, account: int, pid: int, members: Sequence[int]) -> PositionView:
+        For symbol S, E_o = wallet + uPnL of the other symbols and M_o = their maintenance
+        margin: one pass gathers the per-symbol sums, and each (symbol, reference) is solved once.
+        """
+        holdings = sorted(
+            (self._holding(pid) for pid in self.margin.members(account, self.positions)),
+            key=lambda holding: (holding.instrument.symbol, holding.side),
+        )
+        pnl_by_symbol: dict[int, float] = {}
+        maintenance_by_symbol: dict[int, float] = {}
+        legs_by_symbol: dict[int, list[Leg]] = {}
+        for holding in holdings:
+            symbol = holding.symbol
+            pnl_by_symbol[symbol] = pnl_by_symbol.get(symbol, 0.0) + holding.pnl
+            maintenance_by_symbol[symbol] = (
+                maintenance_by_symbol.get(symbol, 0.0) + holding.maintenance
+            )
+            legs_by_symbol.setdefault(symbol, []).append(Leg(holding.size, holding.entry))
+        equity = self.margin.wallet[account] + sum(pnl_by_symbol.values())
+        maintenance = sum(maintenance_by_symbol.values())
+        solved: dict[tuple[int, float], tuple[float | None, float | None]] = {}
+        views = []
+        for holding in holdings:
+            symbol = holding.symbol
+            key = (symbol, holding.reference)
+            if key not in solved:
+                money = {
+                    "other_equity": equity - pnl_by_symbol[symbol],
+                    "other_maintenance": maintenance - maintenance_by_symbol[symbol],
+                    "reference_price": holding.reference,
+                }
+                legs = legs_by_symbol[symbol]
+                solved[key] = (
+                    solve_price(holding.instrument, legs, weight=LIQUIDATION, **money),
+                    solve_price(holding.instrument, legs, weight=BANKRUPTCY, **money),
+                )
+            views.append(holding.view(*solved[key]))
+        return tuple(views)
+
+    def _holding(self, pid: int) -> _Holding:
         positions = self.positions
         symbol = positions.symbol[pid]
-        instrument, mark = self.instruments[symbol], self.marks[symbol]
-        block = self.blocks[symbol]
-        row = positions.row[pid]
-        size, entry = block.size[row], block.entry[row]
-        legs, other_equity, other_maintenance = self._split(account, symbol, members)
-        reference = entry if mark is None else mark
-        money = {
-            "other_equity": other_equity,
-            "other_maintenance": other_maintenance,
-            "reference_price": reference,
-        }
-        return PositionView(
-            symbol=instrument.symbol,
-            position_side=SIDES[positions.side[pid]],
-            size=size,
-            entry_price=entry,
-            mark_price=mark,
-            notional=notional_of(instrument, size, reference),
-            unrealized_pnl=block.pnl[row],
-            maintenance_margin=block.maintenance[row],
-            liquidation_price=solve_price(instrument, legs, weight=LIQUIDATION, **money),
-            bankruptcy_price=solve_price(instrument, legs, weight=BANKRUPTCY, **money),
+        block, row = self.blocks[symbol], positions.row[pid]
+        mark = self.marks[symbol]
+        entry = block.entry[row]
+        return _Holding(
+            symbol=symbol,
+            instrument=self.instruments[symbol],
+            side=positions.side[pid],
+            size=block.size[row],
+            entry=entry,
+            mark=mark,
+            reference=entry if mark is None else mark,
+            pnl=block.pnl[row],
+            maintenance=block.maintenance[row],
         )
-
-    def _split(
-        self, account: int, symbol: int, members: Sequence[int]
-    ) -> tuple[list[Leg], float, float]:
-        """The account's legs in `symbol`, and the equity / maintenance of everything else."""
-        positions = self.positions
-        legs = []
-        other_equity, other_maintenance = self.margin.wallet[account], 0.0
-        for pid in members:
-            block = self.blocks[positions.symbol[pid]]
-            row = positions.row[pid]
-            if positions.symbol[pid] == symbol:
-                legs.append(Leg(block.size[row], block.entry[row]))
-            else:
-                other_equity += block.pnl[row]
-                other_maintenance += block.maintenance[row]
-        return legs, other_equity, other_maintenance
 
     def account_view(self, account: int) -> AccountView:
         margin = self.margin
@@ -512,6 +518,34 @@ class Engine:
 
     def _advance(self, ts: int) -> None:
         self.replay_time = max(self.replay_time, ts)
+
+
+class _Holding(NamedTuple):
+    """One open position's data, gathered once while a record is built."""
+
+    symbol: int
+    instrument: Instrument
+    side: int
+    size: float
+    entry: float
+    mark: float | None
+    reference: float
+    pnl: float
+    maintenance: float
+
+    def view(self, liquidation: float | None, bankruptcy: float | None) -> PositionView:
+        return PositionView(
+            symbol=self.instrument.symbol,
+            position_side=SIDES[self.side],
+            size=self.size,
+            entry_price=self.entry,
+            mark_price=self.mark,
+            notional=notional_of(self.instrument, self.size, self.reference),
+            unrealized_pnl=self.pnl,
+            maintenance_margin=self.maintenance,
+            liquidation_price=liquidation,
+            bankruptcy_price=bankruptcy,
+        )
 
 
 def _older(seq: int | None, ts: int, last_seq: int, last_ts: int) -> bool:

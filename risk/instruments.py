@@ -31,7 +31,10 @@ CUM_TOLERANCE: Final = 1e-9
 
 @dataclass(frozen=True, slots=True)
 class TierTable:
-    """Validated tiers. `caps` has one entry fewer than `mmrs` and `cums`."""
+    """Validated tiers. `caps` has one entry fewer than `mmrs` and `cums`.
+
+    `steps[j]` = (cap_j, mmr_{j+1} - mmr_j, cum_{j+1} - cum_j): what changes at cap j.
+    """
 
     caps: tuple[float, ...]
     mmrs: tuple[float, ...]
@@ -41,6 +44,7 @@ class TierTable:
     upper_array: NDArray[np.float64] = field(init=False, compare=False, repr=False)
     mmr_array: NDArray[np.float64] = field(init=False, compare=False, repr=False)
     cum_array: NDArray[np.float64] = field(init=False, compare=False, repr=False)
+    steps: tuple[tuple[float, float, float], ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         caps = np.array(self.caps, dtype=np.float64)
@@ -49,6 +53,11 @@ class TierTable:
         object.__setattr__(self, "upper_array", np.concatenate((caps, [np.inf])))
         object.__setattr__(self, "mmr_array", np.array(self.mmrs, dtype=np.float64))
         object.__setattr__(self, "cum_array", np.array(self.cums, dtype=np.float64))
+        steps = tuple(
+            (cap, self.mmrs[k + 1] - self.mmrs[k], self.cums[k + 1] - self.cums[k])
+            for k, cap in enumerate(self.caps)
+        )
+        object.__setattr__(self, "steps", steps)
 
     def tier(self, notional: float) -> int:
         """Index k of the tier holding `notional` (floor_k < notional <= cap_k)."""

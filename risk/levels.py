@@ -73,21 +73,29 @@ class Thresholds:
         lower = self.raw(ratio + self.hysteresis)
         return lower if lower < current else current
 
-    def next_levels(
+    def changing(
         self,
         current: NDArray[np.int8],
         equity: NDArray[np.float64],
         maintenance: NDArray[np.float64],
-    ) -> NDArray[np.int8]:
-        """Vectorized `next_level` over accounts that hold positions."""
-        bounds = np.array(self.bounds)
+    ) -> NDArray[np.bool_]:
+        """Vectorized `next_level(...) != current` for accounts that hold positions.
+
+        Level L (below bankrupt) holds while raw(r) <= L and raw(r + h) >= L, that is while
+        r < t_{L+1} and r + h >= t_L (t_0 = -inf, t_4 = +inf); bankrupt holds while equity <= 0.
+        The comparisons are the ones `next_level` makes, so both agree to the last bit.
+        """
+        level = current.astype(np.intp)
+        upper = np.array((*self.bounds, np.inf, np.inf))[level]
+        lower = np.array((-np.inf, *self.bounds, np.inf))[level]
         positive = equity > 0.0
-        ratio = np.divide(maintenance, equity, out=np.zeros_like(equity), where=positive)
-        raw = np.searchsorted(bounds, ratio, side="right").astype(np.int8)
-        lower = np.searchsorted(bounds, ratio + self.hysteresis, side="right").astype(np.int8)
-        kept = np.where(lower < current, lower, current)
-        result = np.where(raw > current, raw, kept)
-        return np.where(positive, result, np.int8(Level.BANKRUPT)).astype(np.int8)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = maintenance / equity  # only read where equity > 0
+        leaves_band = (ratio >= upper) | (ratio + self.hysteresis < lower)
+        changing: NDArray[np.bool_] = (positive & leaves_band) | (
+            ~positive & (level != Level.BANKRUPT)
+        )
+        return changing
 
 
 def margin_ratio(equity: float, maintenance: float) -> float | None:

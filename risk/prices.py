@@ -16,7 +16,8 @@ is piecewise linear: c = 1 gives the liquidation price (equity = MM, ratio 1), c
 bankruptcy price (equity = 0). Walking the sorted breakpoints, each tier step of leg i changes
 the slope by -c*q_i*cs*(mmr_{j+1} - mmr_j) and the intercept by c*(cum_{j+1} - cum_j). The root
 of each segment that lies inside it is a candidate; the price nearest the reference price wins
-(ties: the lower price). No root in (0, inf) gives None.
+(ties: the lower price). No root in (0, inf) gives None. A segment is solved only where f
+changes sign across it, and the last one, [last breakpoint, inf), where its line reaches zero.
 
 For a single one-way leg this reduces to SPEC §6's closed forms, e.g. linear
 P = (E_o - M_o + cum_k - size*cs*EP) / (cs*(q*mmr_k - size)).
@@ -24,7 +25,6 @@ P = (E_o - M_o + cum_k - size*cs*EP) / (cs*(q*mmr_k - size)).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
@@ -51,21 +51,24 @@ def solve_price(
     weight: float,
     reference_price: float,
 ) -> float | None:
-    """The mark at which f(v) = 0 nearest `reference_price`; `weight` is c above (1 or 0)."""
+    """The mark at which f(v) = 0 nearest `reference_price`; `weight` is c above (1 or 0).
+
+    With c = 0 the breakpoints change nothing, so f is one line and has one root. With c = 1,
+    f is concave (linear PnL minus convex maintenance), so it has at most two roots.
+    """
     slope, intercept = _first_segment(instrument, legs, other_equity, other_maintenance, weight)
-    steps = _breakpoints(instrument, legs, weight)
+    if weight == 0.0 or not instrument.tiers.caps:
+        return _nearer(None, _line_root(slope, intercept, 0.0), instrument, reference_price)
     best: float | None = None
-    lower = 0.0
-    for breakpoint, slope_step, intercept_step in steps:
-        best = _nearer(
-            best, _segment_root(slope, intercept, lower, breakpoint), instrument, reference_price
-        )
+    lower, value = 0.0, intercept  # f(0)
+    for breakpoint, slope_step, intercept_step in _breakpoints(instrument, legs, weight):
+        upper_value = slope * breakpoint + intercept
+        if (value > 0.0) != (upper_value > 0.0):  # a root inside [lower, breakpoint]
+            best = _nearer(best, _line_root(slope, intercept, lower), instrument, reference_price)
         slope += slope_step
         intercept += intercept_step
-        lower = breakpoint
-    return _nearer(
-        best, _segment_root(slope, intercept, lower, math.inf), instrument, reference_price
-    )
+        lower, value = breakpoint, upper_value
+    return _nearer(best, _line_root(slope, intercept, lower), instrument, reference_price)
 
 
 def _first_segment(
@@ -96,25 +99,24 @@ def _breakpoints(
     instrument: Instrument, legs: Sequence[Leg], weight: float
 ) -> list[tuple[float, float, float]]:
     """(v, slope step, intercept step) where a leg crosses a cap, in increasing v."""
-    tiers = instrument.tiers
     steps: list[tuple[float, float, float]] = []
     for leg in legs:
         quantity = abs(leg.size) * instrument.contract_size
-        for index, cap in enumerate(tiers.caps):
-            mmr_step = tiers.mmrs[index + 1] - tiers.mmrs[index]
-            cum_step = tiers.cums[index + 1] - tiers.cums[index]
-            steps.append((cap / quantity, -weight * quantity * mmr_step, weight * cum_step))
-    steps.sort()
+        steps.extend(
+            (cap / quantity, -weight * quantity * mmr_step, weight * cum_step)
+            for cap, mmr_step, cum_step in instrument.tiers.steps
+        )
+    if len(legs) > 1:
+        steps.sort()
     return steps
 
 
-def _segment_root(slope: float, intercept: float, lower: float, upper: float) -> float | None:
-    """v with slope*v + intercept = 0 inside [lower, upper] and v > 0, else None."""
+def _line_root(slope: float, intercept: float, lower: float) -> float | None:
+    """v > 0 with slope*v + intercept = 0, at or past `lower` (less a rounding tolerance)."""
     if slope == 0.0:
         return None
     root = -intercept / slope
-    tolerance = _SEGMENT_TOLERANCE * max(1.0, abs(root))
-    if root <= 0.0 or root < lower - tolerance or root > upper + tolerance:
+    if root <= 0.0 or root < lower - _SEGMENT_TOLERANCE * max(1.0, lower):
         return None
     return root
 
