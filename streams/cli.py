@@ -119,3 +119,7 @@ def _print_report(report: ReplayReport, engine: Engine, stream: TextIO) -> None:
         reasons[reason] = reasons.get(reason, 0) + 1
     for reason, count in sorted(reasons.items()):
         print(f"rejected ({reason}): {count}", file=stream)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
