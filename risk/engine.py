@@ -179,20 +179,22 @@ class Engine:
         if self._is_stale(pid, identity, event.seq, event.ts):
             return _STALE
         self._advance(event.ts)
-        affected = []
-        if pid != NO_POSITION and (event.size == 0.0 or owner != self._owner_for(event, identity)):
-            self._close_position(pid, owner)
-            affected.append(owner)
-            pid = NO_POSITION
         seq = NO_SEQ if event.seq is None else event.seq
         if event.size == 0.0:
             self.tombstones[identity] = (seq, event.ts)
-        else:
-            target = self._owner_for(event, identity, create=True)
-            pid = self._place_position(pid, target, symbol, side, event)
+            if pid == NO_POSITION:
+                return _QUIET
+            self._close_position(pid, owner)
+            return Outcome(ACCEPTED, None, self._evaluate((owner,), "position", event.ts))
+        target = self._owner_for(event.mode, account, symbol, side, identity)
+        affected: tuple[int, ...] = (target,)
+        if pid != NO_POSITION and owner != target:  # the position changes margin mode
+            self._close_position(pid, owner)
+            affected, pid = (owner, target), NO_POSITION
+        if pid == NO_POSITION:
             self.tombstones.pop(identity, None)
-            self.positions.seq[pid], self.positions.ts[pid] = seq, event.ts
-            affected.append(target)
+        pid = self._place_position(pid, target, symbol, side, event)
+        self.positions.seq[pid], self.positions.ts[pid] = seq, event.ts
         return Outcome(ACCEPTED, None, self._evaluate(affected, "position", event.ts))
 
     def _apply_fund(self, event: FundEvent) -> Outcome:
@@ -238,25 +240,23 @@ class Engine:
         tombstone = self.tombstones.get(identity)
         return tombstone is not None and _older(seq, ts, *tombstone)
 
-    def _owner_for(self, event: PositionEvent, identity: int, create: bool = False) -> int:
-        """The margin account an open position with this event's mode belongs to."""
-        account = self.accounts_by_name[event.account]
-        symbol = self.symbols[event.symbol]
-        if event.mode == "cross":
-            key, table, mode = (
+    def _owner_for(self, mode: str, account: int, symbol: int, side: int, identity: int) -> int:
+        """The margin account of an open position in `mode`, created when missing."""
+        if mode == "cross":
+            key, table, code, side = (
                 account * KEY_SPAN + self.settle_assets[symbol],
                 self.cross_accounts,
                 CROSS,
+                0,
             )
         else:
-            key, table, mode = identity, self.isolated_accounts, ISOLATED
+            key, table, code = identity, self.isolated_accounts, ISOLATED
         found = table.get(key)
-        if found is not None or not create:
-            return NO_POSITION if found is None else found
-        side = SIDE_CODES[event.position_side] if mode == ISOLATED else 0
-        created = self.margin.add(account, mode, self.settle_assets[symbol], symbol, side)
-        table[key] = created
-        return created
+        if found is None:
+            found = table[key] = self.margin.add(
+                account, code, self.settle_assets[symbol], symbol, side
+            )
+        return found
 
     def _place_position(
         self, pid: int, owner: int, symbol: int, side: int, event: PositionEvent
@@ -342,6 +342,9 @@ class Engine:
         """Re-classify accounts; transitions come out ordered by margin account id."""
         if not accounts:
             return ()
+        if len(accounts) == 1:
+            transition = self._transition(accounts[0], trigger, ts)
+            return () if transition is None else (transition,)
         ordered = sorted(set(accounts), key=self.margin_account_id)
         transitions = []
         for account in ordered:

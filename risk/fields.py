@@ -12,6 +12,8 @@ from typing import Final
 
 _DECIMAL: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NON_FINITE: Final = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+LARGEST_INTEGER: Final = 2**63 - 1  # stored as int64
+LARGEST_EXACT_FLOAT: Final = 2.0**53
 
 
 class FieldError(Exception):
@@ -49,16 +51,19 @@ def _decimal_string(text: str, field: str) -> float:
 
 
 def integer(item: object, field: str) -> int:
-    """A non-negative integer (ms timestamps, sequence numbers)."""
+    """A non-negative integer (ms timestamps, sequence numbers) that fits int64.
+
+    An integral JSON float is accepted up to 2**53, where floats stop being exact.
+    """
     if isinstance(item, int) and not isinstance(item, bool):
         result = item
-    elif isinstance(item, float) and math.isfinite(item) and item.is_integer():
+    elif isinstance(item, float) and item.is_integer() and abs(item) <= LARGEST_EXACT_FLOAT:
         result = int(item)
     elif isinstance(item, str) and item.strip().isdigit():
         result = int(item.strip())
     else:
         raise FieldError(f"invalid {field}")
-    if result < 0:
+    if not 0 <= result <= LARGEST_INTEGER:
         raise FieldError(f"invalid {field}")
     return result
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
@@ -66,6 +67,7 @@ def run_replay(arguments: argparse.Namespace) -> int:
         except OSError as error:
             raise CommandError(f"cannot read {events_path}: {error.strerror or error}") from None
         progress.finish()
+    sys.stdout.flush()
     if arguments.summary is not None:
         _write_summary(arguments.summary, summary_document(engine, report))
     if arguments.report:
@@ -73,26 +75,14 @@ def run_replay(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _output(path: Path | None) -> TextIO:
+def _output(path: Path | None) -> AbstractContextManager[TextIO]:
+    """The transitions file, or stdout (left open; flushed after the replay)."""
     if path is None:
-        return _KeepOpen(sys.stdout)
+        return nullcontext(sys.stdout)
     try:
         return path.open("w", encoding="utf-8", newline="\n")
     except OSError as error:
         raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-class _KeepOpen:
-    """stdout as a context manager that flushes instead of closing."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def __enter__(self) -> TextIO:
-        return self.stream
-
-    def __exit__(self, *exc: object) -> None:
-        self.stream.flush()
 
 
 def _write_summary(path: Path, document: dict[str, object]) -> None:

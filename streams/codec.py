@@ -5,17 +5,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from risk.events import INVALID_JSON, Event, Rejection, parse_event
 
 
 def decode_event(raw: bytes | str, topic_type: str | None = None) -> Event | Rejection:
-    """Decode one message or replay line; malformed JSON or UTF-8 is `invalid json`."""
+    """Decode one message or replay line; malformed JSON or UTF-8 is `invalid json`.
+
+    orjson decodes the common case fast. What it refuses is decoded again by the standard
+    library, which also accepts the NaN and Infinity literals some producers emit, so those are
+    rejected as `non-finite FIELD` rather than `invalid json`.
+    """
     try:
-        value = json.loads(raw)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError
-        return Rejection(INVALID_JSON)
-    except RecursionError:
-        return Rejection(INVALID_JSON)
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, deep nesting
+            return Rejection(INVALID_JSON)
     return parse_event(value, topic_type)
 
 
