@@ -506,18 +506,10 @@ class Engine:
         self.settle_assets.append(self._asset(instrument.settle))
 
     def _account(self, name: str) -> int:
-        index = self.accounts_by_name.get(name)
-        if index is None:
-            index = self.accounts_by_name[name] = len(self.account_names)
-            self.account_names.append(name)
-        return index
+        return _intern(name, self.accounts_by_name, self.account_names)
 
     def _asset(self, name: str) -> int:
-        index = self.assets_by_name.get(name)
-        if index is None:
-            index = self.assets_by_name[name] = len(self.asset_names)
-            self.asset_names.append(name)
-        return index
+        return _intern(name, self.assets_by_name, self.asset_names)
 
     def _advance(self, ts: int) -> None:
         self.replay_time = max(self.replay_time, ts)
@@ -549,6 +541,15 @@ class _Holding(NamedTuple):
             liquidation_price=liquidation,
             bankruptcy_price=bankruptcy,
         )
+
+
+def _intern(name: str, indices: dict[str, int], names: list[str]) -> int:
+    """The index of `name`, appended to `names` on first sight."""
+    index = indices.get(name)
+    if index is None:
+        index = indices[name] = len(names)
+        names.append(name)
+    return index
 
 
 def _older(seq: int | None, ts: int, last_seq: int, last_ts: int) -> bool:
