@@ -47,28 +47,57 @@ def open_book(rng: random.Random) -> list[dict[str, Any]]:
         if symbol == "BTCUSD_PERP":
             contracts = rng.randint(5, 200)
             margin = contracts * 100 / price / leverage
-            position = {"account": account, "symbol": symbol, "size": side * contracts}
-            emit({"type": "balance", "account": account, "asset": "BTC", "wallet": round(margin, 8),
-                  "ts": START_MS})
+            position: dict[str, Any] = {
+                "account": account,
+                "symbol": symbol,
+                "size": side * contracts,
+            }
+            emit(
+                {
+                    "type": "balance",
+                    "account": account,
+                    "asset": "BTC",
+                    "wallet": round(margin, 8),
+                    "ts": START_MS,
+                }
+            )
         else:
             notional = rng.uniform(2_000, 400_000)
-            position = {"account": account, "symbol": symbol,
-                        "size": round(side * notional / price, 3)}
+            position = {
+                "account": account,
+                "symbol": symbol,
+                "size": round(side * notional / price, 3),
+            }
             margin = notional / leverage
             if trader % 4 == 1:
                 position.update(mode="isolated", margin=round(margin, 2))
             else:
-                emit({"type": "balance", "account": account, "asset": "USDT",
-                      "wallet": round(margin, 2), "ts": START_MS})
+                emit(
+                    {
+                        "type": "balance",
+                        "account": account,
+                        "asset": "USDT",
+                        "wallet": round(margin, 2),
+                        "ts": START_MS,
+                    }
+                )
         if trader % 10 == 7 and "mode" not in position:
-            hedge = dict(position, position_side="short" if side > 0 else "long",
-                         size=-position["size"] / 2)
+            hedge = dict(
+                position, position_side="short" if side > 0 else "long", size=-position["size"] / 2
+            )
             position["position_side"] = "long" if side > 0 else "short"
             opened.append(hedge)
         opened.append(position)
     for position in opened:
-        emit({"type": "position", **position, "entry_price": PRICES[position["symbol"]],
-              "seq": 1, "ts": START_MS + 1})
+        emit(
+            {
+                "type": "position",
+                **position,
+                "entry_price": PRICES[position["symbol"]],
+                "seq": 1,
+                "ts": START_MS + 1,
+            }
+        )
     return opened
 
 
@@ -87,8 +116,16 @@ def run_market(rng: random.Random, opened: list[dict[str, Any]]) -> None:
             react(rng, opened, ts, tick)
         if tick in (200, 260):
             emit({"type": "mark", "symbol": "BTCUSDT", "price": "NaN", "ts": ts})
-            emit({"type": "position", "account": "trader-999", "symbol": "PEPEUSDT", "size": 1,
-                  "entry_price": 1, "ts": ts})
+            emit(
+                {
+                    "type": "position",
+                    "account": "trader-999",
+                    "symbol": "PEPEUSDT",
+                    "size": 1,
+                    "entry_price": 1,
+                    "ts": ts,
+                }
+            )
             sys.stdout.write('{"type": "mark", "symbol": "ETHUSDT", "price": 31\n')
             emit({"type": "mark", "symbol": "SOLUSDT", "price": 1.0, "ts": ts - 600_000})
 
