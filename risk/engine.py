@@ -251,11 +251,12 @@ class Engine:
             )
         else:
             key, table, code = identity, self.isolated_accounts, ISOLATED
+        asset = self.settle_assets[symbol]
         found = table.get(key)
         if found is None:
-            found = table[key] = self.margin.add(
-                account, code, self.settle_assets[symbol], symbol, side
-            )
+            found = table[key] = self.margin.add(account, code, asset, symbol, side)
+        elif code == ISOLATED:
+            self.margin.asset[found] = asset  # the settle may have changed while it was closed
         return found
 
     def _place_position(
