@@ -16,7 +16,9 @@ is piecewise linear: c = 1 gives the liquidation price (equity = MM, ratio 1), c
 bankruptcy price (equity = 0). Walking the sorted breakpoints, each tier step of leg i changes
 the slope by -c*q_i*cs*(mmr_{j+1} - mmr_j) and the intercept by c*(cum_{j+1} - cum_j). The root
 of each segment that lies inside it is a candidate; the price nearest the reference price wins
-(ties: the lower price). No root in (0, inf) gives None. A segment is solved only where f
+(ties: the lower price). No root in (0, inf) gives None. A root below BOUNDARY times the
+reference's v is the root at v = 0 (P = 0 linear, P = inf inverse, e.g. a 1x inverse short's
+bankruptcy) shifted by rounding, and counts as none. A segment is solved only where f
 changes sign across it, and the last one, [last breakpoint, inf), where its line reaches zero.
 
 For a single one-way leg this reduces to SPEC §6's closed forms, e.g. linear
@@ -33,6 +35,7 @@ from risk.instruments import Instrument
 LIQUIDATION: Final = 1.0
 BANKRUPTCY: Final = 0.0
 _SEGMENT_TOLERANCE: Final = 1e-12
+BOUNDARY: Final = 1e-9
 
 
 class Leg(NamedTuple):
@@ -57,18 +60,21 @@ def solve_price(
     f is concave (linear PnL minus convex maintenance), so it has at most two roots.
     """
     slope, intercept = _first_segment(instrument, legs, other_equity, other_maintenance, weight)
+    floor = BOUNDARY * (reference_price if instrument.kind == "linear" else 1.0 / reference_price)
     if weight == 0.0 or not instrument.tiers.caps:
-        return _nearer(None, _line_root(slope, intercept, 0.0), instrument, reference_price)
+        return _nearer(None, _line_root(slope, intercept, 0.0, floor), instrument, reference_price)
     best: float | None = None
     lower, value = 0.0, intercept  # f(0)
     for breakpoint, slope_step, intercept_step in _breakpoints(instrument, legs, weight):
         upper_value = slope * breakpoint + intercept
         if (value > 0.0) != (upper_value > 0.0):  # a root inside [lower, breakpoint]
-            best = _nearer(best, _line_root(slope, intercept, lower), instrument, reference_price)
+            best = _nearer(
+                best, _line_root(slope, intercept, lower, floor), instrument, reference_price
+            )
         slope += slope_step
         intercept += intercept_step
         lower, value = breakpoint, upper_value
-    return _nearer(best, _line_root(slope, intercept, lower), instrument, reference_price)
+    return _nearer(best, _line_root(slope, intercept, lower, floor), instrument, reference_price)
 
 
 def _first_segment(
@@ -111,12 +117,12 @@ def _breakpoints(
     return steps
 
 
-def _line_root(slope: float, intercept: float, lower: float) -> float | None:
-    """v > 0 with slope*v + intercept = 0, at or past `lower` (less a rounding tolerance)."""
+def _line_root(slope: float, intercept: float, lower: float, floor: float) -> float | None:
+    """v > floor with slope*v + intercept = 0, at or past `lower` (less a rounding tolerance)."""
     if slope == 0.0:
         return None
     root = -intercept / slope
-    if root <= 0.0 or root < lower - _SEGMENT_TOLERANCE * max(1.0, lower):
+    if root <= floor or root < lower - _SEGMENT_TOLERANCE * max(1.0, lower):
         return None
     return root
 
