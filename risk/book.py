@@ -40,6 +40,10 @@ def int8_view(column: array[int]) -> NDArray[np.int8]:
     return np.frombuffer(column, dtype=np.int8)
 
 
+def int16_view(column: array[int]) -> NDArray[np.int16]:
+    return np.frombuffer(column, dtype=np.int16)
+
+
 class SymbolBlock:
     """Open positions of one symbol: size, entry, cached uPnL / maintenance / tier, owner."""
 
@@ -50,7 +54,7 @@ class SymbolBlock:
         self.entry: array[float] = array("d")
         self.pnl: array[float] = array("d")
         self.maintenance: array[float] = array("d")
-        self.tier: array[int] = array("b")
+        self.tier: array[int] = array("h")  # up to MAX_TIERS tiers
         self.account: array[int] = array("i")
         self.pid: array[int] = array("i")
 

@@ -28,6 +28,7 @@ from risk.book import (
     SymbolBlock,
     float_view,
     int8_view,
+    int16_view,
     int32_view,
 )
 from risk.events import (
@@ -323,7 +324,7 @@ class Engine:
             float_view(block.size),
             entry,
             entry if mark is None else mark,
-            int8_view(block.tier),
+            int16_view(block.tier),
             retier=retier,
         )
         cached_pnl, cached_maintenance = float_view(block.pnl), float_view(block.maintenance)

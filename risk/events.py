@@ -169,9 +169,7 @@ def _parse_position(value: Mapping[str, Any]) -> PositionEvent:
     account = identifier(value.get("account"), "account")
     symbol = identifier(value.get("symbol"), "symbol")
     size = _required_number(value, "size")
-    entry_price = 0.0
-    if size != 0.0 or value.get("entry_price") is not None:
-        entry_price = _positive(value, "entry_price")
+    entry_price = 0.0 if size == 0.0 else _positive(value, "entry_price")  # closes: ignored
     mode = _choice(value, "mode", _MODES, "cross")
     margin = _position_margin(value, mode, size)
     side = _choice(value, "position_side", _SIDES, "both")

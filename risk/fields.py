@@ -12,6 +12,7 @@ from typing import Final
 
 _DECIMAL: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NON_FINITE: Final = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+_DIGITS: Final = re.compile(r"[0-9]+")
 LARGEST_INTEGER: Final = 2**63 - 1  # stored as int64
 LARGEST_EXACT_FLOAT: Final = 2.0**53
 
@@ -59,7 +60,7 @@ def integer(item: object, field: str) -> int:
         result = item
     elif isinstance(item, float) and item.is_integer() and abs(item) <= LARGEST_EXACT_FLOAT:
         result = int(item)
-    elif isinstance(item, str) and item.strip().isdigit():
+    elif isinstance(item, str) and _DIGITS.fullmatch(item.strip()):
         result = int(item.strip())
     else:
         raise FieldError(f"invalid {field}")

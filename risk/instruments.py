@@ -27,6 +27,7 @@ Kind = Literal["linear", "inverse"]
 
 DEFAULT_MMR: Final = 0.005
 CUM_TOLERANCE: Final = 1e-9
+MAX_TIERS: Final = 1000  # the book stores tier indices as int16
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,8 @@ def tier_table(raw: object) -> TierTable:
         raise _tiers("not a list")
     if not raw:
         raise _tiers("empty")
+    if len(raw) > MAX_TIERS:
+        raise _tiers(f"more than {MAX_TIERS} tiers")
     caps: list[float] = []
     mmrs: list[float] = []
     given_cums: list[float | None] = []

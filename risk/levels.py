@@ -82,18 +82,21 @@ class Thresholds:
         """Vectorized `next_level(...) != current` for accounts that hold positions.
 
         Level L (below bankrupt) holds while raw(r) <= L and raw(r + h) >= L, that is while
-        r < t_{L+1} and r + h >= t_L (t_0 = -inf, t_4 = +inf); bankrupt holds while equity <= 0.
+        r < t_{L+1} and r + h >= t_L (t_0 = -inf; liquidation cannot rise by ratio, even at
+        r = inf from a denormal equity); bankrupt holds while equity <= 0.
         The comparisons are the ones `next_level` makes, so both agree to the last bit.
         """
         level = current.astype(np.intp)
-        upper = np.array((*self.bounds, np.inf, np.inf))[level]
-        lower = np.array((-np.inf, *self.bounds, np.inf))[level]
+        # No escalation by ratio above liquidation (NaN compares false, also for r = inf).
+        upper = np.array((*self.bounds, np.nan, np.nan))[level]
+        lower = np.array((-np.inf, *self.bounds, -np.inf))[level]
         positive = equity > 0.0
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ratio = maintenance / equity  # only read where equity > 0
-        leaves_band = (ratio >= upper) | (ratio + self.hysteresis < lower)
-        changing: NDArray[np.bool_] = (positive & leaves_band) | (
-            ~positive & (level != Level.BANKRUPT)
+            leaves_band = (ratio >= upper) | (ratio + self.hysteresis < lower)
+        bankrupt = level == Level.BANKRUPT
+        changing: NDArray[np.bool_] = (positive & (leaves_band | bankrupt)) | (
+            ~positive & ~bankrupt
         )
         return changing
 

@@ -57,7 +57,7 @@ def value_block(
     size: FloatArray,
     entry: FloatArray,
     price: float | FloatArray,
-    tier: NDArray[np.int8],
+    tier: NDArray[np.int16],
     *,
     retier: bool,
 ) -> tuple[FloatArray, FloatArray]:

@@ -81,7 +81,7 @@ def as_integer(value: Any, name: str) -> int:
         raise RefusedError(f"invalid {name}")
     if isinstance(value, float) and value.is_integer() and abs(value) <= 2.0**53:
         value = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
         value = int(value.strip())
     if not isinstance(value, int) or value < 0 or value > 2**63 - 1:
         raise RefusedError(f"invalid {name}")
@@ -133,6 +133,8 @@ def parse_tiers(raw: Any) -> tuple[list[float], list[float], list[float]]:
         raise RefusedError("invalid tiers: not a list")
     if not raw:
         raise RefusedError("invalid tiers: empty")
+    if len(raw) > 1000:
+        raise RefusedError("invalid tiers: more than 1000 tiers")
     caps: list[float] = []
     mmrs: list[float] = []
     given: list[float | None] = []
@@ -452,9 +454,7 @@ class Reference:
     def on_position(self, event: dict[str, Any]) -> tuple[str, str | None, list[dict[str, Any]]]:
         account, symbol = as_name(event, "account"), as_name(event, "symbol")
         size = as_number(require(event, "size"), "size")
-        entry = 0.0
-        if size != 0 or event.get("entry_price") is not None:
-            entry = positive(event, "entry_price")
+        entry = positive(event, "entry_price") if size != 0 else 0.0
         mode = choice(event, "mode", ("cross", "isolated"))
         margin = None
         if event.get("margin") is None:

@@ -1,4 +1,4 @@
-"""Engine behaviour through `Engine.apply` (SPEC §3-§5, §7; docs/ENGINE.md)."""
+"""Engine behaviour through `Engine.apply` (SPEC §3-§7; docs/ENGINE.md)."""
 
 from __future__ import annotations
 
@@ -6,213 +6,414 @@ from typing import Any
 
 import pytest
 
-from risk import Engine, Outcome, Transition, parse_event
-from risk.events import InstrumentEvent
+from risk import AccountView, Engine, Outcome
+from tests.risk.builders import (
+    accepted,
+    balance,
+    definition,
+    make_engine,
+    make_instrument,
+    mark,
+    position,
+    send,
+)
 
-X = {
-    "type": "instrument",
-    "symbol": "X",
-    "kind": "linear",
-    "settle": "USDT",
-    "tiers": [{"mmr": 0.01}],
-}
-
-
-def engine_with(*definitions: dict[str, Any]) -> Engine:
-    instruments = []
-    for definition in definitions or (X,):
-        parsed = parse_event(definition)
-        assert isinstance(parsed, InstrumentEvent)
-        instruments.append(parsed.instrument)
-    return Engine(instruments)
+X_TIERS = [{"mmr": 0.01}]
 
 
-def send(engine: Engine, **event: Any) -> Outcome:
-    return engine.apply(parse_event(event))
+def engine_xy() -> Engine:
+    """X and Y linear in USDT (mmr 1% and 2%), I inverse in BTC (100 USD contracts, mmr 1%)."""
+    return make_engine(
+        make_instrument("X", tiers=X_TIERS),
+        make_instrument("Y", tiers=[{"mmr": 0.02}]),
+        make_instrument("I", "inverse", "BTC", [{"mmr": 0.01}], contract_size=100),
+    )
 
 
 def moves(outcome: Outcome) -> list[tuple[str, str, str, str]]:
     return [(t.event_id, t.from_level, t.to_level, t.trigger) for t in outcome.transitions]
 
 
-def mark(engine: Engine, price: float, ts: int, symbol: str = "X") -> Outcome:
-    return send(engine, type="mark", symbol=symbol, price=price, ts=ts)
+def views(engine: Engine) -> dict[str, AccountView]:
+    tracked = (engine.account_view(index) for index in engine.tracked_accounts())
+    return {view.margin_account: view for view in tracked}
 
 
-def position(engine: Engine, size: float, ts: int, **extra: Any) -> Outcome:
-    event = {
-        "type": "position",
-        "account": "a",
-        "symbol": "X",
-        "size": size,
-        "entry_price": 100.0,
-        "ts": ts,
-        **extra,
-    }
-    return engine.apply(parse_event(event))
+def isolated_x(size: float, ts: int, margin: float, **extra: Any) -> dict[str, Any]:
+    return position("a", "X", size, 100.0, ts, mode="isolated", margin=margin, **extra)
 
 
-def test_cross_account_sums_its_positions() -> None:
-    engine = engine_with(X, {**X, "symbol": "Y", "tiers": [{"mmr": 0.02}]})
-    mark(engine, 110.0, 1)
-    mark(engine, 50.0, 1, "Y")
-    send(engine, type="balance", account="a", asset="USDT", wallet=1000.0, ts=2)
-    position(engine, 2.0, 3)  # uPnL 2 * (110 - 100) = 20, MM 220 * 0.01 = 2.2
-    send(engine, type="position", account="a", symbol="Y", size=-10.0, entry_price=40.0, ts=3)
-    # Y: uPnL -10 * (50 - 40) = -100, MM 500 * 0.02 = 10.
-    view = engine.account_view(engine.tracked_accounts()[0])
-    assert view.equity == pytest.approx(1000.0 + 20.0 - 100.0)
-    assert view.maintenance_margin == pytest.approx(12.2)
-    assert view.margin_ratio == pytest.approx(12.2 / 920.0)
+def test_cross_accounts_sum_their_positions_per_settle_asset() -> None:
+    engine = engine_xy()
+    for event in (mark("X", 110.0, 1), mark("Y", 50.0, 1), mark("I", 40000.0, 1)):
+        accepted(engine, event)
+    accepted(engine, balance("a", "USDT", 1000.0, 2))
+    accepted(engine, balance("a", "BTC", 2.0, 2))
+    accepted(engine, position("a", "Y", -10.0, 40.0, 3))
+    accepted(engine, position("a", "X", 2.0, 100.0, 3))
+    accepted(engine, position("a", "I", 1000.0, 50000.0, 3))
+    usdt, btc = views(engine)["a/cross/USDT"], views(engine)["a/cross/BTC"]
+    # X: uPnL 2 * (110 - 100) = 20, MM 220 * 0.01 = 2.2; Y: uPnL -10 * (50 - 40) = -100,
+    # MM 500 * 0.02 = 10. equity 1000 + 20 - 100 = 920, MM 12.2, ratio 12.2 / 920.
+    assert usdt.wallet == 1000.0
+    assert usdt.equity == pytest.approx(920.0, rel=1e-12)
+    assert usdt.maintenance_margin == pytest.approx(12.2, rel=1e-12)
+    assert usdt.margin_ratio == pytest.approx(12.2 / 920.0, rel=1e-12)
+    assert [held.symbol for held in usdt.positions] == ["X", "Y"]
+    # I: notional 1000 * 100 / 40000 = 2.5 BTC, uPnL 100000 * (1/50000 - 1/40000) = -0.5,
+    # MM 0.025; equity 2 - 0.5 = 1.5, ratio 0.025 / 1.5.
+    assert btc.settle == "BTC"
+    assert btc.equity == pytest.approx(1.5, rel=1e-12)
+    assert btc.margin_ratio == pytest.approx(0.025 / 1.5, rel=1e-12)
+    assert (usdt.level, btc.level) == ("safe", "safe")
+
+
+def test_isolated_margin_is_replaced_by_each_event() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    # 1 X at 100: MM 1. Margin 5: ratio 0.2; 1.5: 0.667 watch; 1.1: 0.909 margin_call; 10: safe.
+    expected = [(5.0, []), (1.5, ["watch"]), (1.1, ["margin_call"]), (10.0, ["safe"])]
+    for ts, (margin, levels) in enumerate(expected, start=2):
+        outcome = accepted(engine, isolated_x(1.0, ts, margin))
+        assert [t.to_level for t in outcome.transitions] == levels
+        view = views(engine)["a/isolated/X"]
+        assert (view.wallet, view.equity, view.margin_ratio) == (margin, margin, 1.0 / margin)
+
+
+def test_margin_account_ids_in_hedge_and_one_way_mode() -> None:
+    engine = make_engine(make_instrument("X", tiers=X_TIERS), make_instrument("Z", tiers=X_TIERS))
+    accepted(engine, isolated_x(1.0, 1, 5.0, position_side="long"))
+    accepted(engine, isolated_x(-1.0, 1, 5.0, position_side="short"))
+    accepted(engine, position("a", "Z", 1.0, 100.0, 1, mode="isolated", margin=5.0))
+    accepted(engine, position("b", "X", 1.0, 100.0, 1, position_side="long"))
+    accepted(engine, position("b", "X", -2.0, 100.0, 1, position_side="short"))
+    assert list(views(engine)) == [
+        "a/isolated/X/long",
+        "a/isolated/X/short",
+        "a/isolated/Z",
+        "b/cross/USDT",
+    ]
+    assert [held.position_side for held in views(engine)["b/cross/USDT"].positions] == [
+        "long",
+        "short",
+    ]
 
 
 def test_event_ids_count_up_and_never_restart() -> None:
-    engine = engine_with()
-    mark(engine, 100.0, 1)
-    # Isolated 1 X at 100 with 1.5 margin: MM 1, ratio 0.667: watch.
-    assert moves(position(engine, 1.0, 2, mode="isolated", margin=1.5)) == [
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    # Margin 1.5, MM 1: ratio 0.667, watch.
+    assert moves(accepted(engine, isolated_x(1.0, 2, 1.5))) == [
         ("a/isolated/X#1", "safe", "watch", "position")
     ]
-    # Mark 99.4: equity 0.9, ratio 0.994 / 0.9 = 1.104: liquidation.
-    assert moves(mark(engine, 99.4, 3)) == [("a/isolated/X#2", "watch", "liquidation", "mark:X")]
-    closing = position(engine, 0.0, 4, mode="isolated")
-    assert moves(closing) == [("a/isolated/X#3", "liquidation", "safe", "close")]
-    (record,) = closing.transitions
-    assert (record.margin_ratio, record.equity, record.maintenance_margin, record.positions) == (
-        0.0,
-        None,
-        0.0,
-        (),
-    )
+    # Mark 99.4: equity 1.5 - 0.6 = 0.9, MM 0.994, ratio 1.104: liquidation.
+    assert moves(accepted(engine, mark("X", 99.4, 3))) == [
+        ("a/isolated/X#2", "watch", "liquidation", "mark:X")
+    ]
+    assert moves(accepted(engine, isolated_x(0.0, 4, 1.5))) == [
+        ("a/isolated/X#3", "liquidation", "safe", "close")
+    ]
     assert engine.tracked_accounts() == []
-    # Reopened at 1.5 margin and mark 99.4: equity 0.9 again: liquidation, id #4.
-    assert moves(position(engine, 1.0, 5, mode="isolated", margin=1.5)) == [
+    # Reopened at margin 1.5 and mark 99.4: equity 0.9 again, liquidation, id #4 (not #1).
+    assert moves(accepted(engine, isolated_x(1.0, 5, 1.5))) == [
         ("a/isolated/X#4", "safe", "liquidation", "position")
     ]
-
-
-def test_close_of_a_safe_account_emits_nothing_and_untracks_it() -> None:
-    engine = engine_with()
-    send(engine, type="balance", account="a", asset="USDT", wallet=1000.0, ts=1)
-    position(engine, 1.0, 2)
-    outcome = position(engine, 0.0, 3)
-    assert (outcome.status, outcome.transitions) == ("accepted", ())
-    assert engine.level_counts()["safe"] == 0
-
-
-def test_hedge_legs_get_their_own_isolated_accounts() -> None:
-    engine = engine_with()
-    mark(engine, 100.0, 1)
-    long = position(engine, 1.0, 2, mode="isolated", margin=1.2, position_side="long")
-    short = position(engine, -1.0, 2, mode="isolated", margin=1.2, position_side="short")
-    assert [t.margin_account for t in long.transitions + short.transitions] == [
-        "a/isolated/X/long",
-        "a/isolated/X/short",
+    # Mark 100: ratio 0.667, raw(0.717) = watch.
+    assert moves(accepted(engine, mark("X", 100.0, 6))) == [
+        ("a/isolated/X#5", "liquidation", "watch", "mark:X")
     ]
 
 
-def test_stale_by_seq_by_ts_and_mixed() -> None:
-    engine = engine_with()
-    assert position(engine, 1.0, 10, seq=5).status == "accepted"
-    assert position(engine, 2.0, 99, seq=4).status == "stale"  # seq 4 < 5, ts ignored
-    assert position(engine, 2.0, 9).status == "stale"  # no seq: ts 9 < 10
-    assert position(engine, 2.0, 11).status == "accepted"  # no seq: ts 11 >= 10
-    assert position(engine, 3.0, 12, seq=1).status == "accepted"  # last had no seq: by ts
-    assert position(engine, 3.0, 12, seq=1).status == "accepted"  # equal keys re-apply
-    view = engine.account_view(engine.tracked_accounts()[0])
-    assert view.positions[0].size == 3.0
+def test_close_record_shape() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, isolated_x(1.0, 2, 1.5))  # watch
+    (record,) = accepted(engine, isolated_x(0.0, 9, 1.5)).transitions
+    assert record.as_record() == {
+        "event_id": "a/isolated/X#2",
+        "margin_account": "a/isolated/X",
+        "account": "a",
+        "mode": "isolated",
+        "settle": "USDT",
+        "from": "watch",
+        "to": "safe",
+        "margin_ratio": 0.0,
+        "equity": None,
+        "maintenance_margin": 0.0,
+        "ts": 9,
+        "trigger": "close",
+        "positions": [],
+    }
 
 
-def test_an_older_update_after_a_close_is_stale() -> None:
-    engine = engine_with()
-    position(engine, 1.0, 10, seq=5)
-    assert position(engine, 0.0, 11, seq=6).status == "accepted"
-    assert position(engine, 1.0, 9, seq=5).status == "stale"
+def test_closing_a_safe_account_emits_nothing_and_untracks_it() -> None:
+    engine = engine_xy()
+    accepted(engine, balance("a", "USDT", 1000.0, 1))
+    accepted(engine, position("a", "X", 1.0, 100.0, 2))
+    assert accepted(engine, position("a", "X", 0.0, 100.0, 3)).transitions == ()
     assert engine.tracked_accounts() == []
+    assert engine.level_counts() == dict.fromkeys(
+        ("safe", "watch", "margin_call", "liquidation", "bankrupt"), 0
+    )
 
 
-def test_marks_older_than_current_are_stale_and_do_not_move_replay_time() -> None:
-    engine = engine_with()
-    assert mark(engine, 100.0, 10).status == "accepted"
-    assert mark(engine, 90.0, 9).status == "stale"
-    assert mark(engine, -1.0, 50).status == "rejected"
-    assert send(engine, type="mark", symbol="Q", price=1.0, ts=60).reason == "unknown symbol"
-    assert engine.replay_time == 10
-    assert engine.marks[engine.symbols["X"]] == 100.0
+def test_triggers_and_their_timestamps() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, balance("a", "USDT", 10.0, 2))
+    # MM 1, equity 10: ratio 0.1 safe.
+    assert moves(accepted(engine, position("a", "X", 1.0, 100.0, 3))) == []
+    # Wallet 1.5: ratio 0.667.
+    (record,) = accepted(engine, balance("a", "USDT", 1.5, 4)).transitions
+    assert (record.to_level, record.trigger, record.ts) == ("watch", "balance", 4)
+    # Mark 99.5: equity 1.0, MM 0.995: ratio 0.995, margin_call.
+    (record,) = accepted(engine, mark("X", 99.5, 5)).transitions
+    assert (record.to_level, record.trigger, record.ts) == ("margin_call", "mark:X", 5)
+    # Size 2: uPnL -1, equity 0.5, MM 1.99: ratio 3.98.
+    (record,) = accepted(engine, position("a", "X", 2.0, 100.0, 6)).transitions
+    assert (record.to_level, record.trigger, record.ts) == ("liquidation", "position", 6)
+    accepted(engine, {"type": "fund", "asset": "USDT", "balance": 5.0, "ts": 40})
+    # mmr 0.001: MM 0.199, ratio 0.398, raw(0.448) = safe; ts = replay time 40 (the fund event).
+    (record,) = accepted(engine, definition("X", tiers=[{"mmr": 0.001}])).transitions
+    assert (record.to_level, record.trigger, record.ts) == ("safe", "instrument", 40)
 
 
-def test_mode_switch_closes_the_cross_account() -> None:
-    engine = engine_with()
-    mark(engine, 100.0, 1)
-    send(engine, type="balance", account="a", asset="USDT", wallet=1.5, ts=1)
-    assert moves(position(engine, 1.0, 2)) == [("a/cross/USDT#1", "safe", "watch", "position")]
-    switched = position(engine, 1.0, 3, mode="isolated", margin=50.0)
-    # Records come ordered by margin account id: "a/cross/USDT" < "a/isolated/X".
-    assert moves(switched) == [("a/cross/USDT#2", "watch", "safe", "close")]
-    assert [engine.margin_account_id(a) for a in engine.tracked_accounts()] == ["a/isolated/X"]
-
-
-def test_records_of_one_mark_are_ordered_by_margin_account_id() -> None:
-    engine = engine_with()
-    mark(engine, 100.0, 1)
-    for account in ("zed", "amy", "kim"):
-        send(
-            engine,
-            type="position",
-            account=account,
-            symbol="X",
-            size=1.0,
-            entry_price=100.0,
-            mode="isolated",
-            margin=5.0,
-            ts=2,
-        )
-    outcome = mark(engine, 96.0, 3)  # equity 1, MM 0.96: ratio 0.96 for all three
+def test_records_of_one_event_are_ordered_by_margin_account_id() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    for account in ("zed", "kim", "amy"):
+        accepted(engine, position(account, "X", 1.0, 100.0, 2, mode="isolated", margin=5.0))
+    accepted(engine, balance("amy", "USDT", 5.0, 2))
+    accepted(engine, position("amy", "X", 1.0, 100.0, 2, position_side="long"))
+    # Mark 96: every account has equity 5 - 4 = 1 and MM 0.96: ratio 0.96, margin_call.
+    outcome = accepted(engine, mark("X", 96.0, 3))
     assert [t.margin_account for t in outcome.transitions] == [
+        "amy/cross/USDT",
         "amy/isolated/X",
         "kim/isolated/X",
         "zed/isolated/X",
     ]
+    assert {t.to_level for t in outcome.transitions} == {"margin_call"}
 
 
-def test_instrument_change_re_evaluates_at_replay_time() -> None:
-    engine = engine_with()
-    mark(engine, 100.0, 7)
-    position(engine, 1.0, 8, mode="isolated", margin=5.0)  # MM 1, ratio 0.2: safe
-    outcome = send(engine, **{**X, "tiers": [{"mmr": 0.045}]})  # MM 4.5, ratio 0.9
-    (record,) = outcome.transitions
-    assert (record.to_level, record.trigger, record.ts) == ("margin_call", "instrument", 8)
+def statuses(engine: Engine, *events: dict[str, Any]) -> list[str]:
+    return [send(engine, event).status for event in events]
+
+
+def test_position_staleness_by_seq_by_ts_and_mixed() -> None:
+    engine = engine_xy()
+    assert statuses(
+        engine,
+        position("a", "X", 1.0, 100.0, 10, seq=5),
+        position("a", "X", 2.0, 100.0, 99, seq=4),  # both carry seq: 4 < 5, stale
+        position("a", "X", 2.0, 100.0, 9),  # no seq: ts 9 < 10, stale
+        position("a", "X", 2.0, 100.0, 11),  # no seq: ts 11 >= 10
+        position("a", "X", 3.0, 100.0, 12, seq=1),  # the last applied had no seq: by ts
+        position("a", "X", 3.0, 100.0, 12, seq=1),  # equal keys: applied again
+        position("a", "X", 4.0, 100.0, 13, seq=0),  # seq 0 < 1, stale
+    ) == ["accepted", "stale", "stale", "accepted", "accepted", "accepted", "stale"]
+    assert [held.size for held in views(engine)["a/cross/USDT"].positions] == [3.0]
+
+
+def test_balance_staleness_by_seq_and_ts() -> None:
+    engine = engine_xy()
+    accepted(engine, position("a", "X", 1.0, 100.0, 1))
+    assert statuses(
+        engine,
+        balance("a", "USDT", 10.0, 10, seq=5),
+        balance("a", "USDT", 20.0, 99, seq=4),
+        balance("a", "USDT", 30.0, 9),
+        balance("a", "USDT", 40.0, 10),
+    ) == ["accepted", "stale", "stale", "accepted"]
+    assert views(engine)["a/cross/USDT"].wallet == 40.0
+
+
+def test_an_older_update_after_a_close_is_stale_and_does_not_reopen() -> None:
+    engine = engine_xy()
+    assert statuses(
+        engine,
+        position("a", "X", 1.0, 100.0, 10, seq=5),
+        position("a", "X", 0.0, 100.0, 11, seq=6),
+        position("a", "X", 1.0, 100.0, 9, seq=5),  # seq 5 < 6: stale
+        position("a", "X", 1.0, 100.0, 10),  # no seq, ts 10 < 11: stale
+    ) == ["accepted", "accepted", "stale", "stale"]
+    assert engine.tracked_accounts() == []
+    assert statuses(engine, position("a", "X", 1.0, 100.0, 5, seq=7)) == ["accepted"]
+    assert list(views(engine)) == ["a/cross/USDT"]
+
+
+def test_a_close_of_a_position_that_is_not_open_records_its_keys() -> None:
+    engine = engine_xy()
+    outcome = accepted(engine, position("a", "X", 0.0, 100.0, 10))
+    assert (outcome.transitions, engine.tracked_accounts()) == ((), [])
+    assert statuses(
+        engine, position("a", "X", 1.0, 100.0, 9), position("a", "X", 1.0, 100.0, 10)
+    ) == ["stale", "accepted"]
+
+
+def test_stale_and_rejected_events_do_not_move_replay_time() -> None:
+    engine = engine_xy()
+    accepted(engine, position("a", "X", 1.0, 100.0, 8, seq=3))
+    assert statuses(
+        engine,
+        mark("X", 100.0, 10),
+        mark("X", 90.0, 9),  # older than the current mark: stale
+        mark("X", 95.0, 10),  # equal ts: applied
+        mark("X", -1.0, 50),  # rejected: non-positive price
+        mark("Q", 1.0, 60),  # rejected: unknown symbol
+        position("a", "X", 1.0, 100.0, 70, seq=2),  # stale
+        balance("a", "USDT", 1.0, 5),
+        balance("a", "USDT", 1.0, 80, seq=1),  # the last had no seq: by ts, 80 >= 5
+        {"type": "fund", "asset": "USDT", "balance": 5.0, "ts": 90},
+        {"type": "fund", "asset": "USDT", "balance": 5.0, "ts": 85},  # stale
+    ) == [
+        "accepted",
+        "stale",
+        "accepted",
+        "rejected",
+        "rejected",
+        "stale",
+        "accepted",
+        "accepted",
+        "accepted",
+        "stale",
+    ]
+    assert engine.replay_time == 90
+    assert statuses(engine, balance("a", "USDT", 1.0, 100, seq=0)) == ["stale"]  # 0 < 1
+    assert engine.replay_time == 90
+    assert views(engine)["a/cross/USDT"].positions[0].mark_price == 95.0
+
+
+def test_mode_switch_to_isolated_closes_the_cross_account() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, balance("a", "USDT", 1.5, 1))
+    assert moves(accepted(engine, position("a", "X", 1.0, 100.0, 2))) == [
+        ("a/cross/USDT#1", "safe", "watch", "position")  # ratio 1 / 1.5
+    ]
+    # Isolated with margin 1.2: ratio 0.833, margin_call. Records ordered by margin account id.
+    assert moves(accepted(engine, isolated_x(1.0, 3, 1.2))) == [
+        ("a/cross/USDT#2", "watch", "safe", "close"),
+        ("a/isolated/X#1", "safe", "margin_call", "position"),
+    ]
+    assert list(views(engine)) == ["a/isolated/X"]
+    # Back to cross (wallet 1.5, ratio 0.667): the isolated account closes, the cross one reopens.
+    assert moves(accepted(engine, position("a", "X", 1.0, 100.0, 4))) == [
+        ("a/cross/USDT#3", "safe", "watch", "position"),
+        ("a/isolated/X#2", "margin_call", "safe", "close"),
+    ]
+
+
+def test_mode_switch_re_evaluates_a_cross_account_that_keeps_positions() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, mark("Y", 100.0, 1))
+    accepted(engine, balance("a", "USDT", 3.0, 1))
+    # Y: MM 2, ratio 2 / 3 = 0.667, watch; X: MM 1 more, ratio 3 / 3 = 1, liquidation.
+    assert moves(accepted(engine, position("a", "Y", 1.0, 100.0, 2))) == [
+        ("a/cross/USDT#1", "safe", "watch", "position")
+    ]
+    assert moves(accepted(engine, position("a", "X", 1.0, 100.0, 2))) == [
+        ("a/cross/USDT#2", "watch", "liquidation", "position")
+    ]
+    # X leaves: MM 2, ratio 0.667, raw(0.717) = watch; isolated X at 1 / 50 stays safe.
+    assert moves(accepted(engine, isolated_x(1.0, 3, 50.0))) == [
+        ("a/cross/USDT#3", "liquidation", "watch", "position")
+    ]
 
 
 def test_kind_or_settle_change_with_open_positions_is_refused() -> None:
-    engine = engine_with()
-    position(engine, 1.0, 1)
-    assert send(engine, **{**X, "settle": "USDC"}).reason == (
-        "instrument kind or settle change with open positions"
-    )
-    assert send(engine, **{**X, "kind": "inverse"}).status == "rejected"
-    position(engine, 0.0, 2)
-    assert send(engine, **{**X, "settle": "USDC"}).status == "accepted"
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, isolated_x(1.0, 2, 5.0))
+    for change in (definition("X", settle="USDC"), definition("X", kind="inverse")):
+        outcome = send(engine, {**change, "tiers": X_TIERS})
+        assert outcome == ("rejected", "instrument kind or settle change with open positions", ())
+    view = views(engine)["a/isolated/X"]
+    assert (view.settle, view.maintenance_margin) == ("USDT", 1.0)  # unchanged
+    accepted(engine, isolated_x(0.0, 3, 5.0))
+    accepted(engine, definition("X", "inverse", "BTC"))
 
 
-def test_position_without_mark_is_valued_at_entry() -> None:
-    engine = engine_with()
-    send(engine, type="balance", account="a", asset="USDT", wallet=2.0, ts=1)
-    outcome = position(engine, 1.0, 2)  # MM 100 * 0.01 = 1, equity 2: ratio 0.5: watch
-    (record,) = outcome.transitions
+def test_a_tier_change_re_tiers_and_re_evaluates() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, isolated_x(1.0, 2, 5.0))  # MM 1, ratio 0.2
+    # Notional 100 in the new tier 1: MM = 100 * 0.1 - 50 * (0.1 - 0.01) = 10 - 4.5 = 5.5;
+    # ratio 5.5 / 5 = 1.1: liquidation.
+    tiers = [{"cap": 50, "mmr": 0.01}, {"mmr": 0.1}]
+    (record,) = accepted(engine, definition("X", tiers=tiers)).transitions
+    assert record.to_level == "liquidation"
+    assert record.maintenance_margin == pytest.approx(5.5, rel=1e-12)
+    # Back to one tier at 1%: MM 1 again.
+    accepted(engine, definition("X", tiers=X_TIERS))
+    assert views(engine)["a/isolated/X"].maintenance_margin == pytest.approx(1.0, rel=1e-12)
+
+
+def test_a_contract_size_change_re_values_open_positions() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 110.0, 1))
+    accepted(engine, isolated_x(1.0, 2, 5.0))  # uPnL 10, MM 1.1
+    # Contract size 2: notional 1 * 2 * 110 = 220, MM 2.2, uPnL 1 * 2 * (110 - 100) = 20.
+    accepted(engine, definition("X", tiers=X_TIERS, contract_size=2.0))
+    view = views(engine)["a/isolated/X"]
+    assert view.maintenance_margin == pytest.approx(2.2, rel=1e-12)
+    assert view.equity == pytest.approx(25.0, rel=1e-12)
+    assert view.positions[0].notional == pytest.approx(220.0, rel=1e-12)
+
+
+def test_a_position_without_a_mark_is_valued_at_its_entry() -> None:
+    engine = engine_xy()
+    accepted(engine, balance("a", "USDT", 2.0, 1))
+    # MM 100 * 0.01 = 1, uPnL 0, equity 2: ratio 0.5, watch.
+    (record,) = accepted(engine, position("a", "X", 1.0, 100.0, 2)).transitions
     (held,) = record.positions
-    assert held.mark_price is None
-    assert (held.notional, held.unrealized_pnl, record.margin_ratio) == (100.0, 0.0, 0.5)
+    assert (held.mark_price, held.notional, held.unrealized_pnl) == (None, 100.0, 0.0)
+    assert (record.to_level, record.margin_ratio) == ("watch", 0.5)
+    # Mark 50: uPnL -50, equity -48: bankrupt, ratio null.
+    (record,) = accepted(engine, mark("X", 50.0, 3)).transitions
+    assert (record.to_level, record.margin_ratio, record.equity) == ("bankrupt", None, -48.0)
+    assert record.positions[0].mark_price == 50.0
 
 
-def test_balance_change_triggers_balance_records() -> None:
-    engine = engine_with()
-    mark(engine, 100.0, 1)
-    send(engine, type="balance", account="a", asset="USDT", wallet=10.0, ts=1)
-    position(engine, 1.0, 2)
-    outcome = send(engine, type="balance", account="a", asset="USDT", wallet=0.5, ts=3)
-    assert moves(outcome) == [("a/cross/USDT#1", "safe", "liquidation", "balance")]
-    (record,) = outcome.transitions
-    assert isinstance(record, Transition)
-    # equity 0.5, MM 1: ratio 2.0: liquidation (equity still positive).
-    assert (record.to_level, record.margin_ratio) == ("liquidation", 2.0)
+def test_bankrupt_without_wallet_and_recovery_past_the_band() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    # No balance: wallet 0, uPnL 0, equity 0 with a position: bankrupt.
+    (record,) = accepted(engine, position("a", "X", 1.0, 100.0, 2)).transitions
+    assert (record.to_level, record.equity, record.margin_ratio) == ("bankrupt", 0.0, None)
+    # Wallet 2: ratio 0.5, raw(0.55) = watch.
+    assert moves(accepted(engine, balance("a", "USDT", 2.0, 3))) == [
+        ("a/cross/USDT#2", "bankrupt", "watch", "balance")
+    ]
+
+
+def test_balance_only_accounts_are_not_tracked() -> None:
+    engine = engine_xy()
+    accepted(engine, balance("a", "USDT", 2.0, 1))
+    accepted(engine, balance("b", "USDT", 1.0, 1))
+    accepted(engine, position("b", "X", 1.0, 100.0, 2))  # ratio 1: liquidation
+    assert list(views(engine)) == ["b/cross/USDT"]
+    assert engine.level_counts() == {
+        "safe": 0,
+        "watch": 0,
+        "margin_call": 0,
+        "liquidation": 1,
+        "bankrupt": 0,
+    }
+
+
+def test_a_table_with_more_than_127_tiers_is_valued() -> None:
+    # 200 tiers: caps 1, 2, ..., 199 and rates 0.001, 0.002, ..., 0.199, then 0.3. Nothing in
+    # SPEC or ENGINE.md bounds the number of tiers, and nothing may crash the monitor.
+    tiers: list[dict[str, float]] = [{"cap": n + 1.0, "mmr": (n + 1) / 1000} for n in range(199)]
+    tiers.append({"mmr": 0.3})
+    instrument = make_instrument("X", tiers=tiers)
+    engine = make_engine(instrument)
+    accepted(engine, balance("a", "USDT", 1000.0, 1))
+    # Notional 150.5 is in tier 150 (cap_149 = 150 < 150.5 <= cap_150 = 151): MM from the table.
+    accepted(engine, position("a", "X", 150.5, 1.0, 2))
+    expected = instrument.tiers.maintenance(150.5)
+    assert views(engine)["a/cross/USDT"].maintenance_margin == pytest.approx(expected, rel=1e-12)
+    accepted(engine, mark("X", 1.0, 3))
+    assert views(engine)["a/cross/USDT"].maintenance_margin == pytest.approx(expected, rel=1e-12)
