@@ -12,7 +12,7 @@ exactly the owning accounts; only accounts whose level changes reach Python code
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -64,6 +64,7 @@ class Outcome(NamedTuple):
     transitions: tuple[Transition, ...]
 
 
+Snapshot = TypeVar("Snapshot", FundEvent, DepthEvent)
 _STALE: Final = Outcome(STALE, None, ())
 _QUIET: Final = Outcome(ACCEPTED, None, ())
 
@@ -199,20 +200,19 @@ class Engine:
         return Outcome(ACCEPTED, None, self._evaluate(affected, "position", event.ts))
 
     def _apply_fund(self, event: FundEvent) -> Outcome:
-        current = self.funds.get(event.asset)
-        if current is not None and event.ts < current.ts:
-            return _STALE
-        self.funds[event.asset] = event
-        self._advance(event.ts)
-        return _QUIET
+        return self._keep_latest(self.funds, event.asset, event)
 
     def _apply_depth(self, event: DepthEvent) -> Outcome:
         if event.symbol not in self.symbols:
             return Outcome(REJECTED, UNKNOWN_SYMBOL, ())
-        current = self.depth.get(event.symbol)
+        return self._keep_latest(self.depth, event.symbol, event)
+
+    def _keep_latest(self, latest: dict[str, Snapshot], key: str, event: Snapshot) -> Outcome:
+        """Keep the newest snapshot per key; an older `ts` is stale."""
+        current = latest.get(key)
         if current is not None and event.ts < current.ts:
             return _STALE
-        self.depth[event.symbol] = event
+        latest[key] = event
         self._advance(event.ts)
         return _QUIET
 
