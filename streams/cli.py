@@ -44,10 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return run_replay(arguments)
-    except CommandError as error:
-        print(f"riskmon: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    except ConfigError as error:
+    except (CommandError, ConfigError) as error:
         print(f"riskmon: error: {error}", file=sys.stderr)
         return USAGE_ERROR
 
@@ -60,13 +57,28 @@ def run_replay(arguments: argparse.Namespace) -> int:
         source = events_path.open("rb")
     except OSError as error:
         raise CommandError(f"cannot read {events_path}: {error.strerror or error}") from None
-    with source, _output(arguments.out) as out:
-        progress = Progress.for_file(source, sys.stderr)
-        try:
-            report = replay_lines(source, engine, lambda line: out.write(line + "\n"), progress)
-        except OSError as error:
-            raise CommandError(f"cannot read {events_path}: {error.strerror or error}") from None
-        progress.finish()
+    target = arguments.out or "stdout"
+    try:
+        with source, _output(arguments.out) as out:
+            progress = Progress.for_file(source, sys.stderr)
+
+            def emit(line: str) -> None:
+                try:
+                    out.write(line + "\n")
+                except OSError as error:
+                    raise CommandError(
+                        f"cannot write {target}: {error.strerror or error}"
+                    ) from None
+
+            try:
+                report = replay_lines(source, engine, emit, progress)
+            except OSError as error:
+                raise CommandError(
+                    f"cannot read {events_path}: {error.strerror or error}"
+                ) from None
+            progress.finish()
+    except OSError as error:  # flushing the output on close
+        raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
     sys.stdout.flush()
     if arguments.summary is not None:
         _write_summary(arguments.summary, summary_document(engine, report))

@@ -235,3 +235,22 @@ def test_config_thresholds_change_levels(tmp_path: Path) -> None:
     records, _ = replay(tmp_path, events, "--config", str(config))
     # Ratio 0.05 at open stays safe; ratio 0.905 at mark 90.5 is past 0.9: liquidation.
     assert [(record["from"], record["to"]) for record in records] == [("safe", "liquidation")]
+
+
+def test_a_full_output_device_is_a_write_error(capsys: pytest.CaptureFixture[str]) -> None:
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("no /dev/full on this system")
+    error = failing(["replay", str(SAMPLE), "--out", str(full)], capsys)
+    assert "cannot write /dev/full" in error
+
+
+def test_a_small_output_failing_on_close_is_a_write_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("no /dev/full on this system")
+    events = write_lines(tmp_path / "good.jsonl", [json.dumps(line) for line in GOOD_LINES])
+    # Two short records stay in the write buffer until the file is closed.
+    assert "cannot write /dev/full" in failing(["replay", str(events), "--out", str(full)], capsys)
