@@ -1,37 +1,65 @@
-"""The benchmark harness runs at tiny sizes and reports consistent counts (no timing asserted)."""
+"""The benchmark harness at tiny sizes: it runs, and its counts match what it built.
+
+Nothing here asserts on timing; `make bench` measures.
+"""
 
 from __future__ import annotations
 
-from tests.bench.books import book_specs, build_engine, naive_positions
-from tests.bench.run_bench import replay_benchmark, report, tick_benchmark
+import math
+
+from tests.bench.run_bench import (
+    machine,
+    memory_benchmark,
+    replay_benchmark,
+    report,
+    tick_benchmark,
+)
 
 
-def test_tick_benchmark_counts_the_book_it_built() -> None:
-    result = tick_benchmark(accounts=300, ticks=3, scalar_ticks=1)
-    specs = book_specs(300)
-    expected_positions = len(naive_positions(specs))
-    assert result["positions"] == expected_positions
-    assert len(build_engine(specs).tracked_accounts()) == 300
-    assert set(result["walks"]) == {"realistic", "stress"}
-    assert result["median_ms"] > 0
-    assert result["scalar_median_ms"] > 0
+def test_harness_at_tiny_sizes_reports_what_it_built() -> None:
+    tick = tick_benchmark(accounts=150, ticks=3, scalar_ticks=1, profile_ticks=1, profile=True)
+    assert tick["positions"] == tick["scalar_positions"] == 300
+    assert tick["tracked_accounts"] == 150
+    assert sum(tick["levels_before"].values()) == 150
+    for walk in tick["walks"].values():
+        assert 0 < walk["median_ms"] <= walk["p99_ms"] <= walk["max_ms"]
+    assert tick["scalar_median_ms"] > 0
+    assert tick["positions_per_second"] > 0
+    assert tick["profile"]["seconds"] > 0
+    assert tick["profile"]["inclusive"]
 
-
-def test_replay_benchmark_accounts_for_every_line() -> None:
-    result = replay_benchmark(events=3_000, accounts=200, mark_interval_ms=20, baseline_lines=500)
-    counts, outcomes = result["counts"], result["outcomes"]
-    assert sum(outcomes.values()) == result["lines"] == sum(counts.values())
-    assert outcomes["rejected"] == counts["bad"]
-    assert outcomes["stale"] == counts["stale"]
-    assert counts["mark"] > 0
-    text = report(
-        tick_benchmark(accounts=100, ticks=2, scalar_ticks=1),
-        [result, result],
-        {
-            "positions": 10,
-            "engine_bytes_per_position": 100.0,
-            "naive_bytes_per_position": 900.0,
-            "ratio": 9.0,
-        },
+    replay = replay_benchmark(
+        events=3_000,
+        accounts=300,
+        baseline_lines=400,
+        breakdown_lines=2_500,
+        profile_lines=500,
+        profile=True,
     )
-    assert "## (b) Replay throughput" in text
+    counts, breakdown = replay["counts"], replay["breakdown"]
+    assert sum(counts.values()) == replay["lines"] == 3_000
+    assert counts["mark"] > 0
+    assert counts["position"] > 0
+    assert counts["balance"] > 0
+    # The replay accepts, rejects and counts stale exactly the lines generated for that.
+    assert breakdown["outcomes"] == {
+        "accepted": counts["mark"] + counts["position"] + counts["balance"],
+        "rejected": counts["bad"],
+        "stale": counts["stale"],
+    }
+    assert breakdown["profile"]["lines"] == 500
+    reference = replay["reference"]
+    assert replay["head_lines"] == reference["lines"] == 400
+    assert sum(reference["events"].values()) == 400
+    assert reference["transitions"] == replay["head_transitions"]
+    assert replay["events_per_second"] > 0
+    assert reference["events_per_second"] > 0
+
+    memory = memory_benchmark(accounts=150)
+    assert memory["positions"] == memory["naive_positions"] == 300
+    assert math.isfinite(memory["engine_bytes_per_position"])
+    assert memory["column_bytes_per_position"] > 0
+
+    text = report(tick, replay, memory, info=machine(), seconds=1.0, command="test")
+    for heading in ("## (a)", "## (b)", "## (c)", "Where the time of a tick goes"):
+        assert heading in text
