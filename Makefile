@@ -20,9 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	mkdir -p .demo
-	$(BIN)/riskmon replay examples/sample.jsonl --out .demo/transitions.jsonl \
-	  --summary .demo/summary.json --report
-	@echo "transitions: .demo/transitions.jsonl   summary: .demo/summary.json"
+	$(BIN)/riskmon replay examples/sample.jsonl --summary .demo/summary.json --report
+	@echo "full summary (SPEC §10): .demo/summary.json"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
