@@ -158,3 +158,57 @@ def test_instrument_defaults() -> None:
 def test_a_cap_belongs_to_the_tier_it_bounds(notional: float, tier: int) -> None:
     # floor_k < notional <= cap_k
     assert make_instrument(tiers=BTC_2021_TIERS).tiers.tier(notional) == tier
+
+
+def linear_tiers(count: int) -> list[dict[str, float]]:
+    """`count` valid tiers: caps 1, 2, ..., count - 1 and rates rising by 1e-4 from 1e-4."""
+    tiers: list[dict[str, float]] = [
+        {"cap": n + 1.0, "mmr": (n + 1) * 1e-4} for n in range(count - 1)
+    ]
+    return [*tiers, {"mmr": count * 1e-4}]
+
+
+def test_a_thousand_tiers_are_accepted() -> None:
+    table = tier_table(linear_tiers(1000))
+    assert len(table.mmrs) == 1000
+    # cum_k = sum_{j=1..k} cap_{j-1} * 1e-4 = 1e-4 * (1 + 2 + ... + k) = 1e-4 * k(k+1)/2;
+    # cum_999 = 1e-4 * 999 * 1000 / 2 = 49.95.
+    assert table.cums[999] == pytest.approx(49.95, rel=1e-12)
+
+
+def test_more_than_a_thousand_tiers_are_refused() -> None:
+    assert parsed_tiers(linear_tiers(1001)) == Rejection("invalid tiers: more than 1000 tiers")
+
+
+@pytest.mark.parametrize(
+    ("tiers", "detail"),
+    [
+        # The list checks come before any tier: 1001 entries that are not even objects.
+        ([3] * 1001, "more than 1000 tiers"),
+        # A tier that is not an object is found before a later tier's bad cap.
+        (
+            [{"cap": 10, "mmr": 0.1}, "x", {"cap": -1, "mmr": 0.2}, {"mmr": 0.3}],
+            "tier is not an object",
+        ),
+        # Tier 0's bad mmr comes before tier 1's cap that does not increase.
+        ([{"cap": 10, "mmr": 2}, {"cap": 5, "mmr": 0.2}, {"mmr": 0.3}], "mmr must be in (0, 1)"),
+        # Tier 1's cum that is not a number comes before the inconsistent cum of tier 0.
+        ([{"cap": 10, "mmr": 0.1, "cum": 3}, {"mmr": 0.2, "cum": "x"}], "not a number"),
+        # A cap that is a decimal string is a number; its order is checked like any other.
+        (
+            [{"cap": "10", "mmr": 0.1}, {"cap": "1e1", "mmr": 0.2}, {"mmr": 0.3}],
+            "caps must increase",
+        ),
+    ],
+)
+def test_more_check_order_cases(tiers: object, detail: str) -> None:
+    assert parsed_tiers(tiers) == Rejection(f"invalid tiers: {detail}")
+
+
+def test_inverse_table_cum_derivation() -> None:
+    # Coin-margined caps in BTC: cum_1 = 5 * (0.01 - 0.005) = 0.025;
+    # cum_2 = 0.025 + 10 * (0.02 - 0.01) = 0.025 + 0.1 = 0.125.
+    table = tier_table([{"cap": 5, "mmr": 0.005}, {"cap": 10, "mmr": 0.01}, {"mmr": 0.02}])
+    assert table.cums == pytest.approx((0.0, 0.025, 0.125), rel=1e-12)
+    # MM at notional 12 BTC (tier 2) = 12 * 0.02 - 0.125 = 0.115.
+    assert table.maintenance(12.0) == pytest.approx(0.115, rel=1e-12)
