@@ -10,7 +10,7 @@ import math
 import re
 from typing import Final
 
-_DECIMAL: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NON_FINITE: Final = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 _DIGITS: Final = re.compile(r"[0-9]+")
 LARGEST_INTEGER: Final = 2**63 - 1  # stored as int64
@@ -35,7 +35,7 @@ def number(item: object, field: str) -> float:
         except OverflowError:
             raise FieldError(f"non-finite {field}") from None
     elif isinstance(item, str):
-        result = _decimal_string(item.strip(), field)
+        result = _decimal_string(item, field)
     else:
         raise FieldError(f"invalid {field}")
     if not math.isfinite(result):
@@ -58,10 +58,10 @@ def integer(item: object, field: str) -> int:
     """
     if isinstance(item, int) and not isinstance(item, bool):
         result = item
-    elif isinstance(item, float) and item.is_integer() and abs(item) <= LARGEST_EXACT_FLOAT:
+    elif (isinstance(item, float) and item.is_integer() and abs(item) <= LARGEST_EXACT_FLOAT) or (
+        isinstance(item, str) and _DIGITS.fullmatch(item)
+    ):
         result = int(item)
-    elif isinstance(item, str) and _DIGITS.fullmatch(item.strip()):
-        result = int(item.strip())
     else:
         raise FieldError(f"invalid {field}")
     if not 0 <= result <= LARGEST_INTEGER:

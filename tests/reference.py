@@ -26,7 +26,7 @@ from typing import Any
 
 LEVELS = ("safe", "watch", "margin_call", "liquidation", "bankrupt")
 SIDE_ORDER = {"both": 0, "long": 1, "short": 2}
-DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 
 
@@ -61,7 +61,7 @@ def as_number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise RefusedError(f"invalid {name}")
     if isinstance(value, str):
-        text = value.strip()
+        text = value
         if NON_FINITE.fullmatch(text):
             raise RefusedError(f"non-finite {name}")
         if not DECIMAL.fullmatch(text):
@@ -79,10 +79,10 @@ def as_number(value: Any, name: str) -> float:
 def as_integer(value: Any, name: str) -> int:
     if isinstance(value, bool):
         raise RefusedError(f"invalid {name}")
-    if isinstance(value, float) and value.is_integer() and abs(value) <= 2.0**53:
+    if (isinstance(value, float) and value.is_integer() and abs(value) <= 2.0**53) or (
+        isinstance(value, str) and re.fullmatch(r"[0-9]+", value)
+    ):
         value = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
-        value = int(value.strip())
     if not isinstance(value, int) or value < 0 or value > 2**63 - 1:
         raise RefusedError(f"invalid {name}")
     return value
