@@ -417,3 +417,80 @@ def test_a_table_with_more_than_127_tiers_is_valued() -> None:
     assert views(engine)["a/cross/USDT"].maintenance_margin == pytest.approx(expected, rel=1e-12)
     accepted(engine, mark("X", 1.0, 3))
     assert views(engine)["a/cross/USDT"].maintenance_margin == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_safe_cross_account_left_by_a_mode_switch_emits_no_close_record() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, balance("a", "USDT", 100.0, 1))
+    # MM 1, equity 100: ratio 0.01, safe.
+    assert moves(accepted(engine, position("a", "X", 1.0, 100.0, 2))) == []
+    # Isolated with margin 1.5: ratio 0.667, watch; the cross account was safe: no close record.
+    assert moves(accepted(engine, isolated_x(1.0, 3, 1.5))) == [
+        ("a/isolated/X#1", "safe", "watch", "position")
+    ]
+    assert list(views(engine)) == ["a/isolated/X"]
+
+
+def test_a_hedge_leg_moves_from_isolated_to_cross() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, balance("a", "USDT", 1.5, 1))
+    # Isolated long leg, margin 1.2: ratio 1 / 1.2 = 0.833, margin_call.
+    assert moves(accepted(engine, isolated_x(1.0, 2, 1.2, position_side="long"))) == [
+        ("a/isolated/X/long#1", "safe", "margin_call", "position")
+    ]
+    # The same leg in cross (wallet 1.5): ratio 0.667, watch; the isolated leg's account closes.
+    assert moves(accepted(engine, position("a", "X", 1.0, 100.0, 3, position_side="long"))) == [
+        ("a/cross/USDT#1", "safe", "watch", "position"),
+        ("a/isolated/X/long#2", "margin_call", "safe", "close"),
+    ]
+
+
+def test_a_stale_mark_changes_nothing() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 10))
+    accepted(engine, isolated_x(1.0, 11, 1.5))  # ratio 0.667, watch
+    # Mark 50 at ts 9 < 10: stale. Had it applied, equity 1.5 - 50 < 0: bankrupt.
+    assert send(engine, mark("X", 50.0, 9)) == ("stale", None, ())
+    view = views(engine)["a/isolated/X"]
+    assert (view.level, view.equity, view.positions[0].mark_price) == ("watch", 1.5, 100.0)
+    assert engine.replay_time == 11
+
+
+def test_an_instrument_change_before_any_ts_uses_replay_time_zero() -> None:
+    engine = engine_xy()
+    accepted(engine, isolated_x(1.0, 0, 1.5))  # no mark: valued at entry 100, ratio 0.667
+    # mmr 0.02: MM 2 on equity 1.5, ratio 1.333: liquidation; replay time is still 0.
+    (record,) = accepted(engine, definition("X", tiers=[{"mmr": 0.02}])).transitions
+    assert (record.to_level, record.trigger, record.ts) == ("liquidation", "instrument", 0)
+
+
+def test_event_ids_count_per_margin_account() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, mark("Y", 100.0, 1))
+    # X isolated, margin 1.5: ratio 0.667 watch (#1). Y isolated, MM 2, margin 2.2: 0.909 (#1).
+    assert moves(accepted(engine, isolated_x(1.0, 2, 1.5))) == [
+        ("a/isolated/X#1", "safe", "watch", "position")
+    ]
+    y_position = position("a", "Y", 1.0, 100.0, 2, mode="isolated", margin=2.2)
+    assert moves(accepted(engine, y_position)) == [
+        ("a/isolated/Y#1", "safe", "margin_call", "position")
+    ]
+    # X margin 1.0: ratio 1, liquidation: X's second record, #2.
+    assert moves(accepted(engine, isolated_x(1.0, 3, 1.0))) == [
+        ("a/isolated/X#2", "watch", "liquidation", "position")
+    ]
+
+
+def test_an_isolated_close_event_closes_a_cross_position_of_that_identity() -> None:
+    engine = engine_xy()
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, balance("a", "USDT", 1.5, 1))
+    accepted(engine, position("a", "X", 1.0, 100.0, 2))  # watch
+    # A position is identified by (account, symbol, position_side), not by its mode.
+    assert moves(accepted(engine, position("a", "X", 0.0, 0.0, 3, mode="isolated"))) == [
+        ("a/cross/USDT#2", "watch", "safe", "close")
+    ]
+    assert engine.tracked_accounts() == []

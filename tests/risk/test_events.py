@@ -291,3 +291,43 @@ def test_topic_implies_the_type_and_a_contradicting_type_is_refused() -> None:
         "type contradicts topic"
     )
     assert parse_event(body) == Rejection("missing type")  # a replay line needs `type`
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({**POSITION, "margin": -1}, "negative margin"),  # ENGINE.md: a margin in any mode
+        ({**POSITION, "size": 0, "mode": "isolated", "margin": -0.5}, "negative margin"),
+        ({**INSTRUMENT, "beta": "nan"}, "non-finite beta"),
+        ({**MARK, "price": "1e400"}, "non-finite price"),  # an overflowing decimal string
+        ({**MARK, "price": "-0"}, "non-positive price"),
+        ({**FUND, "balance": "-1e-300"}, "negative balance"),
+    ],
+)
+def test_more_reject_reasons(event: dict[str, Any], reason: str) -> None:
+    assert parse_event(event) == Rejection(reason)
+
+
+@pytest.mark.parametrize("text", ["1e-3", "65000.5", "5.", ".5", "+2", "-1E3", "7"])
+def test_plain_decimal_and_exponent_strings_are_numbers(text: str) -> None:
+    parsed = parse_event({**BALANCE, "wallet": text})
+    assert isinstance(parsed, BalanceEvent)
+    assert parsed.wallet == float(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\uff11\uff12", "\u0663", "1_000", "0x10", "1e", "e3", "--1", "1.2.3", " 5", "5 ", "\t5"],
+)
+def test_number_strings_must_be_plain_ascii_decimal(text: str) -> None:
+    """ENGINE.md: a number is a JSON number or a string in plain decimal or exponent notation.
+    Full-width (U+FF11 U+FF12, "12") and Arabic-Indic (U+0663, "3") digits and blanks are not
+    that notation, though Python's float() reads them."""
+    assert parse_event({**MARK, "price": text}) == Rejection("invalid price")
+
+
+@pytest.mark.parametrize("field", ["ts", "seq"])
+@pytest.mark.parametrize("text", [" 17", "17\n"])
+def test_integer_strings_are_ascii_digits_only(field: str, text: str) -> None:
+    """ENGINE.md: `ts` and `seq` accept "a string of ASCII digits"; a blank is not a digit."""
+    assert parse_event({**POSITION, field: text}) == Rejection(f"invalid {field}")

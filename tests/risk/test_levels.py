@@ -177,3 +177,68 @@ def test_change_mask_with_an_overflowing_ratio(
     assert (DEFAULT.next_level(current, equity, 1.0) != current) is changes
     mask = DEFAULT.changing(np.array([current], dtype=np.int8), np.array([equity]), np.ones(1))
     assert mask.tolist() == [changes]
+
+
+@st.composite
+def random_thresholds(draw: st.DrawFn) -> Thresholds:
+    """Valid thresholds 0 < watch < margin_call < liquidation and a band h >= 0."""
+    bounds = sorted(draw(st.sets(st.floats(0.01, 3.0), min_size=3, max_size=3)))
+    hysteresis = draw(st.one_of(st.just(0.0), st.floats(0.0, 0.5)))
+    return Thresholds(bounds[0], bounds[1], bounds[2], hysteresis)
+
+
+def edge_ratios(thresholds: Thresholds) -> list[float]:
+    """Every threshold t, t - h, t + h and their float neighbours: where the rules switch."""
+    ratios = [0.0]
+    for bound in thresholds.bounds:
+        for centre in (bound, bound - thresholds.hysteresis, bound + thresholds.hysteresis):
+            ratios += [centre, math.nextafter(centre, -math.inf), math.nextafter(centre, math.inf)]
+    return [ratio for ratio in ratios if ratio >= 0.0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_thresholds(), st.data())
+def test_change_mask_agrees_at_thresholds_and_band_edges(
+    thresholds: Thresholds, data: st.DataObject
+) -> None:
+    """Equity is a power of two, so MM = r * equity is exact and MM / equity gives r back
+    bit for bit: the ratios really sit on t, t - h and their neighbours."""
+    ratios = edge_ratios(thresholds)
+    rows = data.draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(list(Level)),
+                st.sampled_from([2.0**power for power in (-20, -1, 0, 3, 30)] + [0.0, -1.0]),
+                st.sampled_from(ratios) | st.floats(0.0, 4.0),
+            ),
+            min_size=1,
+            max_size=60,
+        )
+    )
+    current = np.array([row[0] for row in rows], dtype=np.int8)
+    equity = np.array([row[1] for row in rows])
+    maintenance = np.array([row[2] * max(row[1], 1.0) for row in rows])
+    expected = [
+        thresholds.next_level(level, float(money), float(margin)) != level
+        for level, money, margin in zip(current, equity, maintenance, strict=True)
+    ]
+    assert thresholds.changing(current, equity, maintenance).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "ratio", "expected"),
+    [
+        # Thresholds watch 0.5, margin_call 0.8, liquidation 1.0, h = 0.25 (all exact binary).
+        (LIQUIDATION, 0.75, LIQUIDATION),  # raw(0.75 + 0.25 = 1.0) = liquidation: stays
+        (LIQUIDATION, 0.5, WATCH),  # raw(0.5 + 0.25 = 0.75) = watch: two levels at once
+        (MARGIN_CALL, 0.5625, MARGIN_CALL),  # raw(0.8125) = margin_call: stays
+        (WATCH, 0.25, WATCH),  # raw(0.5) = watch: stays
+        (WATCH, 0.1875, SAFE),  # raw(0.4375) = safe
+    ],
+)
+def test_de_escalation_at_exactly_threshold_minus_h(
+    current: Level, ratio: float, expected: Level
+) -> None:
+    # At r = t - h, raw(r + h) = raw(t) is the level of t itself: the level holds there.
+    band = Thresholds(0.5, 0.8, 1.0, 0.25)
+    assert next_level(current, ratio, band) == expected

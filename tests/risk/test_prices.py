@@ -209,3 +209,61 @@ def test_a_position_without_a_mark_is_solved_near_its_entry() -> None:
     assert [held.liquidation_price for held in view.positions] == [
         pytest.approx(20.0, rel=1e-12)
     ] * 2
+
+
+def test_inverse_root_in_a_higher_tier_than_the_mark() -> None:
+    # 1000 contracts (cs 100) long at 21000 with 0.3 BTC: notional at the mark 100000 / 21000
+    # = 4.76 BTC, tier 0. As P falls the notional grows past the 5 BTC cap.
+    # Tier 0 (mmr 0.004, cum 0): P = 100 * (1000 + 4) / (0.3 + 100000/21000) = 100400 / 5.0619
+    # = 19834.43, notional 5.0417 > 5: not tier 0.
+    wrong = inverse_closed_form(0.3, 0.0, 1000.0, 21000.0, 0.004)
+    # Tier 1 (mmr 0.005, cum 0.005): P = 100 * (1000 + 5) / (0.3 + 0.005 + 4.7619) = 100500 /
+    # 5.0669 = 19834.59, notional 5.0417 in (5, inf): the root.
+    right = inverse_closed_form(0.3, 0.005, 1000.0, 21000.0, 0.005)
+    price = solve(BTCUSD, [Leg(1000.0, 21000.0)], 0.3, weight=LIQUIDATION, reference=21000.0)
+    assert price == pytest.approx(100500.0 / (0.305 + 100000.0 / 21000.0), rel=1e-12)
+    assert price == pytest.approx(right, rel=1e-12)
+    assert price is not None
+    assert price != pytest.approx(wrong, rel=1e-6)
+    assert BTCUSD.tiers.tier(100000.0 / price) == 1
+
+
+def test_an_isolated_hedge_leg_is_solved_alone() -> None:
+    engine = make_engine(make_instrument("X", tiers=[{"mmr": 0.01}]))
+    accepted(engine, mark("X", 100.0, 1))
+    isolated = {"mode": "isolated", "margin": 10.0}
+    accepted(engine, position("a", "X", 1.0, 100.0, 2, position_side="long", **isolated))
+    accepted(engine, position("a", "X", -1.0, 100.0, 2, position_side="short", **isolated))
+    views = {
+        view.margin_account: view.positions[0]
+        for view in (engine.account_view(index) for index in engine.tracked_accounts())
+    }
+    # Long: 10 + (P - 100) = 0.01P -> P = 90 / 0.99 = 90.909...; bankrupt at P = 90.
+    long_leg = views["a/isolated/X/long"]
+    assert long_leg.liquidation_price == pytest.approx(90.0 / 0.99, rel=1e-12)
+    assert long_leg.bankruptcy_price == pytest.approx(90.0, rel=1e-12)
+    # Short: 10 - (P - 100) = 0.01P -> P = 110 / 1.01 = 108.91...; bankrupt at P = 110.
+    short_leg = views["a/isolated/X/short"]
+    assert short_leg.liquidation_price == pytest.approx(110.0 / 1.01, rel=1e-12)
+    assert short_leg.bankruptcy_price == pytest.approx(110.0, rel=1e-12)
+
+
+def test_cross_liquidation_price_holds_the_other_symbols_fixed() -> None:
+    engine = make_engine(
+        make_instrument("X", tiers=[{"mmr": 0.01}]), make_instrument("Y", tiers=[{"mmr": 0.02}])
+    )
+    accepted(engine, mark("X", 100.0, 1))
+    accepted(engine, mark("Y", 50.0, 1))
+    accepted(engine, balance("a", "USDT", 30.0, 1))
+    accepted(engine, position("a", "X", 1.0, 100.0, 2))
+    accepted(engine, position("a", "Y", -2.0, 40.0, 2))
+    # Y: uPnL -2 * (50 - 40) = -20, MM 100 * 0.02 = 2. For X: E_o = 30 - 20 = 10, M_o = 2;
+    # P = (10 - 2 + 0 - 100) / (0.01 - 1) = -92 / -0.99 = 92.929...; bankrupt at 10 + P - 100 = 0
+    # -> P = 90.
+    view = engine.account_view(engine.tracked_accounts()[0])
+    x_leg = view.positions[0]
+    assert x_leg.symbol == "X"
+    assert x_leg.liquidation_price == pytest.approx(92.0 / 0.99, rel=1e-12)
+    assert x_leg.bankruptcy_price == pytest.approx(90.0, rel=1e-12)
+    # For Y: E_o = 30 + 0 = 30, M_o = 1; short: P = (30 - 1 + 80) / (0.04 + 2) = 109 / 2.04.
+    assert view.positions[1].liquidation_price == pytest.approx(109.0 / 2.04, rel=1e-12)

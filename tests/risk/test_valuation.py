@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk import Instrument
 from risk.valuation import value_block, value_position
@@ -149,3 +151,36 @@ def test_vector_valuation_on_exact_caps() -> None:
         expected = value_position(BTC, float(size[row]), 900.0, 1000.0)
         assert (pnl[row], maintenance[row]) == (expected.unrealized_pnl, expected.maintenance)
         assert maintenance[row] == pytest.approx(BTC.tiers.maintenance(cap), rel=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.floats(1e-3, 1e5) | st.floats(-1e5, -1e-3),  # size, long or short
+            st.floats(1.0, 1e5),  # entry price
+            st.integers(0, 9),  # a cached tier, often stale
+        ),
+        min_size=1,
+        max_size=50,
+    ),
+    price=st.floats(1.0, 1e5) | st.sampled_from((1000.0, 50_000.0, 250_000.0)),
+    retier=st.booleans(),
+    inverse=st.booleans(),
+)
+def test_vector_valuation_equals_scalar_on_random_arrays(
+    rows: list[tuple[float, float, int]], price: float, retier: bool, inverse: bool
+) -> None:
+    instrument = BTCUSD if inverse else BTC
+    tier_count = len(instrument.tiers.mmrs)
+    size = np.array([row[0] for row in rows])
+    entry = np.array([row[1] for row in rows])
+    tier = np.array([row[2] % tier_count for row in rows], dtype=np.int16)
+    pnl, maintenance = value_block(instrument, size, entry, price, tier, retier=retier)
+    for row in range(size.size):
+        expected = value_position(instrument, float(size[row]), float(entry[row]), price)
+        assert (pnl[row], maintenance[row], tier[row]) == (
+            expected.unrealized_pnl,
+            expected.maintenance,
+            expected.tier,
+        )
