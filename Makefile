@@ -4,13 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help demo test lint format typecheck unit bench clean
+.PHONY: help demo test lint format typecheck unit bench kafka-up kafka-down clean
 
 help:
 	@echo "make demo       replay the bundled sample stream: transitions, then a summary"
 	@echo "make test       lint, type-check and run the test suite (what CI runs)"
 	@echo "make bench      run the benchmarks and rewrite BENCHMARKS.md"
 	@echo "make format     apply ruff formatting"
+	@echo "make kafka-up   start a local Kafka broker (KAFKA_PORT, default 9092) from Maven Central jars"
+	@echo "make kafka-down stop it"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +44,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run_bench --write BENCHMARKS.md
+
+kafka-up:
+	deploy/kafka/kafka.sh up
+
+kafka-down:
+	deploy/kafka/kafka.sh down
 
 clean:
 	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

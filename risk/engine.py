@@ -11,7 +11,7 @@ exactly the owning accounts; only accounts whose level changes reach Python code
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, NamedTuple, TypeVar
 
 import numpy as np
@@ -90,6 +90,7 @@ class Engine:
         self.cross_accounts: dict[int, int] = {}
         self.isolated_accounts: dict[int, int] = {}
         self.tombstones: dict[int, tuple[int, int]] = {}
+        self.carried_counts: dict[str, int] = {}
         self.funds: dict[str, FundEvent] = {}
         self.depth: dict[str, DepthEvent] = {}
         self.positions = PositionIndex()
@@ -155,7 +156,7 @@ class Engine:
         key = account * KEY_SPAN + asset
         target = self.cross_accounts.get(key)
         if target is None:
-            target = margin.add(account, CROSS, asset, NO_POSITION, 0)
+            target = self._new_margin_account(account, CROSS, asset, NO_POSITION, 0)
             self.cross_accounts[key] = target
         last_seq, last_ts = margin.balance_seq[target], margin.balance_ts[target]
         if _older(event.seq, event.ts, last_seq, last_ts):
@@ -255,7 +256,7 @@ class Engine:
         asset = self.settle_assets[symbol]
         found = table.get(key)
         if found is None:
-            found = table[key] = self.margin.add(account, code, asset, symbol, side)
+            found = table[key] = self._new_margin_account(account, code, asset, symbol, side)
         elif code == ISOLATED:
             self.margin.asset[found] = asset  # the settle may have changed while it was closed
         return found
@@ -366,14 +367,38 @@ class Engine:
             margin.level[account] = Level.SAFE
             margin.transitions[account] += 1
             return self._record(account, current, "close", ts, closed=True)
-        level = self.thresholds.next_level(
-            current, margin.equity[account], margin.maintenance[account]
-        )
+        equity, maintenance = self._canonical_totals(account)
+        margin.equity[account], margin.maintenance[account] = equity, maintenance
+        level = self.thresholds.next_level(current, equity, maintenance)
         if level == current:
             return None
         margin.level[account] = level
         margin.transitions[account] += 1
         return self._record(account, current, trigger, ts, closed=False)
+
+    def _canonical_totals(self, account: int) -> tuple[float, float]:
+        """(equity, maintenance margin) summed afresh, in (symbol, position_side) order.
+
+        The running totals move by deltas and so carry the rounding of their history. A level
+        decision and a record use these sums instead, which depend only on the current state:
+        a worker restored from its changelog then writes the same bytes as one that never
+        stopped (docs/STREAMS.md).
+        """
+        margin, positions = self.margin, self.positions
+        members = margin.members(account, positions)
+        if len(members) > 1:
+            members.sort(
+                key=lambda pid: (
+                    self.instruments[positions.symbol[pid]].symbol,
+                    positions.side[pid],
+                )
+            )
+        equity, maintenance = margin.wallet[account], 0.0
+        for pid in members:
+            block, row = self.blocks[positions.symbol[pid]], positions.row[pid]
+            equity += block.pnl[row]
+            maintenance += block.maintenance[row]
+        return equity, maintenance
 
     def _record(
         self, account: int, previous: int, trigger: str, ts: int, *, closed: bool
@@ -472,7 +497,7 @@ class Engine:
 
     def account_view(self, account: int) -> AccountView:
         margin = self.margin
-        equity, maintenance = margin.equity[account], margin.maintenance[account]
+        equity, maintenance = self._canonical_totals(account)
         return AccountView(
             margin_account=self.margin_account_id(account),
             account=self.account_names[margin.account[account]],
@@ -497,6 +522,24 @@ class Engine:
         counts = np.bincount(int8_view(self.margin.level)[tracked], minlength=len(LEVEL_NAMES))
         return {name: int(count) for name, count in zip(LEVEL_NAMES, counts, strict=True)}
 
+    # -- restore -------------------------------------------------------------------------------
+
+    def restore_levels(self, levels: Mapping[str, tuple[str, int]], replay_time: int) -> None:
+        """Set every margin account's level and transition count after a restore.
+
+        `levels` maps margin account id to (level name, transitions so far). An account the
+        map does not name is `safe` with no transitions. Counts of accounts that hold nothing
+        now are carried until the account opens again, so its event ids go on counting.
+        """
+        margin = self.margin
+        remaining = dict(levels)
+        for account in range(len(margin)):
+            name, count = remaining.pop(self.margin_account_id(account), ("safe", 0))
+            margin.level[account] = LEVEL_NAMES.index(name)
+            margin.transitions[account] = count
+        self.carried_counts = {key: count for key, (_, count) in remaining.items()}
+        self.replay_time = replay_time
+
     # -- interning -----------------------------------------------------------------------------
 
     def _define(self, instrument: Instrument) -> None:
@@ -506,6 +549,17 @@ class Engine:
         self.marks.append(None)
         self.mark_times.append(-1)
         self.settle_assets.append(self._asset(instrument.settle))
+
+    def _new_margin_account(
+        self, account: int, mode: int, asset: int, symbol: int, side: int
+    ) -> int:
+        """A new margin account slot; its transition count resumes when one was carried."""
+        index = self.margin.add(account, mode, asset, symbol, side)
+        if self.carried_counts:
+            self.margin.transitions[index] = self.carried_counts.pop(
+                self.margin_account_id(index), 0
+            )
+        return index
 
     def _account(self, name: str) -> int:
         return _intern(name, self.accounts_by_name, self.account_names)
