@@ -142,8 +142,9 @@ class Engine:
             self._define(instrument)
             return _QUIET
         old = self.instruments[symbol]
-        moves_accounts = old.kind != instrument.kind or old.settle != instrument.settle
-        if moves_accounts and len(self.blocks[symbol]):
+        if old.kind != instrument.kind or old.settle != instrument.settle:
+            # Refused whether or not positions are open: the answer must not depend on which
+            # accounts a worker holds, or workers would disagree on the instrument set.
             return Outcome(REJECTED, KIND_OR_SETTLE_CHANGE, ())
         self.instruments[symbol] = instrument
         self.settle_assets[symbol] = self._asset(instrument.settle)
@@ -257,8 +258,6 @@ class Engine:
         found = table.get(key)
         if found is None:
             found = table[key] = self._new_margin_account(account, code, asset, symbol, side)
-        elif code == ISOLATED:
-            self.margin.asset[found] = asset  # the settle may have changed while it was closed
         return found
 
     def _place_position(

@@ -26,7 +26,7 @@ TYPE_CONTRADICTS_TOPIC: Final = "type contradicts topic"
 UNKNOWN_SYMBOL: Final = "unknown symbol"
 ISOLATED_WITHOUT_MARGIN: Final = "isolated position without margin"
 SIZE_SIGN_CONTRADICTS_SIDE: Final = "size sign contradicts position_side"
-KIND_OR_SETTLE_CHANGE: Final = "instrument kind or settle change with open positions"
+KIND_OR_SETTLE_CHANGE: Final = "instrument kind or settle change"
 
 _MODES: Final = ("cross", "isolated")
 _SIDES: Final = ("both", "long", "short")

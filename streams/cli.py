@@ -1,15 +1,21 @@
 """The `riskmon` command line.
 
     riskmon replay EVENTS.jsonl [--config FILE] [--out FILE] [--summary FILE] [--report]
+    riskmon worker
+    riskmon publish EVENTS.jsonl [--interval-ms N]
+    riskmon tail [--topic NAME] [--from-beginning] [--idle-exit SECONDS]
 
-Exit status: 0 when the replay ran (rejected lines included), 2 with a one-line error when an
-input, the config or an output cannot be used.
+`worker`, `publish` and `tail` read their Kafka settings from RISKMON_ variables
+(docs/STREAMS.md). Exit status: 0 on success, 2 with a one-line error when an input, the
+config, a setting, an output or the broker cannot be used.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -18,8 +24,12 @@ from typing import TextIO
 
 from risk.engine import Engine
 from streams.config import ConfigError, load_config
+from streams.kafka import BrokerError
 from streams.progress import Progress
+from streams.publish import publish_file
 from streams.replay import ReplayReport, replay_lines, summary_document
+from streams.runner import run_worker, tail
+from streams.settings import SettingsError, load_settings
 
 USAGE_ERROR = 2
 
@@ -37,16 +47,61 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", type=Path, help="transitions JSONL (default: stdout)")
     replay.add_argument("--summary", type=Path, help="write the SPEC §10 summary JSON here")
     replay.add_argument("--report", action="store_true", help="print a short report to stderr")
+    commands.add_parser("worker", help="run a Kafka worker (settings: RISKMON_ variables)")
+    publish = commands.add_parser("publish", help="write a replay file to the input topics")
+    publish.add_argument("events", type=Path, help="JSONL file of SPEC §3 events")
+    publish.add_argument(
+        "--interval-ms",
+        type=_non_negative,
+        default=0,
+        help="wait for each line's acknowledgement, then this long (default 0: no waiting)",
+    )
+    tail = commands.add_parser("tail", help="print the liquidation topic, one record per line")
+    tail.add_argument("--topic", help="another topic to print (default: the liquidation topic)")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
+    tail.add_argument(
+        "--idle-exit", type=float, help="exit after this many seconds without a record"
+    )
     return parser
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
-        return run_replay(arguments)
-    except (CommandError, ConfigError) as error:
+        if arguments.command == "replay":
+            return run_replay(arguments)
+        return run_kafka_command(arguments)
+    except (CommandError, ConfigError, SettingsError, BrokerError) as error:
         print(f"riskmon: error: {error}", file=sys.stderr)
         return USAGE_ERROR
+
+
+def run_kafka_command(arguments: argparse.Namespace) -> int:
+    """`worker`, `publish` and `tail`: settings from the environment, then the broker."""
+    settings = load_settings()
+    if arguments.command == "worker":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        asyncio.run(run_worker(settings, load_config(settings.config)))
+    elif arguments.command == "publish":
+        try:
+            report = asyncio.run(publish_file(arguments.events, settings, arguments.interval_ms))
+        except OSError as error:
+            raise CommandError(
+                f"cannot read {arguments.events}: {error.strerror or error}"
+            ) from None
+        topics = ", ".join(f"{topic} {count}" for topic, count in sorted(report.by_topic.items()))
+        print(f"published: {topics}; dead letters {report.dead_letters}", file=sys.stderr)
+    else:
+        topic = arguments.topic or settings.topics.liquidations
+        asyncio.run(tail(settings, topic, arguments.from_beginning, arguments.idle_exit))
+    return 0
 
 
 def run_replay(arguments: argparse.Namespace) -> int:

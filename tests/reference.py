@@ -430,12 +430,10 @@ class Reference:
         instrument = parse_instrument(event)
         symbol = instrument["symbol"]
         old = self.instruments.get(symbol)
-        if (
-            old is not None
-            and self.holders(symbol)
-            and (old["kind"] != instrument["kind"] or old["settle"] != instrument["settle"])
+        if old is not None and (
+            old["kind"] != instrument["kind"] or old["settle"] != instrument["settle"]
         ):
-            raise RefusedError("instrument kind or settle change with open positions")
+            raise RefusedError("instrument kind or settle change")
         self.instruments[symbol] = instrument
         return "accepted", None, self.evaluate(self.holders(symbol), "instrument", self.replay_time)
 

@@ -253,3 +253,23 @@ def generate_stream(seed: int, n_events: int) -> tuple[list[str], list[dict[str,
     while len(writer.lines) < n_events:
         rng.choices(actions, weights=weights)[0]()
     return writer.lines, [dict(item) for item in INSTRUMENTS]
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + "}"
+    return repr(value)
+
+
+def config_text(instruments: list[dict[str, Any]]) -> str:
+    blocks = [
+        "\n".join(
+            ["[[instruments]]", *(f"{key} = {toml_value(value)}" for key, value in item.items())]
+        )
+        for item in instruments
+    ]
+    return "\n\n".join(blocks) + "\n"

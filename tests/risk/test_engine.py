@@ -322,17 +322,22 @@ def test_mode_switch_re_evaluates_a_cross_account_that_keeps_positions() -> None
     ]
 
 
-def test_kind_or_settle_change_with_open_positions_is_refused() -> None:
+def test_kind_or_settle_change_is_refused_with_or_without_open_positions() -> None:
     engine = engine_xy()
     accepted(engine, mark("X", 100.0, 1))
     accepted(engine, isolated_x(1.0, 2, 5.0))
-    for change in (definition("X", settle="USDC"), definition("X", kind="inverse")):
+    changes = (definition("X", settle="USDC"), definition("X", kind="inverse"))
+    for change in changes:
         outcome = send(engine, {**change, "tiers": X_TIERS})
-        assert outcome == ("rejected", "instrument kind or settle change with open positions", ())
+        assert outcome == ("rejected", "instrument kind or settle change", ())
     view = views(engine)["a/isolated/X"]
     assert (view.settle, view.maintenance_margin) == ("USDT", 1.0)  # unchanged
     accepted(engine, isolated_x(0.0, 3, 5.0))
-    accepted(engine, definition("X", "inverse", "BTC"))
+    for change in (*changes, definition("X", "inverse", "BTC")):
+        outcome = send(engine, {**change, "tiers": X_TIERS})
+        assert outcome == ("rejected", "instrument kind or settle change", ())
+    accepted(engine, isolated_x(1.0, 4, 5.0))
+    assert views(engine)["a/isolated/X"].settle == "USDT"
 
 
 def test_a_tier_change_re_tiers_and_re_evaluates() -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from streams.cli import main
 from tests.reference import ReferenceConfig, reference_replay
-from tests.streamgen import generate_stream
+from tests.streamgen import config_text, generate_stream
 
 TOLERANCE = 1e-9
 EXACT_RECORD_FIELDS = (
@@ -35,26 +35,6 @@ EXACT_POSITION_FIELDS = ("symbol", "position_side", "size", "entry_price", "mark
 ACCOUNT_NUMBERS = ("equity", "maintenance_margin", "margin_ratio")
 POSITION_MONEY = ("notional", "unrealized_pnl", "maintenance_margin")
 POSITION_PRICES = ("liquidation_price", "bankruptcy_price")
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + "}"
-    return repr(value)
-
-
-def config_text(instruments: list[dict[str, Any]]) -> str:
-    blocks = [
-        "\n".join(
-            ["[[instruments]]", *(f"{key} = {toml_value(value)}" for key, value in item.items())]
-        )
-        for item in instruments
-    ]
-    return "\n\n".join(blocks) + "\n"
 
 
 def engine_replay(

@@ -1,0 +1,152 @@
+"""aiokafka at the edge: client options from settings, topic set-up, and broker errors
+translated into `BrokerError` with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Final, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
+from aiokafka.helpers import create_ssl_context
+
+from streams.settings import Settings
+
+T = TypeVar("T")
+
+# Broadcast inputs are few and small: every worker reads all of them (docs/STREAMS.md).
+BROADCAST_TYPES: Final = ("instrument", "mark", "fund", "depth")
+ACCOUNT_TYPES: Final = ("position", "balance")
+COMPACTED: Final = {"cleanup.policy": "compact", "min.compaction.lag.ms": "86400000"}
+
+
+class BrokerError(Exception):
+    """The broker cannot be used as configured; one line for the operator."""
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection and security options shared by every aiokafka client."""
+    security = settings.security
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": security.protocol,
+        "client_id": f"riskmon-{settings.worker_id}",
+    }
+    if security.protocol.startswith("SASL"):
+        options["sasl_mechanism"] = security.sasl_mechanism
+        options["sasl_plain_username"] = security.sasl_username
+        options["sasl_plain_password"] = security.sasl_password
+    if security.protocol.endswith("SSL"):
+        options["ssl_context"] = tls_context(settings)
+    return options
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    security = settings.security
+    try:
+        context: ssl.SSLContext = create_ssl_context(
+            cafile=security.ssl_cafile,
+            certfile=security.ssl_certfile,
+            keyfile=security.ssl_keyfile,
+            password=security.ssl_key_password,
+        )
+    except (OSError, ssl.SSLError) as error:
+        raise BrokerError(f"cannot load TLS files: {error}") from None
+    context.check_hostname = security.ssl_check_hostname
+    return context
+
+
+def explain(error: BaseException, settings: Settings) -> str:
+    """An operator's reading of a client error."""
+    where = settings.bootstrap_servers
+    if isinstance(error, SaslAuthenticationFailed):
+        return (
+            f"authentication failed at {where} for user "
+            f"{settings.security.sasl_username!r} ({settings.security.sasl_mechanism}): "
+            "check RISKMON_SASL_USERNAME / RISKMON_SASL_PASSWORD"
+        )
+    if isinstance(error, UnsupportedSaslMechanismError):
+        return f"{where} does not offer SASL mechanism {settings.security.sasl_mechanism}"
+    if isinstance(error, KafkaConnectionError):
+        return f"cannot connect to Kafka at {where}: {error}"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS handshake with {where} failed: {error}"
+    return f"Kafka at {where}: {error.__class__.__name__}: {error}"
+
+
+async def translated(settings: Settings, action: Awaitable[T]) -> T:
+    """Await `action`, turning client errors into `BrokerError`."""
+    try:
+        return await action
+    except (KafkaError, ssl.SSLError, OSError) as error:
+        raise BrokerError(explain(error, settings)) from error
+
+
+@asynccontextmanager
+async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=15000)
+    await translated(settings, admin.start())
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+def topic_plan(settings: Settings) -> list[NewTopic]:
+    """Every topic riskmon reads or writes, with the partitions and configs it expects.
+
+    Accounts' topics and the changelog share the partition count: task p of a worker owns
+    partition p of positions, balances and the changelog.
+    """
+    topics, count, replicas = settings.topics, settings.partitions, settings.replication_factor
+    by_type = topics.by_type()
+    plan = [NewTopic(by_type[kind], count, replicas) for kind in ACCOUNT_TYPES]
+    plan += [NewTopic(topics.changelog, count, replicas, topic_configs=COMPACTED)]
+    plan += [NewTopic(by_type[kind], 1, replicas) for kind in BROADCAST_TYPES]
+    plan += [NewTopic(name, count, replicas) for name in (topics.liquidations, topics.dlq)]
+    return plan
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create missing topics; refuse account topics whose partition counts differ."""
+    async with admin_client(settings) as admin:
+        for topic in topic_plan(settings):
+            try:
+                await translated(settings, admin.create_topics([topic]))
+            except BrokerError as error:
+                if not isinstance(error.__cause__, TopicAlreadyExistsError):
+                    raise
+        await check_copartitioned(settings, admin)
+
+
+async def check_copartitioned(settings: Settings, admin: AIOKafkaAdminClient) -> None:
+    names = [settings.topics.positions, settings.topics.balances, settings.topics.changelog]
+    described = await translated(settings, admin.describe_topics(names))
+    counts = {item["topic"]: len(item["partitions"]) for item in described}
+    if len(set(counts.values())) != 1:
+        listed = ", ".join(f"{name}: {counts.get(name)}" for name in names)
+        raise BrokerError(f"account topics must have equal partition counts ({listed})")
+
+
+async def retrying(attempt: Callable[[], Awaitable[T]], *, seconds: float) -> T:
+    """Retry a connection-level failure for up to `seconds` (a broker that is starting)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            return await attempt()
+        except BrokerError as error:
+            if not isinstance(error.__cause__, KafkaConnectionError):
+                raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)

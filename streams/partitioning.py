@@ -1,0 +1,63 @@
+"""Which task owns a line: Kafka's default partitioner over the key `riskmon publish` uses.
+
+A worker's output for the accounts of partition p is the replay of the broadcast lines plus
+partition p's account lines; `partitioned_replay` computes exactly that, for tests and for
+explaining the one place where it differs from a whole-file replay (docs/STREAMS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from aiokafka.partitioner import DefaultPartitioner
+
+from risk.engine import Engine
+from streams.config import EngineConfig
+from streams.publish import route
+from streams.replay import replay_lines
+from streams.settings import Settings
+
+_PARTITIONER = DefaultPartitioner()
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Kafka's default partition of a keyed record (murmur2, as every Kafka client does)."""
+    every = list(range(partitions))
+    partition: int = _PARTITIONER(key, every, every)
+    return partition
+
+
+def line_partition(line: bytes, settings: Settings) -> int | None:
+    """The partition of an account line; None for broadcast lines and unkeyed ones."""
+    routed = route(line, settings)
+    account_topics = (settings.topics.positions, settings.topics.balances)
+    if routed.topic not in account_topics or routed.key is None:
+        return None
+    return partition_of(routed.key, settings.partitions)
+
+
+def partitioned_replay(
+    lines: Iterable[bytes], settings: Settings, config: EngineConfig
+) -> dict[int, list[str]]:
+    """The transition lines each partition's task writes, replayed offline."""
+    kept = list(lines)
+    owners = [line_partition(line, settings) for line in kept]
+    broadcast = {
+        settings.topics.instruments,
+        settings.topics.marks,
+        settings.topics.fund,
+        settings.topics.depth,
+    }
+    shared = [route(line, settings).topic in broadcast for line in kept]
+    output: dict[int, list[str]] = {}
+    for partition in range(settings.partitions):
+        selected = [
+            line
+            for line, owner, common in zip(kept, owners, shared, strict=True)
+            if common or owner == partition
+        ]
+        records: list[str] = []
+        emit: Callable[[str], object] = records.append
+        replay_lines(selected, Engine(config.instruments, config.thresholds), emit)
+        output[partition] = records
+    return output

@@ -1,0 +1,66 @@
+"""The long-running commands: `riskmon worker` and `riskmon tail`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from aiokafka import AIOKafkaConsumer
+
+from streams.config import EngineConfig
+from streams.kafka import client_options, ensure_topics, retrying, translated
+from streams.settings import Settings
+from streams.web import start_web
+from streams.worker import Worker
+
+
+def stop_on_signals(stopping: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stopping.set)
+
+
+async def run_worker(settings: Settings, config: EngineConfig) -> None:
+    """Create missing topics, serve HTTP and process until SIGINT or SIGTERM."""
+    await retrying(lambda: ensure_topics(settings), seconds=30)
+    stopping = asyncio.Event()
+    stop_on_signals(stopping)
+    worker = Worker(settings, config)
+    web = await start_web(worker, settings.web_host, settings.web_port)
+    try:
+        await worker.run(stopping)
+    finally:
+        await web.cleanup()
+
+
+async def tail(
+    settings: Settings, topic: str, from_beginning: bool, idle_exit: float | None
+) -> None:
+    """Print committed records of `topic`, one value per line, until a signal or idle time."""
+    stopping = asyncio.Event()
+    stop_on_signals(stopping)
+    consumer = AIOKafkaConsumer(
+        topic,
+        **client_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await translated(settings, consumer.start())
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    try:
+        while not stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    sys.stdout.write((record.value or b"null").decode() + "\n")
+            if batches:
+                sys.stdout.flush()
+                quiet_since = loop.time()
+            elif idle_exit is not None and loop.time() - quiet_since > idle_exit:
+                break
+    finally:
+        await consumer.stop()

@@ -1,0 +1,193 @@
+"""The one settings object, read from the environment (prefix `RISKMON_`) at the edge only.
+
+Every field has a default that works against the local broker (`make kafka-up`); the table of
+variables is in docs/STREAMS.md. Bad values raise `SettingsError` with the variable's name.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Final
+
+PREFIX: Final = "RISKMON_"
+SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names (SPEC §3, §7, §9); `changelog` is the workers' compacted state topic."""
+
+    marks: str = "riskmon.marks"
+    positions: str = "riskmon.positions"
+    balances: str = "riskmon.balances"
+    instruments: str = "riskmon.instruments"
+    fund: str = "riskmon.fund"
+    depth: str = "riskmon.depth"
+    liquidations: str = "riskmon.liquidations"
+    dlq: str = "riskmon.dlq"
+    changelog: str = "riskmon.changelog"
+
+    def by_type(self) -> dict[str, str]:
+        """Input topic of each event type."""
+        return {
+            "mark": self.marks,
+            "position": self.positions,
+            "balance": self.balances,
+            "instrument": self.instruments,
+            "fund": self.fund,
+            "depth": self.depth,
+        }
+
+
+@dataclass(frozen=True)
+class Security:
+    """Passed through to aiokafka: protocol, SASL (PLAIN, SCRAM) and TLS files."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: str | None = field(default=None, repr=False)
+    ssl_check_hostname: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    group_id: str = "riskmon"
+    worker_id: str = field(default_factory=socket.gethostname)
+    partitions: int = 12
+    replication_factor: int = 1
+    config: Path | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    max_batch_events: int = 5000
+    order_grace_ms: int = 50
+    topics: Topics = field(default_factory=Topics)
+    security: Security = field(default_factory=Security)
+
+    @property
+    def transactional_id(self) -> str:
+        """Stable per worker, so a restarted worker fences its previous incarnation."""
+        return f"{self.group_id}-{self.worker_id}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `environ` (default `os.environ`); unknown RISKMON_ variables are errors."""
+    source = os.environ if environ is None else environ
+    reader = _Reader(source)
+    defaults = Topics()
+    topics = Topics(
+        **{
+            item.name: reader.text(f"TOPIC_{item.name.upper()}", getattr(defaults, item.name))
+            for item in fields(Topics)
+        }
+    )
+    security = Security(
+        protocol=reader.choice("SECURITY_PROTOCOL", "PLAINTEXT", SECURITY_PROTOCOLS),
+        sasl_mechanism=reader.choice("SASL_MECHANISM", "PLAIN", SASL_MECHANISMS),
+        sasl_username=reader.optional("SASL_USERNAME"),
+        sasl_password=reader.optional("SASL_PASSWORD"),
+        ssl_cafile=reader.path("SSL_CAFILE"),
+        ssl_certfile=reader.path("SSL_CERTFILE"),
+        ssl_keyfile=reader.path("SSL_KEYFILE"),
+        ssl_key_password=reader.optional("SSL_KEY_PASSWORD"),
+        ssl_check_hostname=reader.flag("SSL_CHECK_HOSTNAME", default=True),
+    )
+    if security.protocol.startswith("SASL") and not (
+        security.sasl_username and security.sasl_password
+    ):
+        raise SettingsError(
+            f"{PREFIX}SECURITY_PROTOCOL={security.protocol} needs {PREFIX}SASL_USERNAME "
+            f"and {PREFIX}SASL_PASSWORD"
+        )
+    settings = Settings(
+        bootstrap_servers=reader.text("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        group_id=reader.text("GROUP_ID", "riskmon"),
+        worker_id=reader.text("WORKER_ID", socket.gethostname()),
+        partitions=reader.integer("PARTITIONS", 12, minimum=1),
+        replication_factor=reader.integer("REPLICATION_FACTOR", 1, minimum=1),
+        config=reader.path("CONFIG"),
+        web_host=reader.text("WEB_HOST", "127.0.0.1"),
+        web_port=reader.integer("WEB_PORT", 6066, minimum=0, maximum=65535),
+        max_batch_events=reader.integer("MAX_BATCH_EVENTS", 5000, minimum=1),
+        order_grace_ms=reader.integer("ORDER_GRACE_MS", 50, minimum=0),
+        topics=topics,
+        security=security,
+    )
+    reader.check_unused()
+    return settings
+
+
+class _Reader:
+    """Typed reads of RISKMON_ variables that remember which ones were used."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.used: set[str] = set()
+
+    def optional(self, name: str) -> str | None:
+        self.used.add(PREFIX + name)
+        value = self.environ.get(PREFIX + name)
+        return value if value else None
+
+    def text(self, name: str, default: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            return default
+        if value != value.strip() or any(ord(character) < 32 for character in value):
+            raise SettingsError(f"{PREFIX}{name} has surrounding blanks or control characters")
+        return value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default).upper()
+        if value not in choices:
+            raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(choices)}")
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} must be an integer, not {value!r}") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise SettingsError(f"{PREFIX}{name} must be {bound}, not {number}")
+        return number
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        value = self.optional(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{PREFIX}{name} must be true or false, not {value!r}")
+
+    def path(self, name: str) -> Path | None:
+        value = self.optional(name)
+        return None if value is None else Path(value)
+
+    def check_unused(self) -> None:
+        unknown = sorted(
+            name for name in self.environ if name.startswith(PREFIX) and name not in self.used
+        )
+        if unknown:
+            raise SettingsError(f"unknown setting {unknown[0]} (see docs/STREAMS.md)")

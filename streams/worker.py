@@ -1,0 +1,393 @@
+"""The Kafka worker: partition tasks fed in timestamp order, published in transactions.
+
+One round: fetch what both consumers hold, let every task apply what it can order, then
+publish the round's transitions, dead letters, changelog entries and input offsets in one
+Kafka transaction. A crash anywhere leaves the committed state consistent: a restarted or
+new owner of partition p reads p's changelog, seeks every input to the cursor stored there,
+and repeats exactly the work of the aborted round (docs/STREAMS.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any, Final
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError, ProducerFenced
+
+from streams.config import EngineConfig
+from streams.inputs import BroadcastLog, OwnSource
+from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain
+from streams.settings import Settings
+from streams.task import Checkpoint, Output, PartitionTask, transition_value
+
+log = logging.getLogger("riskmon.worker")
+
+IDLE_SECONDS: Final = 0.005
+COMMIT_TIMEOUT_SECONDS: Final = 30.0  # then a fresh producer fences the stuck one
+FETCH_WAIT_MS: Final = 20  # an idle partition is re-polled this often: the merge's clock
+PAUSE_ABOVE: Final = 50_000  # buffered records of one input partition
+RESUME_BELOW: Final = 10_000
+
+
+class Worker:
+    """Owns the consumers, the transactional producer and the partition tasks."""
+
+    def __init__(self, settings: Settings, config: EngineConfig) -> None:
+        self.settings = settings
+        self.config = config
+        topics = settings.topics
+        self.own_types = {topics.positions: "position", topics.balances: "balance"}
+        by_type = topics.by_type()
+        self.broadcast_topics = {by_type[kind]: kind for kind in BROADCAST_TYPES}
+        self.tasks: dict[int, PartitionTask] = {}
+        self.pending: set[int] = set()
+        self.lock = asyncio.Lock()
+        self.log = BroadcastLog()
+        self.broadcast_types: dict[tuple[str, int], str] = {}
+        self.broadcast_from: dict[tuple[str, int], int] = {}
+        self.horizons: dict[tuple[str, int], int | None] = {}
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        self.rejects: Counter[str] = Counter()
+        self.transitions_published = 0
+        self.rounds = 0
+        self.restores = 0
+        options = client_options(settings)
+        self.producer = self._new_producer()
+        self.broadcast = AIOKafkaConsumer(
+            **options,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_WAIT_MS,
+        )
+        self.group = AIOKafkaConsumer(
+            **options,
+            group_id=settings.group_id,
+            group_instance_id=settings.worker_id,  # static: a restart keeps its partitions
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            fetch_max_wait_ms=FETCH_WAIT_MS,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self.producer.start()
+            await self.broadcast.start()
+            await self.group.start()
+            await self._assign_broadcast()
+            self.group.subscribe(list(self.own_types), listener=_Listener(self))
+        except KafkaError as error:
+            await self.stop()
+            raise BrokerError(explain(error, self.settings)) from error
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            **client_options(self.settings),
+            transactional_id=self.settings.transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+        )
+
+    async def _assign_broadcast(self) -> None:
+        partitions = []
+        for topic, kind in self.broadcast_topics.items():
+            found = self.broadcast.partitions_for_topic(topic)
+            if not found:
+                await self.broadcast._client.force_metadata_update()
+                found = self.broadcast.partitions_for_topic(topic)
+            if not found:
+                raise BrokerError(f"topic {topic} does not exist (riskmon worker creates it)")
+            for partition in sorted(found):
+                partitions.append(TopicPartition(topic, partition))
+                self.broadcast_types[(topic, partition)] = kind
+        self.broadcast.assign(partitions)
+        self.broadcast.pause(*partitions)
+
+    async def stop(self) -> None:
+        for client in (self.group, self.broadcast, self.producer):
+            try:
+                await client.stop()
+            except KafkaError as error:  # the broker may be gone already
+                log.warning("closing a Kafka client: %s", error)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Process rounds until `stopping` is set; then finish the round and leave the group."""
+        await self.start()
+        try:
+            while not stopping.is_set():
+                busy = await self.round()
+                if not busy:
+                    await asyncio.sleep(IDLE_SECONDS)
+        finally:
+            await self.stop()
+
+    # -- one round -----------------------------------------------------------------------------
+
+    async def round(self) -> bool:
+        """Fetch, process and commit once; True when anything was fetched or applied."""
+        fetched = await self._fetch()
+        async with self.lock:
+            if self.pending:
+                await self._restore_pending()
+            applied = self._process()
+            if applied:
+                await self._commit_or_reset()
+        return bool(fetched or applied)
+
+    async def _fetch(self) -> int:
+        fetched = 0
+        batches = await self.group.getmany(timeout_ms=0)
+        for tp, records in batches.items():
+            task = self.tasks.get(tp.partition)
+            if task is not None:
+                source = task.sources[self.own_types[tp.topic]]
+                source.extend(records)
+                self._pace(tp, len(source.records))
+            fetched += len(records)
+        for tp, records in (await self.broadcast.getmany(timeout_ms=0)).items():
+            self.log.extend((tp.topic, tp.partition), records)
+            fetched += len(records)
+        await self._refresh_horizons()
+        return fetched
+
+    def _pace(self, tp: TopicPartition, buffered: int) -> None:
+        """Pause an input partition whose buffer grows while its task waits for another."""
+        if buffered > PAUSE_ABOVE:
+            self.group.pause(tp)
+        elif buffered < RESUME_BELOW and tp in self.group.paused():
+            self.group.resume(tp)
+
+    async def _refresh_horizons(self) -> None:
+        """What each partition's last fetch vouches for (`streams.inputs.earliest`)."""
+        grace = self.settings.order_grace_ms
+        for consumer in (self.group, self.broadcast):
+            for tp in consumer.assignment():
+                end = consumer.last_stable_offset(tp)
+                if end is None:
+                    end = consumer.highwater(tp)
+                polled = consumer.last_poll_timestamp(tp)
+                position = await consumer.position(tp)
+                drained = end is not None and polled is not None and position >= end
+                self.horizons[(tp.topic, tp.partition)] = polled - grace if drained else None
+
+    def _process(self) -> int:
+        budget = self.settings.max_batch_events
+        applied = 0
+        for task in self.tasks.values():
+            applied += task.run(self.log, self.broadcast_types, self.horizons, budget)
+            for source in task.sources.values():
+                if len(source.records) < RESUME_BELOW:
+                    self._resume(TopicPartition(source.topic, task.partition))
+        self._trim_broadcast()
+        return applied
+
+    def _resume(self, tp: TopicPartition) -> None:
+        if tp in self.group.paused():
+            self.group.resume(tp)
+
+    def _trim_broadcast(self) -> None:
+        if not self.tasks:
+            return
+        for key in self.broadcast_types:
+            lowest = min(task.broadcast_cursors.get(key, 0) for task in self.tasks.values())
+            self.log.trim(key, lowest)
+            if key in self.broadcast_from:  # the log now serves cursors from `lowest` on
+                self.broadcast_from[key] = max(self.broadcast_from[key], lowest)
+
+    # -- commit --------------------------------------------------------------------------------
+
+    async def _commit_or_reset(self) -> None:
+        outputs = [(task, task.drain_output()) for task in self.tasks.values()]
+        try:
+            await asyncio.wait_for(self._commit(outputs), COMMIT_TIMEOUT_SECONDS)
+        except ProducerFenced as error:
+            raise BrokerError(
+                f"another worker runs with transactional id {self.settings.transactional_id!r}"
+                " (RISKMON_WORKER_ID must be unique per worker)"
+            ) from error
+        except (KafkaError, TimeoutError) as error:
+            log.warning(
+                "transaction failed (%s); restoring tasks from the changelog", error or "timeout"
+            )
+            await self._reset()
+            return
+        self.rounds += 1
+        for _, output in outputs:
+            self.outcomes.update(output.outcomes)
+            self.rejects.update(output.rejects)
+            self.transitions_published += len(output.transitions)
+
+    async def _commit(self, outputs: list[tuple[PartitionTask, Output]]) -> None:
+        producer, topics = self.producer, self.settings.topics
+        offsets: dict[TopicPartition, int] = {}
+        async with producer.transaction():
+            for task, output in outputs:
+                for transition in output.transitions:
+                    await producer.send(
+                        topics.liquidations,
+                        key=transition.margin_account.encode(),
+                        value=transition_value(transition),
+                    )
+                for letter in output.dead_letters:
+                    await producer.send(
+                        topics.dlq,
+                        key=letter.record.key,
+                        value=letter.record.value,
+                        headers=letter.headers(),
+                    )
+                for key, value in output.changelog.items():
+                    await producer.send(
+                        topics.changelog, key=key, value=value, partition=task.partition
+                    )
+                for source in task.sources.values():
+                    offsets[TopicPartition(source.topic, task.partition)] = source.next_offset
+            await producer.send_offsets_to_transaction(offsets, self.settings.group_id)
+
+    async def _reset(self) -> None:
+        """After a failed transaction: a fresh producer, and every task from its changelog."""
+        try:
+            await self.producer.stop()
+        except KafkaError as error:
+            log.warning("closing the producer: %s", error)
+        while True:
+            self.producer = self._new_producer()
+            try:
+                await self.producer.start()
+                break
+            except KafkaError as error:
+                log.warning("producer restart failed (%s); retrying", error)
+                await asyncio.sleep(1.0)
+        self.pending |= set(self.tasks)
+        self.tasks.clear()
+        self.log.clear()
+        self.broadcast_from.clear()
+
+    # -- assignment ----------------------------------------------------------------------------
+
+    async def revoke(self, partitions: Iterable[int]) -> None:
+        async with self.lock:  # no round is half done: each one commits before releasing
+            for partition in partitions:
+                self.tasks.pop(partition, None)
+                self.pending.discard(partition)
+            if not self.tasks:
+                self.broadcast.pause(*self.broadcast.assignment())
+                self.log.clear()
+                self.broadcast_from.clear()
+
+    def assign(self, partitions: Iterable[int]) -> None:
+        self.pending |= set(partitions) - set(self.tasks)
+
+    async def _restore_pending(self) -> None:
+        partitions = sorted(self.pending)
+        self.pending.clear()
+        assigned = {tp.partition for tp in self.group.assignment()}
+        partitions = [partition for partition in partitions if partition in assigned]
+        if not partitions:
+            return
+        entries = await read_changelog(self.settings, partitions)
+        broadcast_start = await self.broadcast.beginning_offsets(
+            [TopicPartition(*key) for key in self.broadcast_types]
+        )
+        for partition in partitions:
+            checkpoint = Checkpoint.from_entries(entries[partition])
+            sources = await self._own_sources(partition, checkpoint)
+            task = PartitionTask(partition, self.config, sources, checkpoint)
+            for tp, offset in broadcast_start.items():
+                task.broadcast_cursors.setdefault((tp.topic, tp.partition), offset)
+            self.tasks[partition] = task
+            self.restores += 1
+            log.info("partition %d restored: %d entries", partition, len(entries[partition]))
+        self._rewind_broadcast()
+
+    async def _own_sources(self, partition: int, checkpoint: Checkpoint) -> dict[str, OwnSource]:
+        stored = checkpoint.cursor.get("inputs", {})
+        sources = {}
+        for topic, kind in self.own_types.items():
+            tp = TopicPartition(topic, partition)
+            offset = stored.get(kind)
+            if offset is None:
+                offset = (await self.group.beginning_offsets([tp]))[tp]
+            self.group.seek(tp, offset)
+            self.horizons[(topic, partition)] = None
+            sources[kind] = OwnSource(topic, int(offset))
+        return sources
+
+    def _rewind_broadcast(self) -> None:
+        """Seek each broadcast partition back to the lowest task cursor the log lacks."""
+        for key in self.broadcast_types:
+            lowest = min(task.broadcast_cursors[key] for task in self.tasks.values())
+            held_from = self.broadcast_from.get(key)
+            if held_from is None or lowest < held_from:
+                tp = TopicPartition(*key)
+                self.broadcast.seek(tp, lowest)
+                self.log.drop(key)
+                self.broadcast_from[key] = lowest
+                self.horizons[key] = None
+        self.broadcast.resume(*self.broadcast.assignment())
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.settings.worker_id,
+            "partitions": sorted(self.tasks),
+            "restoring": sorted(self.pending),
+            "rounds": self.rounds,
+            "restores": self.restores,
+            "transitions_published": self.transitions_published,
+        }
+
+
+async def read_changelog(
+    settings: Settings, partitions: list[int]
+) -> dict[int, dict[bytes, bytes]]:
+    """The latest committed value of every key in the given changelog partitions."""
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(settings.topics.changelog, partition) for partition in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        entries: dict[int, dict[bytes, bytes]] = {partition: {} for partition in partitions}
+        remaining = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
+        while remaining:
+            for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
+                latest = entries[tp.partition]
+                for record in records:
+                    if record.value is None:
+                        latest.pop(record.key, None)
+                    else:
+                        latest[record.key] = record.value
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+        return entries
+    finally:
+        await consumer.stop()
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands partition changes to the worker; revocation waits for the round in progress."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.worker.revoke({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.worker.assign({tp.partition for tp in assigned})

@@ -1,0 +1,238 @@
+"""Real parts for the integration tests: a Kafka broker from deploy/kafka/kafka.sh, riskmon
+worker processes, and readers of whole topics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[2]
+KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
+INPUT_KINDS = ("marks", "positions", "balances", "instruments", "fund", "depth")
+TOPIC_KINDS = (*INPUT_KINDS, "liquidations", "dlq", "changelog")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Broker:
+    """One KRaft broker+controller started by the project's own script."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    controller_port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _run(self, action: str) -> None:
+        env = {
+            **os.environ,
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "KAFKA_DATA_DIR": str(self.data_dir),
+            **self.extra_env,
+        }
+        result = subprocess.run(
+            [str(KAFKA_SCRIPT), action],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"kafka.sh {action} failed:\n{result.stdout}\n{result.stderr}")
+
+    def up(self) -> None:
+        self._run("up")
+
+    def down(self) -> None:
+        self._run("down")
+
+
+@dataclass
+class Stack:
+    """Topic names and a group of one test, isolated from other tests on the same broker."""
+
+    broker: Broker
+    name: str
+    partitions: int = 4
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def topic(self, kind: str) -> str:
+        return f"{self.name}.{kind}"
+
+    def env(self, worker_id: str = "w0", web_port: int = 0) -> dict[str, str]:
+        settings = {
+            "RISKMON_KAFKA_BOOTSTRAP": self.broker.bootstrap,
+            "RISKMON_GROUP_ID": self.name,
+            "RISKMON_WORKER_ID": worker_id,
+            "RISKMON_PARTITIONS": str(self.partitions),
+            "RISKMON_WEB_PORT": str(web_port or free_port()),
+            **{f"RISKMON_TOPIC_{kind.upper()}": self.topic(kind) for kind in TOPIC_KINDS},
+            **self.extra,
+        }
+        clean = {key: value for key, value in os.environ.items() if not key.startswith("RISKMON_")}
+        return {**clean, **settings}
+
+    def riskmon(self, *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "streams.cli", *arguments],
+            check=False,
+            env=self.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+class WorkerProcess:
+    """`riskmon worker` in a subprocess, its output in a log file."""
+
+    def __init__(self, stack: Stack, worker_id: str, log_dir: Path) -> None:
+        self.web_port = free_port()
+        self.env = stack.env(worker_id, self.web_port)
+        self.log_path = log_dir / f"{worker_id}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.web_port}/health", timeout=2
+            ) as response:
+                document: dict[str, Any] = json.load(response)
+                return document
+        except (OSError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """kill -9: no clean shutdown, an open transaction left behind."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Message]:
+    """Every committed record of `topic` now, in partition and offset order."""
+    return asyncio.run(_read_topic(bootstrap, topic))
+
+
+async def _read_topic(bootstrap: str, topic: str) -> list[Message]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topic)
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[Message] = []
+        remaining = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
+        while remaining:
+            for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
+                found += [
+                    Message(
+                        tp.topic,
+                        tp.partition,
+                        record.offset,
+                        record.key,
+                        record.value,
+                        {name: value.decode() for name, value in record.headers},
+                    )
+                    for record in records
+                ]
+            remaining = [tp for tp in remaining if await consumer.position(tp) < ends[tp]]
+        return sorted(found, key=lambda message: (message.partition, message.offset))
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    await consumer._client.force_metadata_update()
+    found = consumer.partitions_for_topic(topic) or set()
+    return [TopicPartition(topic, partition) for partition in sorted(found)]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(poll)
+
+
+def records_by_event_id(messages: list[Message]) -> tuple[dict[str, str], list[str]]:
+    """De-duplicate the liquidation topic by event_id; also list ids seen with two records."""
+    by_id: dict[str, str] = {}
+    conflicts: list[str] = []
+    for message in messages:
+        assert message.value is not None
+        text = message.value.decode()
+        event_id = json.loads(text)["event_id"]
+        if event_id in by_id and by_id[event_id] != text:
+            conflicts.append(event_id)
+        by_id[event_id] = text
+        assert message.key == json.loads(text)["margin_account"].encode()
+    return by_id, conflicts
+
+
+def settings_view(env: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key.startswith("RISKMON_")}

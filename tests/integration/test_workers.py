@@ -1,0 +1,141 @@
+"""The worker on a real broker (issue: Kafka workers, tests a-c).
+
+Each test publishes a random replay file (cross, isolated, hedge, inverse, closes, stale and
+bad lines, instrument changes) with `riskmon publish --interval-ms`, so its order is
+unambiguous, and compares the liquidation topic with the replay of the same file, computed per
+partition (tests/streams/test_partitioned_replay.py pins how that differs from a whole-file
+replay: only the `ts` of instrument-triggered records).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.kafka import (
+    ROOT,
+    Broker,
+    Stack,
+    WorkerProcess,
+    records_by_event_id,
+    wait_for,
+)
+from tests.integration.scenario import (
+    Scenario,
+    assert_dead_letters_match,
+    assert_transitions_match,
+    dead_letter_count,
+    has_every_transition,
+    transitions,
+)
+
+pytestmark = pytest.mark.integration
+PARTITIONS = 4
+
+
+def stack_for(broker: Broker, name: str, scenario: Scenario) -> Stack:
+    return Stack(broker, name, PARTITIONS, extra={"RISKMON_CONFIG": str(scenario.config)})
+
+
+def start_publishing(stack: Stack, scenario: Scenario, interval_ms: int) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "streams.cli", "publish", str(scenario.events)]
+    return subprocess.Popen(
+        [*command, "--interval-ms", str(interval_ms)],
+        env=stack.env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(publisher: subprocess.Popen[str]) -> None:
+    _, errors = publisher.communicate(timeout=600)
+    assert publisher.returncode == 0, errors
+
+
+def wait_for_output(stack: Stack, scenario: Scenario, workers: list[WorkerProcess]) -> None:
+    try:
+        wait_for(lambda: has_every_transition(stack, scenario), 180, "every transition")
+        wait_for(lambda: dead_letter_count(stack) >= len(scenario.dead_letters), 60, "dead letters")
+    except AssertionError:
+        by_id, _ = records_by_event_id(transitions(stack))
+        missing = sorted(scenario.expected.keys() - by_id.keys())
+        print(f"{len(missing)} of {len(scenario.expected)} missing, e.g. {missing[:5]}")
+        for worker in workers:
+            print(worker.health(), worker.log()[-3000:])
+        raise
+
+
+def test_a_published_file_gives_exactly_the_replay(broker: Broker, tmp_path: Path) -> None:
+    scenario = Scenario.generate(tmp_path, seed=11, size=1500, partitions=PARTITIONS)
+    stack = stack_for(broker, "equivalence", scenario)
+    worker = WorkerProcess(stack, "w1", tmp_path).start()
+    try:
+        finish(start_publishing(stack, scenario, interval_ms=1))
+        wait_for_output(stack, scenario, [worker])
+        messages = assert_transitions_match(stack, scenario)
+        assert len(messages) == len(scenario.expected)  # transactions: not even a duplicate
+        assert_dead_letters_match(stack, scenario)
+    finally:
+        assert worker.stop() == 0, worker.log()[-3000:]
+
+
+def test_b_a_killed_worker_restarts_without_loss_or_contradiction(
+    broker: Broker, tmp_path: Path
+) -> None:
+    scenario = Scenario.generate(tmp_path, seed=23, size=2500, partitions=PARTITIONS)
+    stack = stack_for(broker, "crash", scenario)
+    first = WorkerProcess(stack, "w1", tmp_path).start()
+    publisher = start_publishing(stack, scenario, interval_ms=2)
+    wait_for(lambda: (first.health() or {}).get("transitions_published", 0) > 40, 120, "progress")
+    first.kill()
+    killed_at = time.monotonic()
+    second = WorkerProcess(stack, "w1", tmp_path).start()
+    wait_for(lambda: bool((second.health() or {}).get("partitions")), 120, "restored", poll=0.1)
+    recovery = time.monotonic() - killed_at
+    print(f"recovery after kill -9: {recovery:.1f} s to a worker with restored partitions")
+    try:
+        finish(publisher)
+        wait_for_output(stack, scenario, [second])
+        messages = assert_transitions_match(stack, scenario)
+        assert len(messages) == len(scenario.expected)
+        assert_dead_letters_match(stack, scenario)
+    finally:
+        assert second.stop() == 0, second.log()[-3000:]
+
+
+def test_c_two_workers_split_the_partitions_and_one_takes_over(
+    broker: Broker, tmp_path: Path
+) -> None:
+    scenario = Scenario.generate(tmp_path, seed=37, size=2500, partitions=PARTITIONS)
+    stack = stack_for(broker, "rebalance", scenario)
+    left, right = (WorkerProcess(stack, name, tmp_path).start() for name in ("w1", "w2"))
+
+    def split() -> bool:
+        owned = [set((worker.health() or {}).get("partitions", [])) for worker in (left, right)]
+        return all(owned) and owned[0] | owned[1] == set(range(PARTITIONS))
+
+    try:
+        wait_for(split, 120, "both workers to own partitions", poll=0.2)
+        publisher = start_publishing(stack, scenario, interval_ms=2)
+        wait_for(
+            lambda: (right.health() or {}).get("transitions_published", 0) > 20, 120, "progress"
+        )
+        assert right.stop() == 0, right.log()[-3000:]
+        wait_for(
+            lambda: (left.health() or {}).get("partitions") == list(range(PARTITIONS)),
+            120,
+            "the remaining worker to own every partition",
+            poll=0.2,
+        )
+        finish(publisher)
+        wait_for_output(stack, scenario, [left, right])
+        assert_transitions_match(stack, scenario)
+        assert_dead_letters_match(stack, scenario)
+    finally:
+        assert left.stop() == 0, left.log()[-3000:]
