@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Final, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.conn import create_conn
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
@@ -92,8 +93,33 @@ async def translated(settings: Settings, action: Awaitable[T]) -> T:
         raise BrokerError(explain(error, settings)) from error
 
 
+async def check_credentials(settings: Settings) -> None:
+    """Connect to the bootstrap servers once, so refused credentials fail fast and clearly.
+
+    aiokafka's clients log an authentication failure and report only that they could not
+    bootstrap; a direct connection raises the broker's own answer instead.
+    """
+    options = client_options(settings)
+    options.pop("bootstrap_servers")
+    last: BaseException | None = None
+    for server in settings.bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            connection = await create_conn(host.strip("[]"), int(port), **options)
+        except (SaslAuthenticationFailed, UnsupportedSaslMechanismError, ssl.SSLError) as error:
+            raise BrokerError(explain(error, settings)) from error
+        except (TimeoutError, KafkaError, OSError, ValueError) as error:
+            last = error
+            continue
+        connection.close()
+        return
+    unreachable = KafkaConnectionError(f"no bootstrap server answered ({last})")
+    raise BrokerError(explain(unreachable, settings)) from unreachable
+
+
 @asynccontextmanager
 async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    await check_credentials(settings)
     admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=15000)
     await translated(settings, admin.start())
     try:

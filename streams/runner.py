@@ -9,7 +9,7 @@ import sys
 from aiokafka import AIOKafkaConsumer
 
 from streams.config import EngineConfig
-from streams.kafka import client_options, ensure_topics, retrying, translated
+from streams.kafka import check_credentials, client_options, ensure_topics, retrying, translated
 from streams.settings import Settings
 from streams.web import start_web
 from streams.worker import Worker
@@ -23,9 +23,11 @@ def stop_on_signals(stopping: asyncio.Event) -> None:
 
 async def run_worker(settings: Settings, config: EngineConfig) -> None:
     """Create missing topics, serve HTTP and process until SIGINT or SIGTERM."""
-    await retrying(lambda: ensure_topics(settings), seconds=30)
     stopping = asyncio.Event()
     stop_on_signals(stopping)
+    await retrying(lambda: ensure_topics(settings), seconds=30)
+    if stopping.is_set():
+        return
     worker = Worker(settings, config)
     web = await start_web(worker, settings.web_host, settings.web_port)
     try:
@@ -48,6 +50,7 @@ async def tail(
         isolation_level="read_committed",
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
+    await check_credentials(settings)
     await translated(settings, consumer.start())
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()

@@ -52,6 +52,7 @@ class Worker:
         self.broadcast_types: dict[tuple[str, int], str] = {}
         self.broadcast_from: dict[tuple[str, int], int] = {}
         self.horizons: dict[tuple[str, int], int | None] = {}
+        self.polls: dict[tuple[str, int], tuple[int | None, int | None]] = {}
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.rejects: Counter[str] = Counter()
         self.transitions_published = 0
@@ -170,17 +171,29 @@ class Worker:
             self.group.resume(tp)
 
     async def _refresh_horizons(self) -> None:
-        """What each partition's last fetch vouches for (`streams.inputs.earliest`)."""
+        """What each partition's fetches vouch for (`streams.inputs.earliest`).
+
+        aiokafka stamps a fetch response when it is processed, which can be long after the
+        broker read the log (a busy event loop). The fetcher sends a node's next request only
+        after the previous response was processed, so the *previous* stamp is a time before
+        the broker read the log for the latest response: a partition drained by the latest
+        response holds nothing that was appended before that previous stamp.
+        """
         grace = self.settings.order_grace_ms
         for consumer in (self.group, self.broadcast):
             for tp in consumer.assignment():
+                key = (tp.topic, tp.partition)
                 end = consumer.last_stable_offset(tp)
                 if end is None:
                     end = consumer.highwater(tp)
                 polled = consumer.last_poll_timestamp(tp)
+                previous, latest = self.polls.get(key, (None, None))
+                if polled != latest:
+                    previous, latest = latest, polled
+                    self.polls[key] = (previous, latest)
                 position = await consumer.position(tp)
-                drained = end is not None and polled is not None and position >= end
-                self.horizons[(tp.topic, tp.partition)] = polled - grace if drained else None
+                drained = end is not None and position >= end
+                self.horizons[key] = previous - grace if drained and previous else None
 
     def _process(self) -> int:
         budget = self.settings.max_batch_events

@@ -85,9 +85,13 @@ format_storage() {
   local cluster_id
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   log "formatting KRaft storage in $data/logs (cluster $cluster_id)"
-  # shellcheck disable=SC2086  # KAFKA_FORMAT_ARGS is a list of arguments
+  local extra=()
+  set -f # KAFKA_FORMAT_ARGS is split on blanks, never globbed ([name=...] is not a pattern)
+  # shellcheck disable=SC2206
+  extra=(${KAFKA_FORMAT_ARGS:-})
+  set +f
   java_run kafka.tools.StorageTool format -t "$cluster_id" -c "$data/server.properties" \
-    ${KAFKA_FORMAT_ARGS:-} > "$data/format.log" 2>&1 || {
+    "${extra[@]}" > "$data/format.log" 2>&1 || {
     cat "$data/format.log" >&2
     exit 1
   }

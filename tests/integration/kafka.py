@@ -19,6 +19,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.kafka import client_options
+from streams.settings import load_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
 INPUT_KINDS = ("marks", "positions", "balances", "instruments", "fund", "depth")
@@ -164,14 +167,15 @@ class Message:
     headers: dict[str, str]
 
 
-def read_topic(bootstrap: str, topic: str) -> list[Message]:
+def read_topic(stack: Stack, kind: str) -> list[Message]:
     """Every committed record of `topic` now, in partition and offset order."""
-    return asyncio.run(_read_topic(bootstrap, topic))
+    return asyncio.run(_read_topic(stack, stack.topic(kind)))
 
 
-async def _read_topic(bootstrap: str, topic: str) -> list[Message]:
+async def _read_topic(stack: Stack, topic: str) -> list[Message]:
+    options = client_options(load_settings(settings_view(stack.env())))
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **options,
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",

@@ -48,7 +48,7 @@ class Scenario:
 
 
 def transitions(stack: Stack) -> list[Message]:
-    return read_topic(stack.broker.bootstrap, stack.topic("liquidations"))
+    return read_topic(stack, "liquidations")
 
 
 def has_every_transition(stack: Stack, scenario: Scenario) -> bool:
@@ -77,7 +77,7 @@ def assert_transitions_match(stack: Stack, scenario: Scenario) -> list[Message]:
 
 def assert_dead_letters_match(stack: Stack, scenario: Scenario) -> None:
     """The DLQ holds every rejected line once, unchanged, with its reason and origin."""
-    letters = read_topic(stack.broker.bootstrap, stack.topic("dlq"))
+    letters = read_topic(stack, "dlq")
     found = sorted((message.value or b"", message.headers["reason"]) for message in letters)
     assert found == sorted(scenario.dead_letters)
     inputs = {stack.topic(kind) for kind in INPUT_KINDS}
@@ -96,4 +96,4 @@ def scenario_path(scenario: Scenario) -> Path:
 
 
 def dead_letter_count(stack: Stack) -> int:
-    return len(read_topic(stack.broker.bootstrap, stack.topic("dlq")))
+    return len(read_topic(stack, "dlq"))

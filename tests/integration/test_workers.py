@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import launch
 from tests.integration.kafka import (
     ROOT,
     Broker,
@@ -82,7 +83,8 @@ def test_a_published_file_gives_exactly_the_replay(broker: Broker, tmp_path: Pat
         assert len(messages) == len(scenario.expected)  # transactions: not even a duplicate
         assert_dead_letters_match(stack, scenario)
     finally:
-        assert worker.stop() == 0, worker.log()[-3000:]
+        stopped = worker.stop()
+    assert stopped == 0, worker.log()[-3000:]
 
 
 def test_b_a_killed_worker_restarts_without_loss_or_contradiction(
@@ -106,7 +108,8 @@ def test_b_a_killed_worker_restarts_without_loss_or_contradiction(
         assert len(messages) == len(scenario.expected)
         assert_dead_letters_match(stack, scenario)
     finally:
-        assert second.stop() == 0, second.log()[-3000:]
+        stopped = second.stop()
+    assert stopped == 0, second.log()[-3000:]
 
 
 def test_c_two_workers_split_the_partitions_and_one_takes_over(
@@ -138,4 +141,39 @@ def test_c_two_workers_split_the_partitions_and_one_takes_over(
         assert_transitions_match(stack, scenario)
         assert_dead_letters_match(stack, scenario)
     finally:
-        assert left.stop() == 0, left.log()[-3000:]
+        stopped = left.stop()
+    assert stopped == 0, left.log()[-3000:]
+
+
+def test_d_a_broker_restart_mid_stream_loses_nothing(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    broker = launch(Broker(tmp_path_factory.mktemp("kafka-restart")))
+    try:
+        scenario = Scenario.generate(tmp_path, seed=41, size=2000, partitions=PARTITIONS)
+        stack = stack_for(broker, "restart", scenario)
+        worker = WorkerProcess(stack, "w1", tmp_path).start()
+        try:
+            publisher = start_publishing(stack, scenario, interval_ms=2)
+            wait_for(
+                lambda: (worker.health() or {}).get("transitions_published", 0) > 30,
+                120,
+                "progress",
+            )
+            before = (worker.health() or {}).get("transitions_published", 0)
+            broker.down()
+            assert worker.process is not None
+            assert worker.process.poll() is None  # the worker waits for the broker
+            broker.up()
+            finish(publisher)
+            wait_for_output(stack, scenario, [worker])
+            messages = assert_transitions_match(stack, scenario)
+            assert len(messages) == len(scenario.expected)
+            assert_dead_letters_match(stack, scenario)
+            after = (worker.health() or {}).get("transitions_published", 0)
+            assert after > before  # the same process went on after the restart
+        finally:
+            stopped = worker.stop()
+        assert stopped == 0, worker.log()[-3000:]
+    finally:
+        broker.down()
