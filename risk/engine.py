@@ -510,6 +510,50 @@ class Engine:
             positions=self.position_views(account),
         )
 
+    def find_margin_account(self, margin_account_id: str) -> int | None:
+        """The index of a margin account by its SPEC §4 id, or None when there is none."""
+        parts = margin_account_id.split("/")
+        account = self.accounts_by_name.get(parts[0])
+        if account is None or len(parts) < 3:
+            return None
+        if parts[1] == "cross" and len(parts) == 3:
+            asset = self.assets_by_name.get(parts[2])
+            return None if asset is None else self.cross_accounts.get(account * KEY_SPAN + asset)
+        symbol = self.symbols.get(parts[2])
+        side = parts[3] if len(parts) == 4 else "both"
+        if parts[1] != "isolated" or symbol is None or len(parts) > 4:
+            return None
+        if side not in SIDE_CODES or (len(parts) == 4 and side == "both"):
+            return None
+        return self.isolated_accounts.get((account * KEY_SPAN + symbol) * 3 + SIDE_CODES[side])
+
+    def worst_accounts(self, minimum: Level, limit: int) -> list[int]:
+        """Tracked margin accounts at level `minimum` or above, worst first.
+
+        Order: higher level first; within `bankrupt`, the most negative equity first; within
+        the other levels, the highest margin ratio (maintenance margin / equity) first; then
+        by margin account id, so every worker ranks ties alike.
+        """
+        margin = self.margin
+        levels = int8_view(margin.level).astype(np.int64)
+        chosen = np.flatnonzero((int32_view(margin.positions) > 0) & (levels >= minimum))
+        if not len(chosen):
+            return []
+        equity = float_view(margin.equity)[chosen]
+        maintenance = float_view(margin.maintenance)[chosen]
+        bankrupt = levels[chosen] == Level.BANKRUPT
+        with np.errstate(divide="ignore", invalid="ignore"):
+            badness = np.where(bankrupt, -equity, maintenance / equity)
+        keys = list(zip((-levels[chosen]).tolist(), (-badness).tolist(), strict=True))
+        order = np.lexsort((-badness, -levels[chosen])).tolist()
+        cut = min(limit, len(order))
+        while 0 < cut < len(order) and keys[order[cut]] == keys[order[cut - 1]]:
+            cut += 1  # ties at the boundary: the id decides below
+        ranked = sorted(
+            order[:cut], key=lambda row: (keys[row], self.margin_account_id(int(chosen[row])))
+        )
+        return [int(chosen[row]) for row in ranked[:limit]]
+
     def tracked_accounts(self) -> list[int]:
         """Indices of margin accounts holding positions, ordered by margin account id."""
         holding = np.flatnonzero(int32_view(self.margin.positions) > 0).tolist()

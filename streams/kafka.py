@@ -157,9 +157,13 @@ async def ensure_topics(settings: Settings) -> None:
 
 async def check_copartitioned(settings: Settings, admin: AIOKafkaAdminClient) -> None:
     names = [settings.topics.positions, settings.topics.balances, settings.topics.changelog]
-    described = await translated(settings, admin.describe_topics(names))
-    counts = {item["topic"]: len(item["partitions"]) for item in described}
-    if len(set(counts.values())) != 1:
+    for _ in range(20):  # a topic another worker created a moment ago may show no partitions
+        described = await translated(settings, admin.describe_topics(names))
+        counts = {item["topic"]: len(item["partitions"]) for item in described}
+        if all(counts.get(name) for name in names):
+            break
+        await asyncio.sleep(0.5)
+    if len(set(counts.values())) != 1 or not all(counts.get(name) for name in names):
         listed = ", ".join(f"{name}: {counts.get(name)}" for name in names)
         raise BrokerError(f"account topics must have equal partition counts ({listed})")
 

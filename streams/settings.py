@@ -73,6 +73,7 @@ class Settings:
     config: Path | None = None
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    web_url: str = "http://127.0.0.1:6066"
     max_batch_events: int = 5000
     order_grace_ms: int = 50
     topics: Topics = field(default_factory=Topics)
@@ -113,6 +114,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{PREFIX}SECURITY_PROTOCOL={security.protocol} needs {PREFIX}SASL_USERNAME "
             f"and {PREFIX}SASL_PASSWORD"
         )
+    web_host = reader.text("WEB_HOST", "127.0.0.1")
+    web_port = reader.integer("WEB_PORT", 6066, minimum=0, maximum=65535)
+    reachable = socket.gethostname() if web_host in ("0.0.0.0", "::") else web_host
     settings = Settings(
         bootstrap_servers=reader.text("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         group_id=reader.text("GROUP_ID", "riskmon"),
@@ -120,8 +124,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         partitions=reader.integer("PARTITIONS", 12, minimum=1),
         replication_factor=reader.integer("REPLICATION_FACTOR", 1, minimum=1),
         config=reader.path("CONFIG"),
-        web_host=reader.text("WEB_HOST", "127.0.0.1"),
-        web_port=reader.integer("WEB_PORT", 6066, minimum=0, maximum=65535),
+        web_host=web_host,
+        web_port=web_port,
+        web_url=reader.text("WEB_URL", f"http://{reachable}:{web_port}").rstrip("/"),
         max_batch_events=reader.integer("MAX_BATCH_EVENTS", 5000, minimum=1),
         order_grace_ms=reader.integer("ORDER_GRACE_MS", 50, minimum=0),
         topics=topics,

@@ -1,33 +1,164 @@
-"""The worker's HTTP endpoints (aiohttp): `/health` now; metrics and accounts build on it."""
+"""The worker's HTTP API (aiohttp).
+
+    GET /health                          200 when every assigned partition is restored, else 503
+    GET /accounts/{margin_account_id}    one margin account (SPEC §10 `accounts` entry),
+                                         answered by the worker that owns it
+    GET /accounts?level=L&limit=N        the N worst accounts at level L or above, all workers
+
+A request for an account another worker owns is forwarded to it (once: a forwarded request
+is never forwarded again). The worst-accounts answer merges every owner's own answer; when an
+owner cannot be asked, the merged list is still returned, with `complete: false`, the
+partitions it lacks, and status 503: a partial list must never pass for the whole.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Final, Protocol
+
+import aiohttp
 from aiohttp import web
 
-from streams.worker import Worker
+from streams.accounts import find_account, level_of, merge_worst, owning_partition, worst_accounts
+from streams.task import PartitionTask
 
-WORKER: web.AppKey[Worker] = web.AppKey("worker", Worker)
+FORWARDED: Final = "X-Riskmon-Forwarded"
+MAX_LIMIT: Final = 1000
+ASK_TIMEOUT: Final = aiohttp.ClientTimeout(total=5)
+
+
+class Directory(Protocol):
+    """What the API needs from a worker: its tasks and who owns the rest."""
+
+    @property
+    def tasks(self) -> dict[int, PartitionTask]: ...
+    @property
+    def url(self) -> str: ...
+    def partition_count(self) -> int | None: ...
+    def owners(self) -> dict[int, str]: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)
+SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 when every assigned partition is restored and processing; 503 while restoring."""
-    worker = request.app[WORKER]
-    status = worker.status()
+    status = request.app[DIRECTORY].status()
     code = 503 if status["restoring"] else 200
     return web.json_response(
         {"status": "ok" if code == 200 else "restoring", **status}, status=code
     )
 
 
-def build_app(worker: Worker) -> web.Application:
+def unavailable(message: str, **detail: Any) -> web.Response:
+    return web.json_response({"error": message, **detail}, status=503, headers={"Retry-After": "1"})
+
+
+async def account(request: web.Request) -> web.Response:
+    directory = request.app[DIRECTORY]
+    margin_account_id = request.match_info["margin_account_id"]
+    partitions = directory.partition_count()
+    if partitions is None:
+        return unavailable("no partition assignment yet")
+    partition = owning_partition(margin_account_id, partitions)
+    task = directory.tasks.get(partition)
+    if task is not None:
+        found = find_account(task, margin_account_id)
+        if found is None:
+            return web.json_response(
+                {"error": "unknown margin account", "margin_account": margin_account_id},
+                status=404,
+            )
+        return web.json_response(found)
+    owner = directory.owners().get(partition)
+    if owner is None or owner == directory.url or FORWARDED in request.headers:
+        return unavailable(
+            "the owning partition is being restored or reassigned", partition=partition
+        )
+    return await forward(request, owner, partition)
+
+
+async def forward(request: web.Request, owner: str, partition: int) -> web.Response:
+    try:
+        async with request.app[SESSION].get(
+            owner + request.rel_url.path_qs, headers={FORWARDED: "1"}, timeout=ASK_TIMEOUT
+        ) as response:
+            body = await response.read()
+            return web.Response(body=body, status=response.status, content_type="application/json")
+    except (aiohttp.ClientError, TimeoutError) as error:
+        return unavailable(f"owner {owner} did not answer: {error}", partition=partition)
+
+
+def query_limits(request: web.Request) -> tuple[str, int]:
+    level = request.query.get("level", "watch")
+    try:
+        level_of(level)
+        limit = int(request.query.get("limit", "50"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="level must be a SPEC §5 level, limit an integer") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise web.HTTPBadRequest(text=f"limit must be in [1, {MAX_LIMIT}]")
+    return level, limit
+
+
+async def accounts(request: web.Request) -> web.Response:
+    directory = request.app[DIRECTORY]
+    level, limit = query_limits(request)
+    mine = worst_accounts(directory.tasks.values(), level_of(level), limit)
+    answered = set(directory.tasks)
+    if request.query.get("scope") == "local":
+        return web.json_response({"partitions": sorted(answered), "accounts": mine})
+    lists = [mine]
+    others = {url for url in directory.owners().values() if url != directory.url}
+    for url in sorted(others):
+        found = await ask_owner(request.app[SESSION], url, level, limit)
+        if found is not None:
+            answered |= set(found["partitions"])
+            lists.append(found["accounts"])
+    partitions = directory.partition_count() or 0
+    missing = sorted(set(range(partitions)) - answered)
+    body = {
+        "level": level,
+        "limit": limit,
+        "complete": not missing,
+        "missing_partitions": missing,
+        "accounts": merge_worst(lists, limit),
+    }
+    return web.json_response(body, status=503 if missing else 200)
+
+
+async def ask_owner(
+    session: aiohttp.ClientSession, url: str, level: str, limit: int
+) -> dict[str, Any] | None:
+    query = {"level": level, "limit": str(limit), "scope": "local"}
+    try:
+        async with session.get(url + "/accounts", params=query, timeout=ASK_TIMEOUT) as response:
+            if response.status != 200:
+                return None
+            found: dict[str, Any] = await response.json()
+            return found
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None
+
+
+async def _session(app: web.Application) -> Any:
+    app[SESSION] = aiohttp.ClientSession()
+    yield
+    await app[SESSION].close()
+
+
+def build_app(directory: Directory) -> web.Application:
     app = web.Application()
-    app[WORKER] = worker
+    app[DIRECTORY] = directory
+    app.cleanup_ctx.append(_session)
     app.router.add_get("/health", health)
+    app.router.add_get("/accounts", accounts)
+    app.router.add_get("/accounts/{margin_account_id:.+}", account)
     return app
 
 
-async def start_web(worker: Worker, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(build_app(worker), access_log=None)
+async def start_web(directory: Directory, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(build_app(directory), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

@@ -17,12 +17,12 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from streams.config import EngineConfig
 from streams.inputs import BroadcastLog, OwnSource
 from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain
+from streams.routing import RoutingAssignor
 from streams.settings import Settings
 from streams.task import Checkpoint, Output, PartitionTask, transition_value
 
@@ -59,6 +59,8 @@ class Worker:
         self.rounds = 0
         self.restores = 0
         options = client_options(settings)
+        self.url = settings.web_url
+        self.assignor = RoutingAssignor(settings.web_url, topics.positions)
         self.producer = self._new_producer()
         self.broadcast = AIOKafkaConsumer(
             **options,
@@ -75,7 +77,7 @@ class Worker:
             enable_auto_commit=False,
             isolation_level="read_committed",
             auto_offset_reset="earliest",
-            partition_assignment_strategy=(RangePartitionAssignor,),
+            partition_assignment_strategy=(self.assignor,),
             fetch_max_wait_ms=FETCH_WAIT_MS,
         )
 
@@ -349,6 +351,15 @@ class Worker:
                 self.broadcast_from[key] = lowest
                 self.horizons[key] = None
         self.broadcast.resume(*self.broadcast.assignment())
+
+    def partition_count(self) -> int | None:
+        """Partitions of the account topics, once the group has metadata for them."""
+        found = self.group.partitions_for_topic(self.settings.topics.positions)
+        return len(found) if found else None
+
+    def owners(self) -> dict[int, str]:
+        """Partition -> HTTP URL of its owner, from the last group assignment."""
+        return self.assignor.owners
 
     def status(self) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -140,6 +141,15 @@ class WorkerProcess:
                 return document
         except (OSError, ValueError):
             return None
+
+    def get(self, path: str) -> tuple[int, Any]:
+        """Status and JSON body of a GET on this worker's HTTP API."""
+        url = f"http://127.0.0.1:{self.web_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
 
     def kill(self) -> None:
         """kill -9: no clean shutdown, an open transaction left behind."""

@@ -9,6 +9,7 @@ replay: only the `ts` of instrument-triggered records).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.accounts import owning_partition
 from tests.integration.conftest import launch
 from tests.integration.kafka import (
     ROOT,
@@ -129,6 +131,7 @@ def test_c_two_workers_split_the_partitions_and_one_takes_over(
         wait_for(
             lambda: (right.health() or {}).get("transitions_published", 0) > 20, 120, "progress"
         )
+        check_routing(stack, asking=left, owner=right)
         assert right.stop() == 0, right.log()[-3000:]
         wait_for(
             lambda: (left.health() or {}).get("partitions") == list(range(PARTITIONS)),
@@ -143,6 +146,23 @@ def test_c_two_workers_split_the_partitions_and_one_takes_over(
     finally:
         stopped = left.stop()
     assert stopped == 0, left.log()[-3000:]
+
+
+def check_routing(stack: Stack, asking: WorkerProcess, owner: WorkerProcess) -> None:
+    """An account of `owner` asked at `asking` is answered; the worst list spans both."""
+    owned = set((owner.health() or {}).get("partitions", []))
+    accounts = {json.loads(m.value or b"")["margin_account"] for m in transitions(stack)}
+    theirs = sorted(a for a in accounts if owning_partition(a, PARTITIONS) in owned)
+    assert theirs
+    status, body = asking.get(f"/accounts/{theirs[0]}")
+    assert (status, body["margin_account"]) == (200, theirs[0])
+    status, body = asking.get("/accounts?level=safe&limit=1000")
+    assert (status, body["complete"]) == (200, True)
+    partitions = {
+        owning_partition(account["margin_account"], PARTITIONS) for account in body["accounts"]
+    }
+    assert partitions & owned  # accounts of the other worker
+    assert partitions - owned  # and of the one asked
 
 
 def test_d_a_broker_restart_mid_stream_loses_nothing(
