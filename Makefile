@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help demo test lint format typecheck unit bench kafka-up kafka-down clean
+.PHONY: help demo test lint format typecheck unit tools bench kafka-up kafka-down clean
 
 help:
 	@echo "make demo       replay the bundled sample stream: transitions, then a summary"
@@ -33,10 +33,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+tools:
+	deploy/compose/install.sh
+
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-test: lint unit
+test: lint tools unit
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -52,4 +55,4 @@ kafka-down:
 	deploy/kafka/kafka.sh down
 
 clean:
-	rm -rf $(VENV) .demo .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
+	rm -rf $(VENV) .tools .demo .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
