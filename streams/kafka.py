@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final, TypeVar
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
@@ -180,3 +181,35 @@ async def retrying(attempt: Callable[[], Awaitable[T]], *, seconds: float) -> T:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+async def read_committed(
+    settings: Settings, topic: str, partitions: list[int] | None = None
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every committed record of `topic` (or of some of its partitions), oldest first per
+    partition, up to the end each partition had when the reading began."""
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await translated(settings, consumer.start())
+    try:
+        if partitions is None:
+            await consumer._client.force_metadata_update()
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        tps = [TopicPartition(topic, partition) for partition in partitions]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
+        while remaining:
+            for records in (await consumer.getmany(*remaining, timeout_ms=500)).values():
+                for record in records:
+                    yield record
+            remaining = [tp for tp in remaining if await consumer.position(tp) < ends[tp]]
+    finally:
+        await consumer.stop()

@@ -1,10 +1,14 @@
 """`riskmon publish`: a replay file onto the input topics, keyed as SPEC §3 says.
 
-Each line goes to the topic of its `type`, keyed by symbol, account or asset. Its Kafka
-timestamp is its place in the file (strictly increasing milliseconds), which is the order the
-workers' merge restores (docs/STREAMS.md). A line that names no usable type (not JSON, not an
-object, no or an unknown `type`) has no topic: it goes to the dead-letter topic at once, with
-the reason, the file and the line number in headers, so nothing in the file is lost.
+Each line goes to the topic of its `type`, keyed by symbol, account or asset, stamped with
+the wall clock. With `--interval-ms N` (N >= 1) each line waits for the previous one's
+acknowledgement and the stamps strictly increase, so the workers' merge restores the file's
+order exactly (docs/STREAMS.md); without it lines go as fast as the producer batches them, and
+lines of different topics within one millisecond are merged by type.
+
+A line that names no usable type (not JSON, not an object, no or an unknown `type`) has no
+topic: it goes to the dead-letter topic at once, with the reason, the file and the line number
+in headers, so nothing in the file is lost.
 """
 
 from __future__ import annotations
@@ -67,13 +71,20 @@ def route(line: bytes, settings: Settings) -> Routed:
 
 
 class Clock:
-    """Strictly increasing millisecond timestamps that follow the wall clock when they can."""
+    """Message timestamps: the wall clock in milliseconds, never going back.
 
-    def __init__(self) -> None:
+    `strict` makes them strictly increasing, so the workers' merge restores the file's order
+    exactly. Only a paced publish may ask for it: lines sent faster than one a millisecond
+    would be stamped ahead of the clock, and workers pace themselves to the clock (a record
+    stamped in the future waits until no earlier one can still arrive).
+    """
+
+    def __init__(self, *, strict: bool) -> None:
         self.last = 0
+        self.step = 1 if strict else 0
 
     def next(self) -> int:
-        self.last = max(time.time_ns() // 1_000_000, self.last + 1)
+        self.last = max(time.time_ns() // 1_000_000, self.last + self.step)
         return self.last
 
 
@@ -83,7 +94,7 @@ async def publish_lines(
     """Publish every non-blank line; with `interval_ms`, one at a time, acknowledged, spaced."""
     producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True, acks="all")
     await translated(settings, producer.start())
-    report, clock = PublishReport(), Clock()
+    report, clock = PublishReport(), Clock(strict=interval_ms > 0)
     pending: list[asyncio.Future[object]] = []
     try:
         for number, raw in enumerate(lines, start=1):

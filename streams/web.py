@@ -1,5 +1,6 @@
 """The worker's HTTP API (aiohttp).
 
+    GET /metrics                         Prometheus exposition (streams/metrics.py)
     GET /health                          200 when every assigned partition is restored, else 503
     GET /accounts/{margin_account_id}    one margin account (SPEC §10 `accounts` entry),
                                          answered by the worker that owns it
@@ -13,12 +14,16 @@ partitions it lacks, and status 503: a partial list must never pass for the whol
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Final, Protocol
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
 
 from streams.accounts import find_account, level_of, merge_worst, owning_partition, worst_accounts
+from streams.metrics import worker_registry
 from streams.task import PartitionTask
 
 FORWARDED: Final = "X-Riskmon-Forwarded"
@@ -36,10 +41,20 @@ class Directory(Protocol):
     def partition_count(self) -> int | None: ...
     def owners(self) -> dict[int, str]: ...
     def status(self) -> dict[str, Any]: ...
+    @property
+    def outcomes(self) -> Counter[tuple[str, str]]: ...
+    @property
+    def rejects(self) -> Counter[str]: ...
 
 
 DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
+REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegistry)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def health(request: web.Request) -> web.Response:
@@ -150,7 +165,9 @@ async def _session(app: web.Application) -> Any:
 def build_app(directory: Directory) -> web.Application:
     app = web.Application()
     app[DIRECTORY] = directory
+    app[REGISTRY] = worker_registry(directory)
     app.cleanup_ctx.append(_session)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/health", health)
     app.router.add_get("/accounts", accounts)
     app.router.add_get("/accounts/{margin_account_id:.+}", account)

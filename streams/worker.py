@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 
 from streams.config import EngineConfig
 from streams.inputs import BroadcastLog, OwnSource
-from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain
+from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain, read_committed
 from streams.routing import RoutingAssignor
 from streams.settings import Settings
 from streams.task import Checkpoint, Output, PartitionTask, transition_value
@@ -30,6 +30,7 @@ log = logging.getLogger("riskmon.worker")
 
 IDLE_SECONDS: Final = 0.005
 COMMIT_TIMEOUT_SECONDS: Final = 30.0  # then a fresh producer fences the stuck one
+RETRY_BACKOFF_MS: Final = 5
 FETCH_WAIT_MS: Final = 20  # an idle partition is re-polled this often: the merge's clock
 PAUSE_ABOVE: Final = 50_000  # buffered records of one input partition
 RESUME_BELOW: Final = 10_000
@@ -53,6 +54,7 @@ class Worker:
         self.broadcast_from: dict[tuple[str, int], int] = {}
         self.horizons: dict[tuple[str, int], int | None] = {}
         self.polls: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+        self.paused: set[TopicPartition] = set()
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.rejects: Counter[str] = Counter()
         self.transitions_published = 0
@@ -101,6 +103,10 @@ class Worker:
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
+            # Brokers that verify transactional produce (Kafka 3.6+, KIP-890) answer the first
+            # write of a transaction with a retriable error while the previous one is still
+            # being completed; the default 100 ms backoff would then pace every round.
+            retry_backoff_ms=RETRY_BACKOFF_MS,
         )
 
     async def _assign_broadcast(self) -> None:
@@ -167,10 +173,9 @@ class Worker:
 
     def _pace(self, tp: TopicPartition, buffered: int) -> None:
         """Pause an input partition whose buffer grows while its task waits for another."""
-        if buffered > PAUSE_ABOVE:
+        if buffered > PAUSE_ABOVE and tp not in self.paused:
             self.group.pause(tp)
-        elif buffered < RESUME_BELOW and tp in self.group.paused():
-            self.group.resume(tp)
+            self.paused.add(tp)
 
     async def _refresh_horizons(self) -> None:
         """What each partition's fetches vouch for (`streams.inputs.earliest`).
@@ -202,15 +207,14 @@ class Worker:
         applied = 0
         for task in self.tasks.values():
             applied += task.run(self.log, self.broadcast_types, self.horizons, budget)
-            for source in task.sources.values():
-                if len(source.records) < RESUME_BELOW:
-                    self._resume(TopicPartition(source.topic, task.partition))
+        for tp in list(self.paused):
+            owner = self.tasks.get(tp.partition)
+            source = None if owner is None else owner.sources[self.own_types[tp.topic]]
+            if source is None or len(source.records) < RESUME_BELOW:
+                self.group.resume(tp)
+                self.paused.discard(tp)
         self._trim_broadcast()
         return applied
-
-    def _resume(self, tp: TopicPartition) -> None:
-        if tp in self.group.paused():
-            self.group.resume(tp)
 
     def _trim_broadcast(self) -> None:
         if not self.tasks:
@@ -376,32 +380,14 @@ async def read_changelog(
     settings: Settings, partitions: list[int]
 ) -> dict[int, dict[bytes, bytes]]:
     """The latest committed value of every key in the given changelog partitions."""
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(settings.topics.changelog, partition) for partition in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        entries: dict[int, dict[bytes, bytes]] = {partition: {} for partition in partitions}
-        remaining = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
-        while remaining:
-            for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
-                latest = entries[tp.partition]
-                for record in records:
-                    if record.value is None:
-                        latest.pop(record.key, None)
-                    else:
-                        latest[record.key] = record.value
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-        return entries
-    finally:
-        await consumer.stop()
+    entries: dict[int, dict[bytes, bytes]] = {partition: {} for partition in partitions}
+    async for record in read_committed(settings, settings.topics.changelog, partitions):
+        latest = entries[record.partition]
+        if record.value is None:
+            latest.pop(record.key, None)
+        else:
+            latest[record.key] = record.value
+    return entries
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

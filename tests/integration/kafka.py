@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from streams.kafka import client_options
+from streams.kafka import read_committed
 from streams.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,46 +181,19 @@ def read_topic(stack: Stack, kind: str) -> list[Message]:
 
 
 async def _read_topic(stack: Stack, topic: str) -> list[Message]:
-    options = client_options(load_settings(settings_view(stack.env())))
-    consumer = AIOKafkaConsumer(
-        **options,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, topic)
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[Message] = []
-        remaining = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
-        while remaining:
-            for tp, records in (await consumer.getmany(*remaining, timeout_ms=500)).items():
-                found += [
-                    Message(
-                        tp.topic,
-                        tp.partition,
-                        record.offset,
-                        record.key,
-                        record.value,
-                        {name: value.decode() for name, value in record.headers},
-                    )
-                    for record in records
-                ]
-            remaining = [tp for tp in remaining if await consumer.position(tp) < ends[tp]]
-        return sorted(found, key=lambda message: (message.partition, message.offset))
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    await consumer._client.force_metadata_update()
-    found = consumer.partitions_for_topic(topic) or set()
-    return [TopicPartition(topic, partition) for partition in sorted(found)]
+    settings = load_settings(settings_view(stack.env()))
+    found = [
+        Message(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            {name: value.decode() for name, value in record.headers},
+        )
+        async for record in read_committed(settings, topic)
+    ]
+    return sorted(found, key=lambda message: (message.partition, message.offset))
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.5) -> None:

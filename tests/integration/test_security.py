@@ -94,7 +94,7 @@ def test_e_worker_with_credentials_gives_the_replay(
     broker, ca = secure_broker
     scenario = Scenario.generate(tmp_path, seed=5, size=400, partitions=2)
     stack = secure_stack(broker, ca, "secure", PASSWORD, RISKMON_CONFIG=str(scenario.config))
-    published = stack.riskmon("publish", str(scenario.events))
+    published = stack.riskmon("publish", str(scenario.events), "--interval-ms", "1")
     assert published.returncode == 0, published.stderr
     worker = WorkerProcess(stack, "w1", tmp_path).start()
     try:

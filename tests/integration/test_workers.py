@@ -84,6 +84,10 @@ def test_a_published_file_gives_exactly_the_replay(broker: Broker, tmp_path: Pat
         messages = assert_transitions_match(stack, scenario)
         assert len(messages) == len(scenario.expected)  # transactions: not even a duplicate
         assert_dead_letters_match(stack, scenario)
+        tailed = stack.riskmon("tail", "--from-beginning", "--idle-exit", "3", timeout=120)
+        assert tailed.returncode == 0, tailed.stderr
+        printed = tailed.stdout.splitlines()
+        assert sorted(printed) == sorted((m.value or b"").decode() for m in messages)
     finally:
         stopped = worker.stop()
     assert stopped == 0, worker.log()[-3000:]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class FakeWorker:
     tasks: dict[int, PartitionTask]
     url: str = ""
     routes: dict[int, str] = field(default_factory=dict)
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejects: Counter[str] = field(default_factory=Counter)
 
     def partition_count(self) -> int | None:
         return PARTITIONS
@@ -183,5 +186,24 @@ def test_bad_queries_are_refused() -> None:
                     session.get(first.make_url(f"/accounts?{query}")) as reply,
                 ):
                     assert reply.status == 400, query
+
+    asyncio.run(scenario())
+
+
+def test_metrics_expose_the_input_counters() -> None:
+    async def scenario() -> None:
+        async with two_workers() as (first, _, first_worker, _):
+            first_worker.outcomes.update({("mark", "accepted"): 3, ("position", "rejected"): 1})
+            first_worker.rejects.update({"unknown symbol": 1})
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(first.make_url("/metrics")) as reply,
+            ):
+                assert reply.status == 200
+                assert reply.headers["Content-Type"].startswith("text/plain")
+                text = await reply.text()
+            assert 'riskmon_events_total{outcome="accepted",type="mark"} 3.0' in text
+            assert 'riskmon_events_total{outcome="rejected",type="position"} 1.0' in text
+            assert 'riskmon_rejected_events_total{reason="unknown symbol"} 1.0' in text
 
     asyncio.run(scenario())
