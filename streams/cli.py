@@ -30,6 +30,7 @@ from streams.publish import publish_file
 from streams.replay import ReplayReport, replay_lines, summary_document
 from streams.runner import run_worker, tail
 from streams.settings import SettingsError, load_settings
+from streams.task import CheckpointError
 
 USAGE_ERROR = 2
 
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "replay":
             return run_replay(arguments)
         return run_kafka_command(arguments)
-    except (CommandError, ConfigError, SettingsError, BrokerError) as error:
+    except (CommandError, ConfigError, SettingsError, BrokerError, CheckpointError) as error:
         print(f"riskmon: error: {error}", file=sys.stderr)
         return USAGE_ERROR
 

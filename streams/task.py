@@ -28,6 +28,10 @@ CURSOR_KEY: Final = orjson.dumps(["cursor"])
 LEVEL: Final = "level"
 
 
+class CheckpointError(Exception):
+    """A changelog the worker cannot rebuild its state from; one line for the operator."""
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """A rejected message, forwarded unchanged with where it came from and why."""
@@ -79,7 +83,10 @@ class Checkpoint:
             else:
                 event = decode_event(value, parts[0])
                 if isinstance(event, Rejection):  # written by a different config or version
-                    raise ValueError(f"changelog entry {key!r} no longer parses: {event.reason}")
+                    raise CheckpointError(
+                        f"changelog entry {key.decode(errors='replace')} no longer parses "
+                        f"({event.reason}): was it written with another instruments config?"
+                    )
                 checkpoint.events.append(event)
         return checkpoint
 

@@ -132,11 +132,18 @@ class Worker:
                 log.warning("closing a Kafka client: %s", error)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Process rounds until `stopping` is set; then finish the round and leave the group."""
+        """Process rounds until `stopping` is set, then finish the round and stop.
+
+        A static member does not leave the group when it stops: its partitions wait for it
+        until its session times out, so a restart resumes them without a rebalance.
+        """
         await self.start()
         try:
             while not stopping.is_set():
-                busy = await self.round()
+                try:
+                    busy = await self.round()
+                except KafkaError as error:
+                    raise BrokerError(explain(error, self.settings)) from error
                 if not busy:
                     await asyncio.sleep(IDLE_SECONDS)
         finally:
@@ -335,9 +342,13 @@ class Worker:
         sources = {}
         for topic, kind in self.own_types.items():
             tp = TopicPartition(topic, partition)
-            offset = stored.get(kind)
-            if offset is None:
-                offset = (await self.group.beginning_offsets([tp]))[tp]
+            start = (await self.group.beginning_offsets([tp]))[tp]
+            offset = stored.get(kind, start)
+            if offset < start:  # never skip input silently: the state would be incomplete
+                raise BrokerError(
+                    f"{topic}[{partition}] starts at offset {start}, but the checkpoint resumes "
+                    f"from {offset}: retention dropped input this worker has not applied"
+                )
             self.group.seek(tp, offset)
             self.horizons[(topic, partition)] = None
             sources[kind] = OwnSource(topic, int(offset))

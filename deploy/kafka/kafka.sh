@@ -82,8 +82,12 @@ format_storage() {
   if [[ -f "$data/logs/meta.properties" ]]; then
     return
   fi
-  local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  local cluster_id="-"
+  # A random base64url UUID, as Kafka makes them: never starting with "-" (an option to
+  # StorageTool's parser).
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
   log "formatting KRaft storage in $data/logs (cluster $cluster_id)"
   local extra=()
   set -f # KAFKA_FORMAT_ARGS is split on blanks, never globbed ([name=...] is not a pattern)

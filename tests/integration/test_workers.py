@@ -9,6 +9,7 @@ replay: only the `ts` of instrument-triggered records).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from streams.accounts import owning_partition
 from tests.integration.conftest import launch
@@ -201,3 +204,48 @@ def test_d_a_broker_restart_mid_stream_loses_nothing(
         assert stopped == 0, worker.log()[-3000:]
     finally:
         broker.down()
+
+
+def test_a_checkpoint_behind_the_log_start_stops_the_worker(broker: Broker, tmp_path: Path) -> None:
+    """Input the worker never applied, dropped by retention while it was down: it must say
+    so and stop, not resume from what is left with an incomplete state."""
+    scenario = Scenario.generate(tmp_path, seed=3, size=300, partitions=PARTITIONS)
+    stack = stack_for(broker, "retention", scenario)
+    worker = WorkerProcess(stack, "w1", tmp_path).start()
+    finish(start_publishing(stack, scenario, interval_ms=1))
+    wait_for(lambda: has_every_transition(stack, scenario), 120, "every transition")
+    assert worker.stop() == 0
+    finish(start_publishing(stack, scenario, interval_ms=0))  # arrives while it is down
+    dropped = asyncio.run(drop_all_records(stack, "positions"))
+    assert dropped
+    restarted = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=stack.env("w1"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert restarted.returncode == 2
+    last = restarted.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"riskmon: error: {stack.topic('positions')}[")
+    assert last.endswith("retention dropped input this worker has not applied")
+
+
+async def drop_all_records(stack: Stack, kind: str) -> dict[TopicPartition, int]:
+    """Delete every record of a topic (as retention would); returns the new start offsets."""
+    bootstrap = stack.broker.bootstrap
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        partitions = [TopicPartition(stack.topic(kind), p) for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(partitions)
+        targets = {tp: RecordsToDelete(before_offset=end) for tp, end in ends.items() if end}
+        starts: dict[TopicPartition, int] = await admin.delete_records(targets)
+        return starts
+    finally:
+        await admin.close()
+        await consumer.stop()
