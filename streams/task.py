@@ -114,7 +114,7 @@ class PartitionTask:
             _split(name): int(offset)
             for name, offset in checkpoint.cursor.get("broadcast", {}).items()
         }
-        self.reports_broadcast_rejects = partition == 0
+        self.reports_broadcasts = partition == 0  # counts and dead-letters them, once
         self.output = Output()
 
     def cursor_document(self) -> dict[str, Any]:
@@ -179,11 +179,13 @@ class PartitionTask:
         value = record.value
         event = Rejection(NOT_AN_OBJECT) if value is None else decode_event(value, event_type)
         outcome = self.engine.apply(event)
-        output.outcomes[(event_type, outcome.status)] += 1
+        reports = not broadcast or self.reports_broadcasts
+        if reports:
+            output.outcomes[(event_type, outcome.status)] += 1
         if outcome.status == REJECTED:
             reason = outcome.reason or ""
-            output.rejects[reason] += 1
-            if not broadcast or self.reports_broadcast_rejects:
+            if reports:
+                output.rejects[reason] += 1
                 output.dead_letters.append(DeadLetter(record, reason))
             return
         if outcome.status != ACCEPTED or isinstance(event, Rejection):

@@ -110,6 +110,9 @@ def test_rejections_go_to_the_dlq_and_broadcast_ones_only_from_partition_zero() 
             "offset": b"9",
         }
         assert output.rejects["not a JSON object"] == 1
+        # a broadcast is counted once in the whole group: by partition 0's task
+        assert output.rejects["non-positive price"] == (partition == 0)
+        assert output.outcomes[("mark", "rejected")] == (partition == 0)
         assert CURSOR_KEY in output.changelog
         assert len(output.changelog) == 1  # rejections change no state
 
