@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer
 
 from streams.config import EngineConfig
 from streams.kafka import check_credentials, client_options, ensure_topics, retrying, translated
-from streams.settings import Settings
+from streams.settings import Settings, SettingsError
 from streams.web import start_web
 from streams.worker import Worker
 
@@ -29,7 +29,14 @@ async def run_worker(settings: Settings, config: EngineConfig) -> None:
     if stopping.is_set():
         return
     worker = Worker(settings, config)
-    web = await start_web(worker, settings.web_host, settings.web_port)
+    try:
+        web = await start_web(worker, settings.web_host, settings.web_port)
+    except OSError as error:
+        await worker.stop()
+        raise SettingsError(
+            f"cannot serve HTTP on {settings.web_host}:{settings.web_port}: "
+            f"{error.strerror or error} (RISKMON_WEB_HOST / RISKMON_WEB_PORT)"
+        ) from None
     try:
         await worker.run(stopping)
     finally:

@@ -177,5 +177,9 @@ def build_app(directory: Directory) -> web.Application:
 async def start_web(directory: Directory, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(build_app(directory), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
     return runner

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -249,3 +250,27 @@ async def drop_all_records(stack: Stack, kind: str) -> dict[TopicPartition, int]
     finally:
         await admin.close()
         await consumer.stop()
+
+
+def test_a_busy_http_port_is_a_clear_error(broker: Broker) -> None:
+    stack = Stack(broker, "busy-port", PARTITIONS)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=stack.env("w1", web_port=port),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"riskmon: error: cannot serve HTTP on 127.0.0.1:{port}: ")
+    )
+    assert "Unclosed" not in result.stderr
