@@ -137,31 +137,40 @@ class PartitionTask:
         """Apply records in merge order until one must wait, all are drained or `budget` ends.
 
         `horizons[(topic, partition)]` is what the consumer vouches for a drained partition
-        (see `streams.inputs.earliest`); a missing entry means nothing is known yet.
-        Returns the number of records applied.
+        (see `streams.inputs.earliest`); a missing entry means nothing is known yet. Buffers
+        only grow between runs, so a source drained during the run stays drained and only the
+        taken source's head changes. Returns the number of records applied.
         """
+        slots: list[tuple[str, tuple[str, int]]] = [
+            (kind, (source.topic, self.partition)) for kind, source in self.sources.items()
+        ]
+        slots += [(event_type, key) for key, event_type in broadcast_types.items()]
+        heads = [self._head(kind, key, broadcast) for kind, key in slots]
+        waiting = [
+            horizons.get(key) for (_, key), head in zip(slots, heads, strict=True) if not head
+        ]
         applied = 0
         while applied < budget:
-            heads: list[Head | None] = []
-            waiting: list[int | None] = []
-            for kind, source in self.sources.items():
-                record = source.head()
-                if record is None:
-                    waiting.append(horizons.get((source.topic, self.partition)))
-                else:
-                    heads.append(Head(order_of(record, kind), record, kind))
-            for key, event_type in broadcast_types.items():
-                record = broadcast.head(key, self.broadcast_cursors.setdefault(key, 0))
-                if record is None:
-                    waiting.append(horizons.get(key))
-                else:
-                    heads.append(Head(order_of(record, event_type), record, event_type))
             chosen = earliest(heads, waiting)
             if not isinstance(chosen, Head):
                 break
+            index = heads.index(chosen)
             self._take(chosen)
             applied += 1
+            kind, key = slots[index]
+            heads[index] = self._head(kind, key, broadcast)
+            if heads[index] is None:
+                waiting.append(horizons.get(key))
         return applied
+
+    def _head(self, kind: str, key: tuple[str, int], broadcast: BroadcastLog) -> Head | None:
+        """The next record of one source, if it has one buffered."""
+        own = self.sources.get(kind)
+        if own is not None:
+            record = own.head()
+        else:
+            record = broadcast.head(key, self.broadcast_cursors.setdefault(key, 0))
+        return None if record is None else Head(order_of(record, kind), record, kind)
 
     def _take(self, head: Head) -> None:
         record, event_type = head.record, head.event_type
