@@ -98,11 +98,14 @@ class Stack:
         clean = {key: value for key, value in os.environ.items() if not key.startswith("RISKMON_")}
         return {**clean, **settings}
 
-    def riskmon(self, *arguments: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def riskmon(
+        self, *arguments: str, timeout: float = 300, worker_id: str = "w0", web_port: int = 0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a riskmon command to its end with this stack's settings."""
         return subprocess.run(
             [sys.executable, "-m", "streams.cli", *arguments],
             check=False,
-            env=self.env(),
+            env=self.env(worker_id, web_port),
             cwd=ROOT,
             capture_output=True,
             text=True,

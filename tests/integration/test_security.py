@@ -7,8 +7,6 @@ password or a missing CA fails fast, with exit status 2 and a message that says 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import launch, unavailable
-from tests.integration.kafka import ROOT, Broker, Stack, WorkerProcess, free_port, wait_for
+from tests.integration.kafka import Broker, Stack, WorkerProcess, free_port, wait_for
 from tests.integration.scenario import (
     Scenario,
     assert_dead_letters_match,
@@ -111,15 +109,7 @@ def test_e_wrong_password_fails_fast_and_says_so(secure_broker: tuple[Broker, Pa
     broker, ca = secure_broker
     stack = secure_stack(broker, ca, "secure-wrong", "not-the-password")
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=stack.env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = stack.riskmon("worker", timeout=120)
     assert result.returncode == 2
     assert time.monotonic() - started < 20
     last = result.stderr.strip().splitlines()[-1]

@@ -219,15 +219,7 @@ def test_a_checkpoint_behind_the_log_start_stops_the_worker(broker: Broker, tmp_
     finish(start_publishing(stack, scenario, interval_ms=0))  # arrives while it is down
     dropped = asyncio.run(drop_all_records(stack, "positions"))
     assert dropped
-    restarted = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        env=stack.env("w1"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    restarted = stack.riskmon("worker", timeout=120, worker_id="w1")
     assert restarted.returncode == 2
     last = restarted.stderr.strip().splitlines()[-1]
     assert last.startswith(f"riskmon: error: {stack.topic('positions')}[")
@@ -258,15 +250,7 @@ def test_a_busy_http_port_is_a_clear_error(broker: Broker) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env=stack.env("w1", web_port=port),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = stack.riskmon("worker", timeout=120, worker_id="w1", web_port=port)
     assert result.returncode == 2
     assert (
         result.stderr.strip()

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from streams.inputs import WAIT, BroadcastLog, Head, OwnSource, earliest, order_of
-
-
-class Record(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None = None
-    value: bytes | None = None
+from tests.streams.records import Record
 
 
 def head(record: Record, kind: str) -> Head:

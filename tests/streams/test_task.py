@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from streams.config import load_config
 from streams.task import CURSOR_KEY, Checkpoint, PartitionTask
+from tests.streams.records import Record
 
 CONFIG = load_config(None)
-
-
-class Record(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 def record(event: dict[str, Any] | bytes | None, offset: int = 0) -> Record:

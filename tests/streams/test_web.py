@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
@@ -21,18 +21,10 @@ from streams.accounts import owning_partition, worst_accounts
 from streams.config import load_config
 from streams.task import Checkpoint, PartitionTask
 from streams.web import build_app
+from tests.streams.records import Record
 
 PARTITIONS = 2
 CONFIG = load_config(None)
-
-
-class Record(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 @dataclass
