@@ -25,6 +25,7 @@ from typing import TextIO
 from risk.engine import Engine
 from streams.config import ConfigError, load_config
 from streams.kafka import BrokerError
+from streams.pipes import silence_stdout
 from streams.progress import Progress
 from streams.publish import publish_file
 from streams.replay import ReplayReport, replay_lines, summary_document
@@ -118,9 +119,19 @@ def run_replay(arguments: argparse.Namespace) -> int:
         with source, _output(arguments.out) as out:
             progress = Progress.for_file(source, sys.stderr)
 
+            reader_gone = False
+
             def emit(line: str) -> None:
+                nonlocal reader_gone
+                if reader_gone:
+                    return
                 try:
                     out.write(line + "\n")
+                except BrokenPipeError:
+                    if out is not sys.stdout:
+                        raise CommandError(f"cannot write {target}: broken pipe") from None
+                    reader_gone = True  # `riskmon replay | head`: finish the replay quietly
+                    silence_stdout()
                 except OSError as error:
                     raise CommandError(
                         f"cannot write {target}: {error.strerror or error}"
@@ -135,7 +146,10 @@ def run_replay(arguments: argparse.Namespace) -> int:
             progress.finish()
     except OSError as error:  # flushing the output on close
         raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
     if arguments.summary is not None:
         _write_summary(arguments.summary, summary_document(engine, report))
     if arguments.report:

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer
 
 from streams.config import EngineConfig
 from streams.kafka import check_credentials, client_options, ensure_topics, retrying, translated
+from streams.pipes import silence_stdout
 from streams.settings import Settings, SettingsError
 from streams.web import start_web
 from streams.worker import Worker
@@ -64,11 +65,16 @@ async def tail(
     try:
         while not stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    sys.stdout.write((record.value or b"null").decode() + "\n")
+            try:
+                for records in batches.values():
+                    for record in records:
+                        sys.stdout.write((record.value or b"null").decode() + "\n")
+                if batches:
+                    sys.stdout.flush()
+            except BrokenPipeError:  # `riskmon tail | head`: the reader has what it wanted
+                silence_stdout()
+                break
             if batches:
-                sys.stdout.flush()
                 quiet_since = loop.time()
             elif idle_exit is not None and loop.time() - quiet_since > idle_exit:
                 break

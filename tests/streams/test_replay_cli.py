@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +256,29 @@ def test_a_small_output_failing_on_close_is_a_write_error(
     events = write_lines(tmp_path / "good.jsonl", [json.dumps(line) for line in GOOD_LINES])
     # Two short records stay in the write buffer until the file is closed.
     assert "cannot write /dev/full" in failing(["replay", str(events), "--out", str(full)], capsys)
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
+    """`riskmon replay ... | head -1`: the replay still finishes, quietly, summary included."""
+    summary = tmp_path / "summary.json"
+    command = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "replay",
+        str(SAMPLE),
+        "--summary",
+        str(summary),
+    ]
+    with subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as replay_process:
+        assert replay_process.stdout is not None
+        assert replay_process.stderr is not None
+        first = replay_process.stdout.readline()
+        replay_process.stdout.close()  # as `head -1` does
+        errors = replay_process.stderr.read()
+        assert replay_process.wait(timeout=120) == 0
+    assert json.loads(first)["event_id"]
+    assert errors == b""
+    assert len(json.loads(summary.read_text())["accounts"]) > 0
