@@ -4,8 +4,8 @@ A task (partition p) reads three kinds of source: partition p of the positions a
 topics, and every partition of the broadcast topics (instruments, marks, fund, depth), which
 all tasks share through one `BroadcastLog`. It takes records in order of their Kafka timestamp,
 so a task restarted from its checkpoint sees its backlog in the order it would have seen it
-live; `riskmon publish` stamps each line's position in the file. Ties break by source rank,
-topic, partition and offset, so the order is a function of the data alone.
+live; a paced `riskmon publish` stamps strictly increasing times in file order. Ties break by
+source rank, topic, partition and offset, so the order is a function of the data alone.
 
 A drained source holds up the others until its consumer has fetched after their next record's
 timestamp plus a grace period (`RISKMON_ORDER_GRACE_MS`): a record produced just before that
@@ -22,13 +22,6 @@ from typing import Final, NamedTuple, Protocol
 
 # Sources of equal timestamps: definitions before prices before account changes.
 RANKS: Final = {"instrument": 0, "mark": 1, "fund": 2, "depth": 3, "balance": 4, "position": 5}
-
-
-class TopicPartition(Protocol):
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
 
 
 class Record(Protocol):

@@ -13,6 +13,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from risk.engine import Engine
 from streams.config import EngineConfig
+from streams.kafka import BROADCAST_TYPES
 from streams.publish import route
 from streams.replay import replay_lines
 from streams.settings import Settings
@@ -42,12 +43,8 @@ def partitioned_replay(
     """The transition lines each partition's task writes, replayed offline."""
     kept = list(lines)
     owners = [line_partition(line, settings) for line in kept]
-    broadcast = {
-        settings.topics.instruments,
-        settings.topics.marks,
-        settings.topics.fund,
-        settings.topics.depth,
-    }
+    by_type = settings.topics.by_type()
+    broadcast = {by_type[kind] for kind in BROADCAST_TYPES}
     shared = [route(line, settings).topic in broadcast for line in kept]
     output: dict[int, list[str]] = {}
     for partition in range(settings.partitions):

@@ -297,8 +297,7 @@ class Worker:
                 await asyncio.sleep(1.0)
         self.pending |= set(self.tasks)
         self.tasks.clear()
-        self.log.clear()
-        self.broadcast_from.clear()
+        self._forget_broadcasts()
 
     # -- assignment ----------------------------------------------------------------------------
 
@@ -309,8 +308,12 @@ class Worker:
                 self.pending.discard(partition)
             if not self.tasks:
                 self.broadcast.pause(*self.broadcast.assignment())
-                self.log.clear()
-                self.broadcast_from.clear()
+                self._forget_broadcasts()
+
+    def _forget_broadcasts(self) -> None:
+        """Drop the broadcast log: the next restore seeks to the tasks' own cursors."""
+        self.log.clear()
+        self.broadcast_from.clear()
 
     def assign(self, partitions: Iterable[int]) -> None:
         self.pending |= set(partitions) - set(self.tasks)
