@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 help:
 	@echo "make demo       replay the bundled sample stream: transitions, then a summary"
 	@echo "make test       lint, type-check and run the test suite (what CI runs)"
-	@echo "make bench      run the benchmarks (engine, then Kafka worker) and rewrite BENCHMARKS.md"
+	@echo "make bench      run the benchmarks (engine, fund projection, Kafka worker) and rewrite BENCHMARKS.md"
 	@echo "make format     apply ruff formatting"
 	@echo "make kafka-up   start a local Kafka broker (KAFKA_PORT, default 9092) from Maven Central jars"
 	@echo "make kafka-down stop it"
@@ -47,6 +47,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run_bench --write BENCHMARKS.md
+	$(BIN)/python -m tests.bench.fund_bench --write BENCHMARKS.md
 	$(BIN)/python -m tests.bench.kafka_bench --write BENCHMARKS.md
 
 kafka-up:

@@ -43,6 +43,7 @@ from risk.events import (
     PositionEvent,
     Rejection,
 )
+from risk.fund import EwmaCovariance, FundLedger, FundParameters
 from risk.instruments import Instrument
 from risk.levels import LEVEL_NAMES, Level, Thresholds, margin_ratio
 from risk.prices import BANKRUPTCY, LIQUIDATION, Leg, solve_price
@@ -73,9 +74,19 @@ class Engine:
     """Margin state of every account and the transitions between risk levels."""
 
     def __init__(
-        self, instruments: Iterable[Instrument], thresholds: Thresholds | None = None
+        self,
+        instruments: Iterable[Instrument],
+        thresholds: Thresholds | None = None,
+        fund: FundParameters | None = None,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
+        self.fund_parameters = fund or FundParameters()
+        self.fund_ledger = FundLedger(self.fund_parameters.drawdown_window_ms)
+        self.volatility = EwmaCovariance(
+            self.fund_parameters.bar_ms,
+            self.fund_parameters.decay,
+            self.fund_parameters.prior_bar_variance,
+        )
         self.replay_time = 0
         self.instruments: list[Instrument] = []
         self.blocks: list[SymbolBlock] = []
@@ -132,6 +143,7 @@ class Engine:
         self.marks[symbol] = event.price
         self.mark_times[symbol] = event.ts
         self._advance(event.ts)
+        self.volatility.observe(event.symbol, event.price, event.ts)
         trigger = f"mark:{event.symbol}"
         return Outcome(ACCEPTED, None, self._revalue(symbol, trigger, event.ts, retier=False))
 
@@ -202,7 +214,10 @@ class Engine:
         return Outcome(ACCEPTED, None, self._evaluate(affected, "position", event.ts))
 
     def _apply_fund(self, event: FundEvent) -> Outcome:
-        return self._keep_latest(self.funds, event.asset, event)
+        outcome = self._keep_latest(self.funds, event.asset, event)
+        if outcome.status == ACCEPTED:
+            self.fund_ledger.record(event.asset, event.ts, event.balance)
+        return outcome
 
     def _apply_depth(self, event: DepthEvent) -> Outcome:
         if event.symbol not in self.symbols:

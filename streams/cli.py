@@ -20,9 +20,10 @@ import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from risk.engine import Engine
+from risk.fund.report import fund_sections
 from streams.config import ConfigError, load_config
 from streams.kafka import BrokerError
 from streams.pipes import silence_stdout
@@ -108,7 +109,7 @@ def run_kafka_command(arguments: argparse.Namespace) -> int:
 
 def run_replay(arguments: argparse.Namespace) -> int:
     config = load_config(arguments.config)
-    engine = Engine(config.instruments, config.thresholds)
+    engine = config.engine()
     events_path: Path = arguments.events
     try:
         source = events_path.open("rb")
@@ -150,10 +151,13 @@ def run_replay(arguments: argparse.Namespace) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         silence_stdout()
+    fund = fund_sections(engine) if arguments.summary or arguments.report else {}
     if arguments.summary is not None:
-        _write_summary(arguments.summary, summary_document(engine, report))
+        _write_summary(arguments.summary, summary_document(engine, report, fund))
     if arguments.report:
         _print_report(report, engine, sys.stderr)
+        for record in fund["funds"]:
+            print(fund_line(record), file=sys.stderr)
     return 0
 
 
@@ -191,6 +195,39 @@ def _print_report(report: ReplayReport, engine: Engine, stream: TextIO) -> None:
         reasons[reason] = reasons.get(reason, 0) + 1
     for reason, count in sorted(reasons.items()):
         print(f"rejected ({reason}): {count}", file=stream)
+
+
+def fund_line(record: dict[str, Any]) -> str:
+    """One line of the fund projection of an asset, for people."""
+    asset, balance = record["asset"], record["balance"]
+    parts = [f"fund {asset}: balance {_amount(balance)}"]
+    if record["drawdown_8h"] is not None:
+        parts.append(f"8h drawdown {record['drawdown_8h']:.1%}")
+    downs = [point for point in record["stress"] if point["shock"] < 0]
+    if downs:
+        point = min(downs, key=lambda item: abs(item["shock"] + 0.2))
+        parts.append(
+            f"a {-point['shock']:.0%} gap down costs {_amount(point['drawdown'])} "
+            f"({point['bankrupt_accounts']} accounts owe)"
+        )
+    if balance is not None:
+        gone = [
+            f"{shock:+.2%}"
+            for shock in (record["depletion_shock_down"], record["depletion_shock_up"])
+            if shock is not None
+        ]
+        parts.append(f"gone at a gap of {' or '.join(gone)}" if gone else "survives every gap")
+    for stats in record["monte_carlo"][-1:]:
+        probability = stats["depletion_probability"]
+        if probability is not None:
+            parts.append(f"P(depleted in {stats['horizon']}) {probability:.2%}")
+    return "; ".join(parts)
+
+
+def _amount(value: float | None) -> str:
+    if value is None:
+        return "none"
+    return f"{value:,.0f}" if abs(value) >= 1_000 else f"{value:.6g}"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The engine's configuration file (TOML): instruments and level thresholds.
+"""The engine's configuration file (TOML): instruments, level thresholds, fund projection.
 
 Read once at the edge; the core receives validated `Instrument`s and `Thresholds` and never
 sees the file. Format: docs/ENGINE.md, "Configuration file".
@@ -7,16 +7,21 @@ sees the file. Format: docs/ENGINE.md, "Configuration file".
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from risk.engine import Engine
 from risk.events import InstrumentEvent, Rejection, parse_event
+from risk.fund import FundParameters
 from risk.instruments import Instrument
 from risk.levels import Thresholds
 
 _LEVEL_KEYS = ("watch", "margin_call", "liquidation", "hysteresis")
+_FUND_INTEGERS = ("drawdown_window_ms", "bar_ms", "paths", "seed", "adl_top")
+_FUND_NUMBERS = ("decay", "prior_daily_volatility", "confidence")
+_HOUR_MS = 3_600_000
 
 
 class ConfigError(Exception):
@@ -27,6 +32,11 @@ class ConfigError(Exception):
 class EngineConfig:
     instruments: tuple[Instrument, ...]
     thresholds: Thresholds
+    fund: FundParameters = field(default_factory=FundParameters)
+
+    def engine(self) -> Engine:
+        """A fresh engine with this configuration."""
+        return Engine(self.instruments, self.thresholds, self.fund)
 
 
 def load_config(path: Path | None) -> EngineConfig:
@@ -51,7 +61,7 @@ def parse_config(text: str, origin: str) -> EngineConfig:
     if not isinstance(entries, list):
         raise ConfigError(f"config {origin}: [[instruments]] must be an array of tables")
     instruments = tuple(_instrument(entry, index, origin) for index, entry in enumerate(entries))
-    return EngineConfig(instruments, thresholds)
+    return EngineConfig(instruments, thresholds, _fund(document.get("fund", {}), origin))
 
 
 def _thresholds(levels: Any, origin: str) -> Thresholds:
@@ -69,6 +79,44 @@ def _thresholds(levels: Any, origin: str) -> Thresholds:
         return Thresholds(**values)
     except ValueError as error:
         raise ConfigError(f"config {origin}: {error}") from None
+
+
+def _fund(table: Any, origin: str) -> FundParameters:
+    """The optional [fund] table (docs/FUND.md); absent keys keep their defaults."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"config {origin}: [fund] must be a table")
+    known = {item.name for item in fields(FundParameters)} - {"horizons"} | {"horizons_hours"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"config {origin}: unknown [fund] key {unknown[0]!r}")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        values[key] = _fund_value(key, value, origin)
+    if "horizons_hours" in values:
+        hours = values.pop("horizons_hours")
+        values["horizons"] = tuple((f"{hour:g}h", round(hour * _HOUR_MS)) for hour in hours)
+    try:
+        return FundParameters(**values)
+    except ValueError as error:
+        raise ConfigError(f"config {origin}: fund: {error}") from None
+
+
+def _fund_value(key: str, value: Any, origin: str) -> Any:
+    if key in _FUND_INTEGERS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config {origin}: fund.{key} must be an integer")
+        return value
+    if key in _FUND_NUMBERS:
+        return _number(value, f"fund.{key}", origin)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"config {origin}: fund.{key} must be a non-empty array of numbers")
+    return tuple(_number(item, f"fund.{key}", origin) for item in value)
+
+
+def _number(value: Any, name: str, origin: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"config {origin}: {name} must be a number")
+    return float(value)
 
 
 def _instrument(entry: Any, index: int, origin: str) -> Instrument:

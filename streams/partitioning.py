@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from risk.engine import Engine
 from streams.config import EngineConfig
 from streams.kafka import BROADCAST_TYPES
 from streams.publish import route
@@ -55,6 +54,6 @@ def partitioned_replay(
         ]
         records: list[str] = []
         emit: Callable[[str], object] = records.append
-        replay_lines(selected, Engine(config.instruments, config.thresholds), emit)
+        replay_lines(selected, config.engine(), emit)
         output[partition] = records
     return output

@@ -14,6 +14,7 @@ from itertools import islice
 from typing import Any
 
 from risk.engine import ACCEPTED, REJECTED, STALE, Engine
+from risk.fund.report import fund_sections
 from streams.codec import decode_event, encode_record
 
 BATCH_LINES = 4096
@@ -53,8 +54,11 @@ def replay_lines(
     return report
 
 
-def summary_document(engine: Engine, report: ReplayReport) -> dict[str, Any]:
-    """The `--summary` document of SPEC §10 (funds, adl, liquidation_map: the fund issue)."""
+def summary_document(
+    engine: Engine, report: ReplayReport, fund: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `--summary` document of SPEC §10, with `fund` (the fund projection at the end of
+    the file, `risk.fund.report.fund_sections`) computed here when not given."""
     return {
         "events": {status: report.events[status] for status in (ACCEPTED, REJECTED, STALE)},
         "rejects": [{"line": line, "reason": reason} for line, reason in report.rejects],
@@ -62,9 +66,7 @@ def summary_document(engine: Engine, report: ReplayReport) -> dict[str, Any]:
         "accounts": [
             engine.account_view(account).as_record() for account in engine.tracked_accounts()
         ],
-        "funds": [],
-        "adl": {},
-        "liquidation_map": {},
+        **(fund_sections(engine) if fund is None else fund),
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 import orjson
 
 from risk.checkpoint import StateKey, restore, state_key
-from risk.engine import ACCEPTED, REJECTED, Engine
+from risk.engine import ACCEPTED, REJECTED
 from risk.events import NOT_AN_OBJECT, Event, Rejection
 from risk.records import Transition
 from streams.codec import decode_event, encode_record
@@ -102,7 +102,7 @@ class PartitionTask:
         checkpoint: Checkpoint,
     ) -> None:
         self.partition = partition
-        self.engine = Engine(config.instruments, config.thresholds)
+        self.engine = config.engine()
         restore(
             self.engine,
             checkpoint.events,

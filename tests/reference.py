@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.fund_reference import fund_summary
+
 LEVELS = ("safe", "watch", "margin_call", "liquidation", "bankrupt")
 SIDE_ORDER = {"both": 0, "long": 1, "short": 2}
 DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -187,8 +189,7 @@ def parse_instrument(event: dict[str, Any]) -> dict[str, Any]:
     settle = as_name(event, "settle")
     size = 1.0 if event.get("contract_size") is None else positive(event, "contract_size")
     caps, mmrs, cums = parse_tiers(event.get("tiers"))
-    if event.get("beta") is not None:
-        as_number(event["beta"], "beta")
+    beta = 1.0 if event.get("beta") is None else as_number(event["beta"], "beta")
     return {
         "symbol": symbol,
         "kind": kind,
@@ -197,6 +198,7 @@ def parse_instrument(event: dict[str, Any]) -> dict[str, Any]:
         "caps": caps,
         "mmrs": mmrs,
         "cums": cums,
+        "beta": beta,
     }
 
 
@@ -226,6 +228,8 @@ class Reference:
         self.counts: dict[str, int] = {}
         self.funds: dict[str, int] = {}
         self.depth: dict[str, int] = {}
+        self.fund_history: dict[str, list[tuple[int, float]]] = {}
+        self.books: dict[str, tuple[list[list[float]], list[list[float]]]] = {}
         self.replay_time = 0
 
     # valuation
@@ -517,7 +521,11 @@ class Reference:
         if as_number(require(event, "balance"), "balance") < 0:
             raise RefusedError("negative balance")
         ts = as_integer(require(event, "ts"), "ts")
-        return self.timed(self.funds, asset, ts)
+        outcome = self.timed(self.funds, asset, ts)
+        if outcome[0] == "accepted":
+            balance = as_number(event["balance"], "balance")
+            self.fund_history.setdefault(asset, []).append((ts, balance))
+        return outcome
 
     def on_depth(self, event: dict[str, Any]) -> tuple[str, str | None, list[dict[str, Any]]]:
         symbol = as_name(event, "symbol")
@@ -526,7 +534,13 @@ class Reference:
         ts = as_integer(require(event, "ts"), "ts")
         if symbol not in self.instruments:
             raise RefusedError("unknown symbol")
-        return self.timed(self.depth, symbol, ts)
+        outcome = self.timed(self.depth, symbol, ts)
+        if outcome[0] == "accepted":
+            self.books[symbol] = tuple(  # type: ignore[assignment]
+                [[as_number(part, side) for part in level] for level in event[side]]
+                for side in ("bids", "asks")
+            )
+        return outcome
 
     def timed(
         self, latest: dict[str, int], key: str, ts: int
@@ -616,8 +630,6 @@ def reference_replay(
         "rejects": rejects,
         "levels": {level: sum(a["level"] == level for a in tracked) for level in LEVELS},
         "accounts": tracked,
-        "funds": [],
-        "adl": {},
-        "liquidation_map": {},
+        **fund_summary(reference),
     }
     return transitions, summary

@@ -71,7 +71,7 @@ def book_specs(accounts: int, seed: int = 11) -> list[BookSpec]:
 def build_engine(specs: list[BookSpec]) -> Engine:
     """The book through the engine's public API: `Engine.apply` of parsed events."""
     config = load_config(None)
-    engine = Engine(config.instruments, config.thresholds)
+    engine = config.engine()
     apply = engine.apply
     apply(parse_event({"type": "mark", "symbol": SYMBOL, "price": START_PRICE, "ts": 1}))
     for number, spec in enumerate(specs):

@@ -32,6 +32,7 @@ from streams.partitioning import partition_of
 from streams.publish import Clock, route
 from streams.settings import load_settings
 from tests.bench.generate import write_stream
+from tests.bench.sections import write_section
 from tests.integration.kafka import INPUT_KINDS, Broker, Stack, WorkerProcess, wait_for
 
 START: Final = "<!-- KAFKA:START -->"
@@ -376,17 +377,6 @@ def section(results: dict[str, Any], when: str) -> str:
     return "\n".join(rows) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        current = head + text + tail
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current)
-
-
 def main(argv: list[str] | None = None) -> int:
     global PARTITIONS  # noqa: PLW0603 - one setting for the whole run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -434,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(results, time.strftime("%Y-%m-%d"))
     print(text)
     if arguments.write:
-        write_section(arguments.write, text)
+        write_section(arguments.write, text, START, END)
     return 0
 
 

@@ -257,7 +257,7 @@ def replay_breakdown(lines: Iterable[bytes], timed: int, profiled: int) -> dict[
     Kinds: the event type of accepted lines, `rejected`, `stale`.
     """
     config = load_config(None)
-    engine = Engine(config.instruments, config.thresholds)
+    engine = config.engine()
     kinds: dict[str, list[float]] = {}  # kind -> [lines, decode s, apply s, encode s, records]
     outcomes = {"accepted": 0, "rejected": 0, "stale": 0}
     revalued = 0

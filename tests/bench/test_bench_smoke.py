@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from tests.bench import fund_bench
 from tests.bench.run_bench import (
     machine,
     memory_benchmark,
@@ -63,3 +64,16 @@ def test_harness_at_tiny_sizes_reports_what_it_built() -> None:
     text = report(tick, replay, memory, info=machine(), seconds=1.0, command="test")
     for heading in ("## (a)", "## (b)", "## (c)", "Where the time of a tick goes"):
         assert heading in text
+
+
+def test_fund_benchmark_at_tiny_sizes_agrees_with_its_brute_force() -> None:
+    # `run` asserts every fast answer against its brute-force twin; here it must get through.
+    result = fund_bench.run(accounts=3_000, symbols=20, paths=300, sample_paths=4)
+    assert result["accounts"] == 3_000
+    assert result["positions"] > 3_000
+    assert result["multi_symbol_accounts"] > 0
+    assert result["stress"]["bankrupt_at_20_down"] > 0
+    assert result["depletion"]["usdt"][0] is not None
+    text = fund_bench.report(result)
+    assert text.startswith(fund_bench.START)
+    assert text.rstrip().endswith(fund_bench.END)

@@ -7,7 +7,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from risk.engine import Engine
 from streams.config import parse_config
 from streams.partitioning import partitioned_replay
 from streams.replay import replay_lines
@@ -40,9 +39,7 @@ class Scenario:
             for records in parts.values()
             for record in records
         }
-        report = replay_lines(
-            lines, Engine(engine_config.instruments, engine_config.thresholds), lambda _: None
-        )
+        report = replay_lines(lines, engine_config.engine(), lambda _: None)
         dead = [(lines[number - 1], reason) for number, reason in report.rejects]
         return cls(events, config, lines, expected, dead)
 

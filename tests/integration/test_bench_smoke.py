@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench import kafka_bench
+from tests.bench.sections import write_section
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +21,8 @@ def test_kafka_bench_quick_run_writes_its_section(tmp_path: Path) -> None:
     assert text.count(kafka_bench.START) == 1
     assert "| (1) worker input rate" in text
     assert "| (3) recovery of a worker owning 10,000 positions |" in text
-    kafka_bench.write_section(report, kafka_bench.START + "\nreplaced\n" + kafka_bench.END + "\n")
+    replaced = kafka_bench.START + "\nreplaced\n" + kafka_bench.END + "\n"
+    write_section(report, replaced, kafka_bench.START, kafka_bench.END)
     assert report.read_text() == "# Benchmarks\n\nengine figures\n\n" + kafka_bench.START + (
         "\nreplaced\n" + kafka_bench.END + "\n"
     )

@@ -25,7 +25,7 @@ def imported_roots(path: Path) -> set[str]:
 def test_risk_modules_import_only_numpy_and_the_standard_library() -> None:
     allowed = set(sys.stdlib_module_names) | ALLOWED_THIRD_PARTY | {"risk"}
     offenders = {
-        path.name: sorted(imported_roots(path) - allowed) for path in sorted(RISK.glob("*.py"))
+        path.name: sorted(imported_roots(path) - allowed) for path in sorted(RISK.rglob("*.py"))
     }
     assert {name: roots for name, roots in offenders.items() if roots} == {}
     assert len(offenders) >= 8, "the scan should see every module of risk/"

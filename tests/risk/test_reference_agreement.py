@@ -1,7 +1,9 @@
 """The vectorized engine agrees with the scalar reference on random streams (1e-9 relative).
 
-Streams mix cross, isolated, hedge, inverse, closes, mode switches, stale and bad lines
-(tests/streamgen.py); the engine runs through `riskmon replay` in-process.
+Streams mix cross, isolated, hedge, inverse, closes, mode switches, stale and bad lines, fund
+balances and depth snapshots (tests/streamgen.py); the engine runs through `riskmon replay`
+in-process. The fund sections are checked against tests/fund_reference.py (Monte Carlo apart:
+tests/risk/test_fund_montecarlo.py).
 """
 
 from __future__ import annotations
@@ -123,6 +125,67 @@ def assert_agree(seed: int, n_events: int) -> None:
         ]
         problems = exact + differences(mine, theirs, ("wallet", *ACCOUNT_NUMBERS))
         assert not problems, f"seed {seed}, account {theirs['margin_account']}: {problems}"
+    problems = fund_differences(summary, expected_summary)
+    assert not problems, f"seed {seed}: {problems}"
+
+
+def fund_differences(engine: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+    """What differs in `funds` (but Monte Carlo), `adl` and `liquidation_map`."""
+    scale = sum(
+        abs(position["notional"]) + abs(position["unrealized_pnl"])
+        for account in reference["accounts"]
+        for position in account["positions"]
+    )
+    found: list[str] = []
+    assets = [fund["asset"] for fund in engine["funds"]]
+    if assets != [fund["asset"] for fund in reference["funds"]]:
+        return [f"fund assets {assets}"]
+    for mine, theirs in zip(engine["funds"], reference["funds"], strict=True):
+        asset = theirs["asset"]
+        exact = ("balance", "depletion_shock_down", "depletion_shock_up")
+        found += [f"{asset} {name}" for name in exact if mine[name] != theirs[name]]
+        if not close(mine["drawdown_8h"], theirs["drawdown_8h"], 0.0):
+            found.append(f"{asset} drawdown_8h {mine['drawdown_8h']} != {theirs['drawdown_8h']}")
+        for point, expected in zip(mine["stress"], theirs["stress"], strict=True):
+            if (
+                point["shock"] != expected["shock"]
+                or point["bankrupt_accounts"] != expected["bankrupt_accounts"]
+            ) or not close(point["drawdown"], expected["drawdown"], scale):
+                found.append(f"{asset} stress {point} != {expected}")
+    found += _adl_differences(engine["adl"], reference["adl"])
+    found += _map_differences(engine["liquidation_map"], reference["liquidation_map"], scale)
+    return found
+
+
+def _adl_differences(engine: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+    if sorted(engine) != sorted(reference):
+        return [f"adl symbols {sorted(engine)} != {sorted(reference)}"]
+    found = []
+    for symbol, sides in reference.items():
+        for side, entries in sides.items():
+            mine = engine[symbol][side]
+            keys = [(entry["margin_account"], entry["quintile"]) for entry in mine]
+            if keys != [(entry["margin_account"], entry["quintile"]) for entry in entries]:
+                found.append(f"adl {symbol} {side}: {mine} != {entries}")
+            found += [
+                f"adl {symbol} {side} score {left['score']} != {right['score']}"
+                for left, right in zip(mine, entries, strict=False)
+                if not close(left["score"], right["score"], 0.0)
+            ]
+    return found
+
+
+def _map_differences(engine: dict[str, Any], reference: dict[str, Any], scale: float) -> list[str]:
+    if sorted(engine) != sorted(reference):
+        return [f"liquidation_map symbols {sorted(engine)} != {sorted(reference)}"]
+    return [
+        f"liquidation_map {symbol} {band} != {expected}"
+        for symbol, bands in reference.items()
+        for band, expected in zip(engine[symbol], bands, strict=True)
+        if band["band"] != expected["band"]
+        or not close(band["long_notional"], expected["long_notional"], scale)
+        or not close(band["short_notional"], expected["short_notional"], scale)
+    ]
 
 
 @settings(max_examples=25, deadline=None)
@@ -157,3 +220,18 @@ def test_streams_reach_every_level_and_every_reason() -> None:
     reasons = {reject["reason"] for reject in summary["rejects"]}
     assert len(reasons) >= 20, reasons
     assert any(account["mode"] == "isolated" for account in summary["accounts"])
+    funds = {fund["asset"]: fund for fund in summary["funds"]}
+    assert sorted(funds) == ["BTC", "USDC", "USDT"]  # only USDT has a fund balance
+    assert funds["BTC"]["balance"] is None
+    assert funds["BTC"]["depletion_shock_down"] is None
+    fund = funds["USDT"]
+    assert fund["depletion_shock_down"] is not None
+    assert fund["depletion_shock_up"] is not None
+    counts = [point["bankrupt_accounts"] for point in fund["stress"]]  # -0.5 ... 0.5
+    assert counts[0] > counts[7]
+    assert counts[-1] > counts[8]
+    assert any(summary["adl"][symbol]["long"] for symbol in summary["adl"])
+    assert any(summary["adl"][symbol]["short"] for symbol in summary["adl"])
+    bands = [band for symbol in summary["liquidation_map"].values() for band in symbol]
+    assert any(band["long_notional"] > 0 for band in bands)
+    assert any(band["short_notional"] > 0 for band in bands)

@@ -10,7 +10,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk.engine import Engine
 from streams.config import parse_config
 from streams.partitioning import line_partition, partition_of, partitioned_replay
 from streams.replay import replay_lines
@@ -41,7 +40,7 @@ def test_union_of_partitions_is_the_replay(seed: int, partitions: int) -> None:
     config = parse_config(config_text(instruments), "test")
     raw = [line.encode() for line in lines]
     whole: list[str] = []
-    replay_lines(raw, Engine(config.instruments, config.thresholds), whole.append)
+    replay_lines(raw, config.engine(), whole.append)
     parts = partitioned_replay(raw, Settings(partitions=partitions), config)
     union: dict[str, dict[str, Any]] = {}
     for records in parts.values():

@@ -56,6 +56,14 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
+def btc_config(tmp_path: Path, tables: str) -> Path:
+    """A config file: `tables`, then BTCUSDT (linear, USDT, default tiers) as the only symbol."""
+    config = tmp_path / "config.toml"
+    instrument = '[[instruments]]\nsymbol = "BTCUSDT"\nkind = "linear"\nsettle = "USDT"\n'
+    config.write_text(tables + instrument, encoding="utf-8")
+    return config
+
+
 def replay(tmp_path: Path, events: Path, *extra: str) -> tuple[list[dict[str, Any]], Any]:
     out, summary = tmp_path / "out.jsonl", tmp_path / "summary.json"
     assert main(["replay", str(events), "--out", str(out), "--summary", str(summary), *extra]) == 0
@@ -211,6 +219,13 @@ def test_missing_config_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixtur
             '[[instruments]]\nsymbol = "X"\nkind = "futures"\nsettle = "USDT"\n',
             "instrument X: invalid kind",
         ),
+        ("fund = 3\n", "[fund] must be a table"),
+        ("[fund]\nlambda = 0.9\n", "unknown [fund] key 'lambda'"),
+        ("[fund]\npaths = 1.5\n", "fund.paths must be an integer"),
+        ("[fund]\ndecay = 1.5\n", "fund: decay must be in (0, 1)"),
+        ("[fund]\nshocks = []\n", "fund.shocks must be a non-empty array of numbers"),
+        ("[fund]\nshocks = [0.1, 0]\n", "shocks must be non-zero finite fractions"),
+        ('[fund]\nconfidence = "high"\n', "fund.confidence must be a number"),
     ],
 )
 def test_invalid_config_is_a_one_line_error(
@@ -228,15 +243,75 @@ def test_unwritable_output_is_an_error(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_config_thresholds_change_levels(tmp_path: Path) -> None:
     events = write_lines(tmp_path / "good.jsonl", [json.dumps(line) for line in GOOD_LINES[:5]])
-    config = tmp_path / "strict.toml"
-    config.write_text(
-        "[levels]\nwatch = 0.1\nmargin_call = 0.2\nliquidation = 0.9\n"
-        '[[instruments]]\nsymbol = "BTCUSDT"\nkind = "linear"\nsettle = "USDT"\n',
-        encoding="utf-8",
-    )
+    config = btc_config(tmp_path, "[levels]\nwatch = 0.1\nmargin_call = 0.2\nliquidation = 0.9\n")
     records, _ = replay(tmp_path, events, "--config", str(config))
     # Ratio 0.05 at open stays safe; ratio 0.905 at mark 90.5 is past 0.9: liquidation.
     assert [(record["from"], record["to"]) for record in records] == [("safe", "liquidation")]
+
+
+# 1 long at 100 with 10, then mark 100.5: equity(x) = 10.5 + 100.5 x. The fund fell from
+# 1,000 to 3.3.
+FUND_LINES = [
+    *GOOD_LINES[:4],
+    {"type": "fund", "asset": "USDT", "balance": 1_000.0, "ts": 4},
+    {"type": "fund", "asset": "USDT", "balance": 3.3, "ts": 5},
+    {"type": "mark", "symbol": "BTCUSDT", "price": 100.5, "ts": 6},
+]
+
+
+def test_summary_fund_sections(tmp_path: Path) -> None:
+    events = write_lines(tmp_path / "fund.jsonl", [json.dumps(line) for line in FUND_LINES])
+    config = btc_config(
+        tmp_path,
+        "[fund]\nshocks = [-0.1, 0.2]\npaths = 100\nhorizons_hours = [1, 0.5]\nadl_top = 1\n",
+    )
+    _, summary = replay(tmp_path, events, "--config", str(config))
+    (fund,) = summary["funds"]
+    assert list(fund) == [
+        "asset",
+        "balance",
+        "drawdown_8h",
+        "stress",
+        "depletion_shock_down",
+        "depletion_shock_up",
+        "monte_carlo",
+    ]
+    assert fund["stress"] == [
+        {"shock": -0.1, "drawdown": 0.0, "bankrupt_accounts": 0},
+        {"shock": 0.2, "drawdown": 0.0, "bankrupt_accounts": 0},
+    ]
+    assert fund["balance"] == 3.3
+    assert fund["drawdown_8h"] == pytest.approx(3.3 / 1_000 - 1, rel=1e-12)
+    assert fund["depletion_shock_down"] == -0.1374  # 100.5 |x| - 10.5 >= 3.3 from 0.13731
+    assert fund["depletion_shock_up"] is None
+    assert [stats["horizon"] for stats in fund["monte_carlo"]] == ["1h", "0.5h"]
+    assert summary["adl"] == {
+        "BTCUSDT": {
+            "long": [
+                {
+                    "margin_account": "a/cross/USDT",
+                    "score": (0.5 / 100) * (100.5 / 10.5),
+                    "quintile": 5,
+                }
+            ],
+            "short": [],
+        }
+    }
+    (band,) = [band for band in summary["liquidation_map"]["BTCUSDT"] if band["long_notional"]]
+    # Liquidation at 10 + (P - 100) = 0.005 P: P = 90 / 0.995 = 90.45, 9.998% below 100.5.
+    assert band == {"band": [-0.1, -0.09], "long_notional": 100.5, "short_notional": 0.0}
+
+
+def test_report_has_a_line_per_fund(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = write_lines(tmp_path / "fund.jsonl", [json.dumps(line) for line in FUND_LINES])
+    assert main(["replay", str(events), "--out", str(tmp_path / "out"), "--report"]) == 0
+    fund = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fund")]
+    # A fall of 20% costs 20.1 - 10.5 = 9.6.
+    assert fund[0].startswith(
+        "fund USDT: balance 3.3; 8h drawdown -99.7%; a 20% gap down costs 9.6 (1 accounts owe);"
+        " gone at a gap of -13.74%; P(depleted in 24h) "
+    )
+    assert len(fund) == 1
 
 
 def test_a_full_output_device_is_a_write_error(capsys: pytest.CaptureFixture[str]) -> None:
