@@ -104,6 +104,10 @@ class Engine:
         self.carried_counts: dict[str, int] = {}
         self.funds: dict[str, FundEvent] = {}
         self.depth: dict[str, DepthEvent] = {}
+        self.epoch_listener: Callable[[int], None] | None = None
+        self._next_epoch: int | None = None
+        self._move_reference: list[float | None] = []
+        self._move_interval: list[int] = []
         self.positions = PositionIndex()
         self.margin = MarginAccounts()
         self._handlers: dict[type, Callable[[Any], Outcome]] = {
@@ -129,6 +133,21 @@ class Engine:
         handlers = self._handlers
         return [handlers[type(event)](event) for event in events]
 
+    def watch_epochs(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(at)` at every fund projection epoch (docs/FUND.md, "Live").
+
+        Epochs are points of the mark stream, the one input every engine of a deployment sees
+        whole and in the same order:
+        - the multiples `at` of `projection_interval_ms`: just before the first accepted mark
+          with ts >= at (a gap over several makes one epoch, the last of them);
+        - `at` = ts + 1 just after an accepted mark that moved by `large_move` or more
+          (`_watch_move`).
+        The engine then holds everything that came before that point, whatever its kind.
+        The first accepted mark only starts the clock.
+        """
+        self.epoch_listener = listener
+        self._next_epoch = None
+
     # -- handlers ------------------------------------------------------------------------------
 
     def _reject(self, event: Rejection) -> Outcome:
@@ -140,6 +159,11 @@ class Engine:
             return Outcome(REJECTED, UNKNOWN_SYMBOL, ())
         if event.ts < self.mark_times[symbol]:
             return _STALE
+        if self.epoch_listener is not None:
+            return self._apply_watched_mark(symbol, event)
+        return self._set_mark(symbol, event)
+
+    def _set_mark(self, symbol: int, event: MarkEvent) -> Outcome:
         self.marks[symbol] = event.price
         self.mark_times[symbol] = event.ts
         self._advance(event.ts)
@@ -232,6 +256,51 @@ class Engine:
         latest[key] = event
         self._advance(event.ts)
         return _QUIET
+
+    # -- epochs --------------------------------------------------------------------------------
+
+    def _apply_watched_mark(self, symbol: int, event: MarkEvent) -> Outcome:
+        """An accepted mark when epochs are watched: the epoch before it, the one after it."""
+        interval = self.fund_parameters.projection_interval_ms
+        due = self._next_epoch
+        if due is not None and event.ts >= due:
+            self._epoch(max(due, event.ts // interval * interval))
+        elif due is None:
+            self._next_epoch = (event.ts // interval + 1) * interval
+        large = self._large_move(symbol, event)
+        outcome = self._set_mark(symbol, event)
+        if large:
+            self._epoch(event.ts + 1)
+        return outcome
+
+    def _epoch(self, at: int) -> None:
+        assert self.epoch_listener is not None
+        self.epoch_listener(at)
+        interval = self.fund_parameters.projection_interval_ms
+        self._next_epoch = (at // interval + 1) * interval
+
+    def _large_move(self, symbol: int, event: MarkEvent) -> bool:
+        """Did this mark move by `large_move` or more from its symbol's reference?
+
+        The reference is the price in force when the current interval began (the first price
+        at first), or the price of the symbol's last large move since: it depends on the marks
+        alone, so every engine of a deployment finds the same large moves.
+        """
+        parameters = self.fund_parameters
+        interval = event.ts // parameters.projection_interval_ms
+        while len(self._move_reference) <= symbol:
+            self._move_reference.append(None)
+            self._move_interval.append(-1)
+        if interval > self._move_interval[symbol]:
+            previous = self.marks[symbol]
+            self._move_reference[symbol] = event.price if previous is None else previous
+            self._move_interval[symbol] = interval
+        reference = self._move_reference[symbol]
+        assert reference is not None
+        if abs(event.price / reference - 1.0) < parameters.large_move:
+            return False
+        self._move_reference[symbol] = event.price
+        return True
 
     # -- positions -----------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The `riskmon` command line.
 
     riskmon replay EVENTS.jsonl [--config FILE] [--out FILE] [--summary FILE] [--report]
+                  [--fund-out FILE]
     riskmon worker
     riskmon publish EVENTS.jsonl [--interval-ms N]
     riskmon tail [--topic NAME] [--from-beginning] [--idle-exit SECONDS]
@@ -29,7 +30,7 @@ from streams.kafka import BrokerError
 from streams.pipes import silence_stdout
 from streams.progress import Progress
 from streams.publish import publish_file
-from streams.replay import ReplayReport, replay_lines, summary_document
+from streams.replay import ReplayReport, replay_lines, summary_document, watch_fund
 from streams.runner import run_worker, tail
 from streams.settings import SettingsError, load_settings
 from streams.task import CheckpointError
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", type=Path, help="transitions JSONL (default: stdout)")
     replay.add_argument("--summary", type=Path, help="write the SPEC §10 summary JSON here")
     replay.add_argument("--report", action="store_true", help="print a short report to stderr")
+    replay.add_argument(
+        "--fund-out", type=Path, help="write the riskmon.fund records of every epoch here"
+    )
     commands.add_parser("worker", help="run a Kafka worker (settings: RISKMON_ variables)")
     publish = commands.add_parser("publish", help="write a replay file to the input topics")
     publish.add_argument("events", type=Path, help="JSONL file of SPEC §3 events")
@@ -116,8 +120,11 @@ def run_replay(arguments: argparse.Namespace) -> int:
     except OSError as error:
         raise CommandError(f"cannot read {events_path}: {error.strerror or error}") from None
     target = arguments.out or "stdout"
+    fund_out = nullcontext(None) if arguments.fund_out is None else _output(arguments.fund_out)
     try:
-        with source, _output(arguments.out) as out:
+        with source, _output(arguments.out) as out, fund_out as projections:
+            if projections is not None:
+                watch_fund(engine, lambda line: projections.write(line + "\n"))
             progress = Progress.for_file(source, sys.stderr)
 
             reader_gone = False

@@ -19,8 +19,15 @@ from risk.instruments import Instrument
 from risk.levels import Thresholds
 
 _LEVEL_KEYS = ("watch", "margin_call", "liquidation", "hysteresis")
-_FUND_INTEGERS = ("drawdown_window_ms", "bar_ms", "paths", "seed", "adl_top")
-_FUND_NUMBERS = ("decay", "prior_daily_volatility", "confidence")
+_FUND_INTEGERS = (
+    "drawdown_window_ms",
+    "bar_ms",
+    "paths",
+    "seed",
+    "adl_top",
+    "projection_interval_ms",
+)
+_FUND_NUMBERS = ("decay", "prior_daily_volatility", "confidence", "large_move")
 _HOUR_MS = 3_600_000
 
 

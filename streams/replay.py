@@ -14,7 +14,8 @@ from itertools import islice
 from typing import Any
 
 from risk.engine import ACCEPTED, REJECTED, STALE, Engine
-from risk.fund.report import fund_sections
+from risk.fund.projection import asset_records, fund_projection
+from risk.fund.report import engine_share, fund_sections
 from streams.codec import decode_event, encode_record
 
 BATCH_LINES = 4096
@@ -74,3 +75,17 @@ def _batches(items: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tup
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def watch_fund(engine: Engine, emit: Callable[[str], object]) -> None:
+    """Emit the `riskmon.fund` records (one per asset) at every projection epoch of `engine`
+    (docs/FUND.md, "Live projections"): what the Kafka workers publish for the same events."""
+    settle = {instrument.symbol: instrument.settle for instrument in engine.instruments}
+
+    def project(at: int) -> None:
+        share = engine_share(engine, at)
+        projection = fund_projection(share.market, share.totals(), share.stress)
+        for record in asset_records(projection, settle).values():
+            emit(encode_record(record))
+
+    engine.watch_epochs(project)

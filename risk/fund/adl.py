@@ -91,3 +91,31 @@ def _queue(
         for rank, (negated, name) in enumerate(named)
     )
     return AdlQueue(length, entries)
+
+
+def merge_queues(
+    parts: list[dict[str, dict[str, AdlQueue]]], top: int
+) -> dict[str, dict[str, AdlQueue]]:
+    """The queues of a book split across parts (each with its own first `top` entries).
+
+    The first `top` of the whole queue are among the parts' first `top`; quintiles follow
+    from their rank in the merged order and the summed length.
+    """
+    merged: dict[str, dict[str, AdlQueue]] = {}
+    for symbol in sorted({symbol for part in parts for symbol in part}):
+        merged[symbol] = {}
+        for side in SIDES:
+            queues = [part[symbol][side] for part in parts if symbol in part]
+            length = sum(queue.length for queue in queues)
+            ranked = sorted(
+                (entry for queue in queues for entry in queue.top),
+                key=lambda entry: (-entry.score, entry.margin_account),
+            )[:top]
+            merged[symbol][side] = AdlQueue(
+                length,
+                tuple(
+                    entry._replace(quintile=5 - (5 * rank) // length)
+                    for rank, entry in enumerate(ranked)
+                ),
+            )
+    return merged

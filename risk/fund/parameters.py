@@ -35,6 +35,9 @@ class FundParameters:
     - `paths`, `seed`, `horizons`: the Monte Carlo draw (`horizons` is (name, length in ms)).
     - `confidence`: the VaR / expected-shortfall level.
     - `adl_top`: how many entries of each ADL queue a summary shows.
+    - `projection_interval_ms`, `large_move`: live projections run at every multiple of the
+      interval in event time, and just after a mark that moved by `large_move` or more (a
+      fraction) from its price when the interval began (or at its last large move).
     """
 
     shocks: tuple[float, ...] = DEFAULT_SHOCKS
@@ -47,6 +50,8 @@ class FundParameters:
     horizons: tuple[tuple[str, int], ...] = DEFAULT_HORIZONS
     confidence: float = 0.99
     adl_top: int = 10
+    projection_interval_ms: int = 60_000
+    large_move: float = 0.03
 
     def __post_init__(self) -> None:
         if not self.shocks or any(not math.isfinite(x) or x == 0.0 for x in self.shocks):
@@ -65,6 +70,8 @@ class FundParameters:
             raise ValueError("confidence must be in [0.5, 1)")
         if self.adl_top < 1:
             raise ValueError("adl_top must be positive")
+        if self.projection_interval_ms <= 0 or not self.large_move > 0.0:
+            raise ValueError("projection_interval_ms and large_move must be positive")
 
     @property
     def prior_bar_variance(self) -> float:

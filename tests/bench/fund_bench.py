@@ -11,13 +11,16 @@ leverage 2x-125x (mostly 2x-20x), equity = initial margin times (1 + an exponent
 mean 50%). Marks are 1.0-60,000, betas 0.6-2.0. Building the engine from events would add a
 minute and measure the engine, not the projection.
 
-(1) Stress grid, 16 shocks: ladders and deficit intervals (risk/fund/profile.py,
-    intervals.py) against a dense numpy pass per shock (every position, `np.bincount` per
-    account) and against a plain Python loop timed on a sample of accounts and scaled.
+(0) Reducing the book (`EpochShare`: risk/fund/profile.py, intervals.py), once per
+    projection, shared by the rest.
+(1) Stress grid, 16 shocks: ladders and deficit intervals against a dense numpy pass per
+    shock (every position, `np.bincount` per account) and against a plain Python loop timed
+    on a sample of accounts and scaled.
 (2) Both depletion shocks to 1e-4: the coarse-then-32-way search against bisection with the
     dense pass (a lattice scan would take 109,900 dense passes).
 (3) Monte Carlo, 10,000 paths, 1h and 24h, with a one-factor covariance (about 4.5% a day
-    per symbol): against the dense pass timed on a sample of paths and scaled to 10,000.
+    per symbol), drawing the paths included: against the dense pass timed on a sample of
+    paths and scaled to 10,000.
 
 Every fast answer is checked against its brute-force twin in the same run.
 The report replaces the section between the FUND markers of the file it writes.
@@ -34,13 +37,13 @@ from typing import Any, Final
 
 import numpy as np
 
+from risk.fund import FundParameters
 from risk.fund.exposure import Exposure, FloatArray, sum_by
-from risk.fund.montecarlo import draw_paths
-from risk.fund.profile import profiles_of
-from risk.fund.stress import StressModel
+from risk.fund.share import EpochShare
+from risk.fund.snapshot import Market
 from tests.bench.run_bench import machine
 from tests.bench.sections import write_section
-from tests.risk.fund_books import first_lattice_shock
+from tests.risk.fund_books import Shocked, first_lattice_shock
 
 START: Final = "<!-- FUND:START -->"
 END: Final = "<!-- FUND:END -->"
@@ -180,36 +183,59 @@ def bisection(dense: DenseBook, asset: int, balance: float, direction: int) -> f
     return first_lattice_shock(lambda x: bool(dense.stress(x)[0][asset] >= balance), direction)
 
 
+def synthetic_market(exposure: Exposure, paths: int) -> Market:
+    """Marks and instruments of the book; a one-factor covariance, about 4.5% a day."""
+    symbols = len(exposure.symbols)
+    rng = np.random.default_rng(3)
+    factor = rng.normal(1.0, 0.2, symbols) * 0.0009  # a market factor, ~3.4% a day
+    idiosyncratic = rng.uniform(0.0006, 0.0010, symbols)  # ~2.3-3.8% a day
+    return Market(
+        at=1,
+        parameters=FundParameters(paths=paths, seed=1),
+        symbols=exposure.symbols,
+        settle=tuple(exposure.assets[index] for index in exposure.symbol_asset),
+        inverse=exposure.inverse,
+        contract_size=exposure.contract_size,
+        beta=exposure.beta,
+        marks=exposure.mark,
+        names=exposure.symbols,  # already in name order
+        covariance=np.outer(factor, factor) + np.diag(idiosyncratic**2),
+        balances={},
+        drawdowns={},
+        books={},
+    )
+
+
 def run(accounts: int, symbols: int, paths: int, sample_paths: int) -> dict[str, Any]:
     build_started = time.perf_counter()
     exposure = synthetic_exposure(accounts, symbols)
     build = time.perf_counter() - build_started
-    profile_seconds, profiles = timed(lambda: profiles_of(exposure), repeat=1)
-    models = [StressModel(exposure, profile, {}) for profile in profiles.values()]
+    market = synthetic_market(exposure, paths)
+    profile_seconds, share = timed(lambda: EpochShare(market, exposure, []), repeat=1)
+    held = sorted({exposure.assets[index] for index in np.unique(exposure.account_asset)})
+    models = [Shocked(share, asset) for asset in held]
     dense = DenseBook(exposure)
     result: dict[str, Any] = {
         "accounts": accounts,
         "positions": len(exposure.size),
         "symbols": symbols,
-        "assets": len(profiles),
-        "multi_symbol_accounts": sum(p.multi.accounts for p in profiles.values()),
+        "assets": len(held),
+        "multi_symbol_accounts": sum(p.multi.accounts for p in share.profiles.values()),
         "build_seconds": build,
         "profile_seconds": profile_seconds,
     }
     result["stress"] = stress_benchmark(exposure, models, dense)
     result["depletion"] = depletion_benchmark(models, dense)
-    result["monte_carlo"] = monte_carlo_benchmark(exposure, models, dense, paths, sample_paths)
+    result["monte_carlo"] = monte_carlo_benchmark(exposure, share, dense, sample_paths)
     return result
 
 
-def stress_benchmark(
-    exposure: Exposure, models: list[StressModel], dense: DenseBook
-) -> dict[str, Any]:
+def stress_benchmark(exposure: Exposure, models: list[Shocked], dense: DenseBook) -> dict[str, Any]:
     shocks = np.array(SHOCKS)
     fast_seconds, fast = timed(lambda: [model.drawdown(shocks) for model in models])
     dense_seconds, brute = timed(lambda: [dense.stress(shock) for shock in SHOCKS])
     for model, (loss, count) in zip(models, fast, strict=True):
-        asset = exposure.assets.index(model.profile.asset)
+        asset = exposure.assets.index(model.asset)
         for column, (brute_loss, brute_count) in enumerate(brute):
             assert math.isclose(loss[column], brute_loss[asset], rel_tol=1e-9, abs_tol=1e-3)
             assert abs(count[column] - brute_count[asset]) <= 2
@@ -224,10 +250,10 @@ def stress_benchmark(
     }
 
 
-def depletion_benchmark(models: list[StressModel], dense: DenseBook) -> dict[str, Any]:
+def depletion_benchmark(models: list[Shocked], dense: DenseBook) -> dict[str, Any]:
     assets = dense.exposure.assets
     at_20_down = dense.stress(-0.2)[0]
-    balances = [max(0.5 * at_20_down[assets.index(m.profile.asset)], 1.0) for m in models]
+    balances = [max(0.5 * at_20_down[assets.index(model.asset)], 1.0) for model in models]
 
     def fast() -> list[tuple[float | None, float | None]]:
         return [
@@ -238,8 +264,8 @@ def depletion_benchmark(models: list[StressModel], dense: DenseBook) -> dict[str
     def brute() -> list[tuple[float | None, float | None]]:
         return [
             (
-                bisection(dense, assets.index(model.profile.asset), balance, -1),
-                bisection(dense, assets.index(model.profile.asset), balance, +1),
+                bisection(dense, assets.index(model.asset), balance, -1),
+                bisection(dense, assets.index(model.asset), balance, +1),
             )
             for model, balance in zip(models, balances, strict=True)
         ]
@@ -247,7 +273,7 @@ def depletion_benchmark(models: list[StressModel], dense: DenseBook) -> dict[str
     fast_seconds, found = timed(fast)
     brute_seconds, expected = timed(brute, repeat=1)
     assert found == expected, (found, expected)
-    usdt = [model.profile.asset for model in models].index("USDT")
+    usdt = [model.asset for model in models].index("USDT")
     return {
         "fast_ms": fast_seconds * 1e3,
         "bisection_ms": brute_seconds * 1e3,
@@ -257,35 +283,21 @@ def depletion_benchmark(models: list[StressModel], dense: DenseBook) -> dict[str
 
 
 def monte_carlo_benchmark(
-    exposure: Exposure, models: list[StressModel], dense: DenseBook, paths: int, sample: int
+    exposure: Exposure, share: EpochShare, dense: DenseBook, sample: int
 ) -> dict[str, Any]:
-    symbols = len(exposure.symbols)
-    rng = np.random.default_rng(3)
-    market = rng.normal(1.0, 0.2, symbols) * 0.0009  # a market factor, ~3.4% a day
-    idiosyncratic = rng.uniform(0.0006, 0.0010, symbols)  # ~2.3-3.8% a day
-    covariance = np.outer(market, market) + np.diag(idiosyncratic**2)
-    horizons = (("1h", 60.0), ("24h", 1440.0))
-
-    def fast() -> list[list[FloatArray]]:
-        drawn = draw_paths(covariance, horizons, paths, seed=1)
-        inverse = exposure.inverse[:, None]
-        return [
-            [model.profile.evaluate(np.where(inverse, 1.0 / m, m)).deficit for model in models]
-            for m in drawn.multipliers
-        ]
-
-    fast_seconds, losses = timed(fast, repeat=1)
-    drawn = draw_paths(covariance, horizons, paths, seed=1)
+    fast_seconds, totals = timed(share.totals, repeat=1)  # draws the paths, then evaluates
+    paths = share.market.parameters.paths
     columns = np.linspace(0, paths - 1, sample).astype(int)
     started = time.perf_counter()
-    for multipliers, per_asset in zip(drawn.multipliers, losses, strict=True):
+    for horizon, multipliers in enumerate(share.paths().multipliers):
         for column in columns.tolist():
             brute, _ = dense.deficit(multipliers[:, column])
-            for model, loss in zip(models, per_asset, strict=True):
-                expected = brute[exposure.assets.index(model.profile.asset)]
-                assert math.isclose(expected, loss[column], rel_tol=1e-9, abs_tol=1e-3)
+            for asset, losses in totals.losses.items():
+                expected = brute[exposure.assets.index(asset)]
+                loss = losses[horizon][column]
+                assert math.isclose(expected, loss, rel_tol=1e-9, abs_tol=1e-3)
     dense_seconds = (time.perf_counter() - started) * paths / sample
-    usdt_day = losses[1][[model.profile.asset for model in models].index("USDT")]
+    usdt_day = totals.losses["USDT"][1]
     return {
         "paths": paths,
         "fast_s": fast_seconds,
@@ -311,8 +323,8 @@ def report(result: dict[str, Any]) -> str:
         f"Book: {result['accounts']:,} margin accounts, {result['positions']:,} positions, "
         f"{result['symbols']} symbols, {result['assets']} settle assets, "
         f"{result['multi_symbol_accounts']:,} multi-symbol accounts (see the script's docstring); "
-        f"{stress['bankrupt_at_20_down']:,} accounts owe at a 20% gap down. Reducing it to ladders "
-        f"(`profiles_of`, once per projection, shared by all three): "
+        f"{stress['bankrupt_at_20_down']:,} accounts owe at a 20% gap down. Reducing it "
+        f"(`EpochShare`, once per projection, shared by all three): "
         f"{result['profile_seconds'] * 1e3:,.0f} ms.",
         "",
         f"Rows (1)-(3) exclude that shared reduction. A whole projection (reduce, stress grid, "

@@ -10,10 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from risk import Engine
 from risk.events import InstrumentEvent, parse_event
+from risk.fund.exposure import FloatArray
+from risk.fund.projection import depletion_shock, drawdown
+from risk.fund.report import engine_share
+from risk.fund.share import EpochShare
 from tests.risk.builders import accepted, balance, mark, position
 
 
@@ -95,6 +101,27 @@ class Book:
             total += quantity * price if item["kind"] == "linear" else quantity / price
             total += quantity * holding.entry if item["kind"] == "linear" else 0.0
         return total
+
+
+class Shocked:
+    """One asset's stress grid and depletion shocks in a share, through the projection."""
+
+    def __init__(self, share: EpochShare, asset: str = "USDT") -> None:
+        self.share = share
+        self.asset = asset
+
+    @classmethod
+    def of(cls, engine: Engine, asset: str = "USDT") -> Shocked:
+        return cls(engine_share(engine), asset)
+
+    def drawdown(self, shocks: FloatArray) -> tuple[FloatArray, NDArray[np.int64]]:
+        """(drawdown, accounts with negative equity) at each shock."""
+        share = self.share.stress(self.asset, shocks)
+        return drawdown(self.share.market, self.asset, shocks, share), share.negative
+
+    def depletion_shock(self, balance: float | None, direction: int) -> float | None:
+        market, stress = self.share.market, self.share.stress
+        return depletion_shock(market, self.asset, balance, direction, stress)
 
 
 def brute_drawdown(book: Book, x: float) -> tuple[float, list[float]]:

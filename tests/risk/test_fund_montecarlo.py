@@ -13,8 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from risk.fund import FundParameters
-from risk.fund.exposure import exposure_of
-from risk.fund.report import fund_sections, monte_carlo_paths
+from risk.fund.report import engine_share, fund_sections
 from tests.risk.builders import accepted
 from tests.risk.fund_books import Book, Holding, books, brute_drawdown
 
@@ -123,7 +122,7 @@ def test_correlated_marks_move_together() -> None:
     covariance = engine.volatility.matrix(["X", "Y"])
     correlation = covariance[0, 1] / math.sqrt(covariance[0, 0] * covariance[1, 1])
     assert correlation == pytest.approx(1.0, abs=1e-9)
-    paths = monte_carlo_paths(engine, exposure_of(engine))
+    paths = engine_share(engine).paths()
     for multipliers in paths.multipliers:
         assert multipliers[0] == pytest.approx(multipliers[1], rel=1e-4)
         assert np.std(np.log(multipliers[0])) > 0.01

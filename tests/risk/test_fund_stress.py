@@ -7,22 +7,22 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from risk.fund.exposure import exposure_of
-from risk.fund.profile import profiles_of
-from risk.fund.slippage import book_of
-from risk.fund.stress import StressModel
 from tests.risk.builders import accepted
-from tests.risk.fund_books import Book, Holding, books, brute_drawdown, first_lattice_shock
+from tests.risk.fund_books import (
+    Book,
+    Holding,
+    Shocked,
+    books,
+    brute_drawdown,
+    first_lattice_shock,
+)
 
 PROPERTY = settings(max_examples=150, deadline=None)
 SHOCKS = st.lists(st.floats(-0.99, 10.0).filter(lambda x: x != 0.0), min_size=1, max_size=8)
 
 
-def stress_model(book: Book) -> StressModel:
-    engine = book.engine()
-    exposure = exposure_of(engine)
-    (profile,) = profiles_of(exposure).values()
-    return StressModel(exposure, profile, {})
+def stress_model(book: Book) -> Shocked:
+    return Shocked.of(book.engine())
 
 
 @PROPERTY
@@ -164,11 +164,7 @@ def test_depth_slippage_is_added_to_the_deficits() -> None:
             "ts": 2,
         },
     )
-    exposure = exposure_of(engine)
-    (profile,) = profiles_of(exposure).values()
-    depth = engine.depth["BTC"]
-    model = StressModel(exposure, profile, {0: book_of(depth.bids, depth.asks)})
-    drawdown, _ = model.drawdown(np.array([-0.5]))
+    drawdown, _ = Shocked.of(engine).drawdown(np.array([-0.5]))
     # Equity -54,000. Selling 2 (unshocked prices, then all times m = 0.5): 1 at 59,990 costs
     # 10 and 0.5 at 59,900 costs 50; the last 0.5 goes past the book, whose average impact is
     # (60,000 - 59,900) / 1.5 per contract, so the price runs from 59,900 to 59,866.67: mean

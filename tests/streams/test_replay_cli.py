@@ -314,6 +314,49 @@ def test_report_has_a_line_per_fund(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert len(fund) == 1
 
 
+def test_fund_out_has_a_record_per_asset_at_every_epoch(tmp_path: Path) -> None:
+    lines = [
+        *GOOD_LINES[:4],
+        {"type": "fund", "asset": "USDT", "balance": 5.0, "ts": 4},
+        {"type": "mark", "symbol": "BTCUSDT", "price": 100.5, "ts": 1_500},  # epoch 1,000
+        {"type": "position", "account": "b", "symbol": "BTCUSDT", "size": -1,
+         "entry_price": 100.5, "mode": "isolated", "margin": 1.0, "ts": 1_600},
+        {"type": "mark", "symbol": "BTCUSDT", "price": 90.0, "ts": 1_700},  # -10.4%: epoch 1,701
+        {"type": "mark", "symbol": "BTCUSDT", "price": 91.0, "ts": 2_500},  # epoch 2,000
+    ]  # fmt: skip
+    events = write_lines(tmp_path / "fund.jsonl", [json.dumps(line) for line in lines])
+    config = btc_config(tmp_path, "[fund]\nprojection_interval_ms = 1000\npaths = 50\n")
+    fund_out = tmp_path / "fund-records.jsonl"
+    replay(tmp_path, events, "--config", str(config), "--fund-out", str(fund_out))
+    records = [json.loads(line) for line in fund_out.read_text().splitlines()]
+    assert [(record["ts"], record["asset"]) for record in records] == [
+        (999, "USDT"),
+        (1_700, "USDT"),
+        (1_999, "USDT"),
+    ]
+    first, moved, _ = records
+    assert list(first) == [
+        "ts",
+        "asset",
+        "balance",
+        "drawdown_8h",
+        "stress",
+        "depletion_shock_down",
+        "depletion_shock_up",
+        "monte_carlo",
+        "adl",
+        "liquidation_map",
+    ]
+    # At epoch 1,000: only a's long at mark 100 with 10: equity(x) = 10 + 100 x.
+    assert first["depletion_shock_down"] == -0.15  # 100 |x| - 10 >= 5
+    assert first["adl"] == {"BTCUSDT": {"long": [], "short": []}}
+    # At 1,701, just after the fall to 90: a owes nothing yet (equity 0), b is short and
+    # profitable; the fund is gone at a fall of 5 / 90 more.
+    assert moved["depletion_shock_down"] == -0.0556
+    (entry,) = moved["adl"]["BTCUSDT"]["short"]
+    assert entry["margin_account"] == "b/isolated/BTCUSDT"
+
+
 def test_a_full_output_device_is_a_write_error(capsys: pytest.CaptureFixture[str]) -> None:
     full = Path("/dev/full")
     if not full.exists():

@@ -1,0 +1,222 @@
+"""The fund projection of a whole book from its shares (SPEC §8, docs/FUND.md).
+
+`fund_projection` turns the summed shares of every process into the per-asset records:
+balance and 8-hour drawdown (from the market), the stress grid, both depletion shocks, the
+Monte Carlo statistics, the ADL queue heads and the liquidation map. `stress(asset, shocks)`
+must return the `StressShare` summed over every process; slippage is priced here, once, on
+the summed contracts, against the market's depth books. One process (replay) passes its own
+share; the Kafka workers' aggregator passes a function that asks every worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Final, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from risk.fund.exposure import FloatArray
+from risk.fund.liquidation_map import BANDS
+from risk.fund.montecarlo import horizon_stats
+from risk.fund.parameters import DEPLETION_DOWN, DEPLETION_STEP, DEPLETION_UP, MARK_FLOOR
+from risk.fund.share import StressShare, Totals, settle_assets
+from risk.fund.slippage import close_cost
+from risk.fund.snapshot import Market
+from risk.records import finite
+
+StressSource = Callable[[str, FloatArray], StressShare]
+_SEARCH_WAYS: Final = 32
+_LATTICE: Final = round(1 / DEPLETION_STEP)
+
+
+def _coarse(limit: int) -> NDArray[np.int64]:
+    fine = np.arange(500, min(limit, 10_000) + 1, 500)
+    wide = np.arange(12_500, limit + 1, 2_500)
+    points = np.concatenate((fine, wide))
+    return points if points[-1] == limit else np.append(points, limit)
+
+
+COARSE_DOWN: Final = _coarse(round(-DEPLETION_DOWN * _LATTICE))
+COARSE_UP: Final = _coarse(round(DEPLETION_UP * _LATTICE))
+
+
+class Share(Protocol):
+    """What a process answers about its accounts at an epoch (risk/fund/share.py)."""
+
+    def stress(self, asset: str, shocks: FloatArray) -> StressShare: ...
+
+    def totals(self) -> Totals: ...
+
+
+def aggregate_projection(market: Market, shares: Sequence[Share]) -> dict[str, Any]:
+    """The projection of the accounts of every share (each account in exactly one)."""
+    totals = Totals.merge([share.totals() for share in shares], market.parameters.adl_top)
+
+    def stress(asset: str, shocks: FloatArray) -> StressShare:
+        parts = [share.stress(asset, shocks) for share in shares]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+    return fund_projection(market, totals, stress)
+
+
+def fund_projection(market: Market, totals: Totals, stress: StressSource) -> dict[str, Any]:
+    """{"ts", "funds", "adl", "liquidation_map"}: SPEC §10's sections at the epoch."""
+    held = set(totals.losses)
+    funds = [
+        _fund_record(market, asset, totals, stress)
+        for asset in settle_assets(market)
+        if asset in held or asset in market.balances
+    ]
+    return {
+        "ts": market.at - 1,
+        "funds": funds,
+        "adl": {
+            symbol: {
+                side: [entry.as_record() for entry in queue.top] for side, queue in sides.items()
+            }
+            for symbol, sides in sorted(totals.adl.items())
+        },
+        "liquidation_map": {
+            symbol: _bands(cells) for symbol, cells in sorted(totals.liquidation.items())
+        },
+    }
+
+
+def asset_records(projection: dict[str, Any], settle: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """One `riskmon.fund` record per asset: its fund entry, with the ADL queues and the
+    liquidation map of the symbols settling in it, and the epoch's `ts`."""
+    records = {}
+    for fund in projection["funds"]:
+        asset = fund["asset"]
+        records[asset] = {
+            "ts": projection["ts"],
+            **fund,
+            "adl": {s: q for s, q in projection["adl"].items() if settle.get(s) == asset},
+            "liquidation_map": {
+                s: bands
+                for s, bands in projection["liquidation_map"].items()
+                if settle.get(s) == asset
+            },
+        }
+    return records
+
+
+def _settling(by_symbol: dict[str, Any], settle: dict[str, str], asset: str) -> dict[str, Any]:
+    return {symbol: value for symbol, value in by_symbol.items() if settle.get(symbol) == asset}
+
+
+def drawdown(market: Market, asset: str, shocks: FloatArray, share: StressShare) -> FloatArray:
+    """Deficits plus the cost of closing the summed contracts against the depth books."""
+    total = share.deficit.copy()
+    rows = [index for index, settle in enumerate(market.settle) if settle == asset]
+    for row, symbol in enumerate(rows):
+        book, mark = market.books.get(symbol), float(market.marks[symbol])
+        if book is None or not np.isfinite(mark):
+            continue
+        total += close_cost(
+            book,
+            inverse=bool(market.inverse[symbol]),
+            contract_size=float(market.contract_size[symbol]),
+            mark=mark,
+            multiplier=np.maximum(1.0 + market.beta[symbol] * shocks, MARK_FLOOR),
+            closing=share.closing[:, row],
+        )
+    return total
+
+
+def depletion_search(
+    direction: int,
+) -> Generator[NDArray[np.int64], NDArray[np.bool_], float | None]:
+    """The smallest k (x = direction * k * 1e-4) whose drawdown reaches the balance.
+
+    A generator: it yields lattice steps to evaluate and receives, for each, whether the
+    drawdown there is >= balance. Coarse steps first (every 0.05 to |x| = 1, then every
+    0.25), then 32-way inside the first coarse step that reaches.
+    """
+    coarse = COARSE_DOWN if direction < 0 else COARSE_UP
+    reached = yield coarse
+    if not reached.any():
+        return None
+    first = int(np.argmax(reached))
+    low, high = (int(coarse[first - 1]) if first else 0), int(coarse[first])
+    while high - low > 1:
+        inner = np.unique(np.linspace(low, high, _SEARCH_WAYS + 1).round().astype(np.int64))
+        inner = inner[(inner > low) & (inner < high)]
+        reached = yield inner
+        if reached.any():
+            index = int(np.argmax(reached))
+            high, low = int(inner[index]), int(inner[index - 1]) if index else low
+        else:
+            low = int(inner[-1])
+    return direction * high / _LATTICE
+
+
+def depletion_shock(
+    market: Market, asset: str, balance: float | None, direction: int, stress: StressSource
+) -> float | None:
+    if balance is None:
+        return None
+    search = depletion_search(direction)
+    steps = next(search)
+    while True:
+        shocks = direction * steps.astype(np.float64) / _LATTICE
+        losses = drawdown(market, asset, shocks, stress(asset, shocks))
+        try:
+            steps = search.send(losses >= balance)
+        except StopIteration as done:
+            result: float | None = done.value
+            return result
+
+
+def _fund_record(
+    market: Market, asset: str, totals: Totals, stress: StressSource
+) -> dict[str, Any]:
+    parameters = market.parameters
+    balance = market.balances.get(asset)
+    shocks = np.array(parameters.shocks, dtype=np.float64)
+    share = stress(asset, shocks)
+    losses = drawdown(market, asset, shocks, share)
+    nothing = [np.zeros(parameters.paths) for _ in parameters.horizons]  # no positions here
+    stats = [
+        horizon_stats(name, horizon, balance, parameters.confidence)
+        for (name, _), horizon in zip(
+            parameters.horizons, totals.losses.get(asset, nothing), strict=True
+        )
+    ]
+    return {
+        "asset": asset,
+        "balance": finite(balance),
+        "drawdown_8h": finite(market.drawdowns.get(asset)),
+        "stress": [
+            {"shock": shock, "drawdown": float(loss), "bankrupt_accounts": int(count)}
+            for shock, loss, count in zip(parameters.shocks, losses, share.negative, strict=True)
+        ],
+        "depletion_shock_down": depletion_shock(market, asset, balance, -1, stress),
+        "depletion_shock_up": depletion_shock(market, asset, balance, +1, stress),
+        "monte_carlo": [
+            {
+                "horizon": stat.horizon,
+                "confidence": parameters.confidence,
+                "expected_drawdown": stat.expected_drawdown,
+                "var": stat.var,
+                "expected_shortfall": stat.expected_shortfall,
+                "depletion_probability": stat.depletion_probability,
+            }
+            for stat in stats
+        ],
+    }
+
+
+def _bands(cells: FloatArray) -> list[dict[str, Any]]:
+    return [
+        {
+            "band": [band / 100, (band + 1) / 100],
+            "long_notional": float(cells[row, 0]),
+            "short_notional": float(cells[row, 1]),
+        }
+        for row, band in enumerate(BANDS)
+    ]

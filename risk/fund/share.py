@@ -1,0 +1,184 @@
+"""What one process contributes to a fund projection at an epoch, and how shares add up.
+
+A process (a worker with its partition tasks, or a replay) holds some of the accounts. Its
+`EpochShare` joins the `BookShare`s of its engines (their accounts are disjoint) and answers,
+for any settle asset:
+
+- `stress(asset, shocks)`: the deficit sum, the accounts in deficit and the contracts they hold
+  per symbol and side, at each shock: all additive over processes (`StressShare.__add__`);
+- `totals()`: per asset and horizon the drawdown of every Monte Carlo path (the paths are the
+  same everywhere: risk/fund/montecarlo.py), the ADL queue heads with their lengths and the
+  liquidation map cells: all mergeable (`Totals.merge`).
+
+Slippage is not additive (a book walk is convex in the size): risk/fund/projection.py prices
+it once, on the summed contracts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from risk.fund.adl import AdlQueue, merge_queues
+from risk.fund.exposure import Exposure, FloatArray
+from risk.fund.montecarlo import PathSet, draw_paths
+from risk.fund.profile import AssetProfile, profiles_of
+from risk.fund.snapshot import BookShare, Market
+
+
+class StressShare(NamedTuple):
+    """At n shocks: deficit sum, accounts in deficit, 2 x (asset's symbols) x n contracts."""
+
+    deficit: FloatArray
+    negative: NDArray[np.int64]
+    closing: FloatArray
+
+    def __add__(self, other: object) -> StressShare:
+        assert isinstance(other, StressShare)
+        return StressShare(
+            self.deficit + other.deficit,
+            self.negative + other.negative,
+            self.closing + other.closing,
+        )
+
+
+class Totals(NamedTuple):
+    """The non-interactive parts of a share: Monte Carlo, ADL, liquidation map."""
+
+    losses: dict[str, list[FloatArray]]  # asset -> per horizon, per path
+    adl: dict[str, dict[str, AdlQueue]]
+    liquidation: dict[str, FloatArray]
+
+    @staticmethod
+    def merge(parts: list[Totals], top: int) -> Totals:
+        losses: dict[str, list[FloatArray]] = {}
+        for part in parts:
+            for asset, horizons in part.losses.items():
+                if asset in losses:
+                    losses[asset] = [
+                        mine + theirs for mine, theirs in zip(losses[asset], horizons, strict=True)
+                    ]
+                else:
+                    losses[asset] = [horizon.copy() for horizon in horizons]
+        liquidation: dict[str, FloatArray] = {}
+        for part in parts:
+            for symbol, cells in part.liquidation.items():
+                liquidation[symbol] = liquidation.get(symbol, 0.0) + cells
+        return Totals(losses, merge_queues([part.adl for part in parts], top), liquidation)
+
+
+def settle_assets(market: Market) -> list[str]:
+    """Every settle asset of the instrument set and every asset with a fund balance."""
+    return sorted(set(market.settle) | set(market.balances))
+
+
+@dataclass(eq=False)
+class EpochShare:
+    """The accounts of one process at one epoch."""
+
+    market: Market
+    exposure: Exposure
+    books: list[BookShare]
+    profiles: dict[str, AssetProfile] = field(init=False)
+    _paths: PathSet | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.profiles = profiles_of(self.exposure, settle_assets(self.market))
+
+    @classmethod
+    def of(cls, market: Market, books: list[BookShare]) -> EpochShare:
+        return cls(market, concatenate([book.exposure for book in books]), books)
+
+    def stress(self, asset: str, shocks: FloatArray) -> StressShare:
+        profile = self.profiles.get(asset)
+        if profile is None:
+            rows = sum(1 for settle in self.market.settle if settle == asset)
+            return StressShare(
+                np.zeros(len(shocks)),
+                np.zeros(len(shocks), dtype=np.int64),
+                np.zeros((2, rows, len(shocks))),
+            )
+        evaluation = profile.shock(shocks)
+        return StressShare(evaluation.deficit, evaluation.negative, evaluation.closing)
+
+    def totals(self) -> Totals:
+        held = {asset for asset, profile in self.profiles.items() if _holds(profile)}
+        paths = self.paths() if held else None
+        losses = {}
+        for asset in sorted(held):
+            assert paths is not None
+            inverse = self.exposure.inverse[:, None]
+            losses[asset] = [
+                self.profiles[asset].evaluate(np.where(inverse, 1.0 / m, m)).deficit
+                for m in paths.multipliers
+            ]
+        liquidation: dict[str, FloatArray] = {}
+        for book in self.books:
+            for symbol, cells in book.liquidation.items():
+                liquidation[symbol] = liquidation.get(symbol, 0.0) + cells
+        adl = merge_queues([book.adl for book in self.books], self.market.parameters.adl_top)
+        return Totals(losses, adl, liquidation)
+
+    def paths(self) -> PathSet:
+        """The epoch's Monte Carlo paths, rows in the engine's symbol order."""
+        if self._paths is None:
+            self._paths = monte_carlo_paths(self.market)
+        return self._paths
+
+
+def monte_carlo_paths(market: Market) -> PathSet:
+    parameters = market.parameters
+    horizons = tuple((name, length / parameters.bar_ms) for name, length in parameters.horizons)
+    drawn = draw_paths(market.covariance, horizons, parameters.paths, parameters.seed)
+    rank = {name: row for row, name in enumerate(market.names)}
+    order = np.array([rank[name] for name in market.symbols], dtype=np.intp)
+    return PathSet(drawn.horizons, tuple(m[order] for m in drawn.multipliers))
+
+
+def concatenate(parts: list[Exposure]) -> Exposure:
+    """One exposure of disjoint books over the same instruments and marks."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    offsets = np.cumsum([0] + [part.accounts for part in parts[:-1]])
+    assets = list(first.assets)
+    for part in parts[1:]:
+        assets += [name for name in part.assets if name not in assets]
+
+    def joined(name: str) -> FloatArray:
+        return np.concatenate([getattr(part, name) for part in parts]).astype(np.float64)
+
+    return Exposure(
+        symbols=first.symbols,
+        assets=tuple(assets),
+        symbol_asset=first.symbol_asset,
+        inverse=first.inverse,
+        contract_size=first.contract_size,
+        beta=first.beta,
+        mark=first.mark,
+        account_asset=np.concatenate([_asset_indices(part, assets) for part in parts]),
+        wallet=joined("wallet"),
+        account_ref=np.concatenate([part.account_ref for part in parts]),
+        position_account=np.concatenate(
+            [part.position_account + offset for part, offset in zip(parts, offsets, strict=True)]
+        ),
+        position_symbol=np.concatenate([part.position_symbol for part in parts]),
+        size=joined("size"),
+        entry=joined("entry"),
+        price=joined("price"),
+        pnl=joined("pnl"),
+        maintenance=joined("maintenance"),
+    )
+
+
+def _asset_indices(part: Exposure, assets: list[str]) -> NDArray[np.intp]:
+    """`part`'s account assets renumbered to `assets` (engines intern names apart)."""
+    renumber = np.array([assets.index(name) for name in part.assets], dtype=np.intp)
+    return renumber[part.account_asset] if len(part.account_asset) else part.account_asset
+
+
+def _holds(profile: AssetProfile) -> bool:
+    return bool(profile.singles) or profile.multi.accounts > 0
