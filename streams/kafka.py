@@ -141,6 +141,7 @@ def topic_plan(settings: Settings) -> list[NewTopic]:
     plan += [NewTopic(topics.changelog, count, replicas, topic_configs=COMPACTED)]
     plan += [NewTopic(by_type[kind], 1, replicas) for kind in BROADCAST_TYPES]
     plan += [NewTopic(name, count, replicas) for name in (topics.liquidations, topics.dlq)]
+    plan += [NewTopic(topics.projections, 1, replicas, topic_configs=COMPACTED)]
     return plan
 
 

@@ -80,11 +80,12 @@ def _batches(items: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tup
 def watch_fund(engine: Engine, emit: Callable[[str], object]) -> None:
     """Emit the `riskmon.fund` records (one per asset) at every projection epoch of `engine`
     (docs/FUND.md, "Live projections"): what the Kafka workers publish for the same events."""
-    settle = {instrument.symbol: instrument.settle for instrument in engine.instruments}
 
     def project(at: int) -> None:
         share = engine_share(engine, at)
-        projection = fund_projection(share.market, share.totals(), share.stress)
+        market = share.market
+        projection = fund_projection(market, share.totals(), share.stress)
+        settle = dict(zip(market.symbols, market.settle, strict=True))
         for record in asset_records(projection, settle).values():
             emit(encode_record(record))
 

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from streams.config import EngineConfig
 from streams.kafka import check_credentials, client_options, ensure_topics, retrying, translated
 from streams.pipes import silence_stdout
+from streams.projections import aggregate_forever
 from streams.settings import Settings, SettingsError
 from streams.web import start_web
 from streams.worker import Worker
@@ -38,9 +39,11 @@ async def run_worker(settings: Settings, config: EngineConfig) -> None:
             f"cannot serve HTTP on {settings.web_host}:{settings.web_port}: "
             f"{error.strerror or error} (RISKMON_WEB_HOST / RISKMON_WEB_PORT)"
         ) from None
+    aggregating = asyncio.create_task(aggregate_forever(worker, worker.fund, stopping))
     try:
         await worker.run(stopping)
     finally:
+        aggregating.cancel()
         await web.cleanup()
 
 

@@ -24,14 +24,19 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Topics:
-    """Topic names (SPEC §3, §7, §9); `changelog` is the workers' compacted state topic."""
+    """Topic names (SPEC §3, §7, §8, §9); `changelog` is the workers' compacted state topic.
+
+    SPEC §8 publishes the fund projections on `riskmon.fund`, so the `fund` input events
+    (balances of the insurance funds) have their own topic, `riskmon.fund.balances`.
+    """
 
     marks: str = "riskmon.marks"
     positions: str = "riskmon.positions"
     balances: str = "riskmon.balances"
     instruments: str = "riskmon.instruments"
-    fund: str = "riskmon.fund"
+    fund: str = "riskmon.fund.balances"
     depth: str = "riskmon.depth"
+    projections: str = "riskmon.fund"
     liquidations: str = "riskmon.liquidations"
     dlq: str = "riskmon.dlq"
     changelog: str = "riskmon.changelog"

@@ -5,6 +5,10 @@
     GET /accounts/{margin_account_id}    one margin account (SPEC §10 `accounts` entry),
                                          answered by the worker that owns it
     GET /accounts?level=L&limit=N        the N worst accounts at level L or above, all workers
+    GET /fund                            the latest fund projection (SPEC §8; docs/FUND.md),
+                                         answered by the aggregating worker
+    POST /fund/shares/{at}, /fund/stress/{at}
+                                         this worker's share of epoch `at`, for the aggregator
 
 A request for an account another worker owns is forwarded to it (once: a forwarded request
 is never forwarded again). The worst-accounts answer merges every owner's own answer; when an
@@ -14,16 +18,20 @@ partitions it lacks, and status 503: a partial list must never pass for the whol
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any, Final, Protocol
 
 import aiohttp
+import numpy as np
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from streams.accounts import find_account, level_of, merge_worst, owning_partition, worst_accounts
+from streams.fund_wire import stress_document, totals_document, unpack
 from streams.metrics import worker_registry
+from streams.projections import FundDesk, NotReadyError, share_of
 from streams.task import PartitionTask
 
 FORWARDED: Final = "X-Riskmon-Forwarded"
@@ -45,6 +53,8 @@ class Directory(Protocol):
     def outcomes(self) -> Counter[tuple[str, str]]: ...
     @property
     def rejects(self) -> Counter[str]: ...
+    @property
+    def fund(self) -> FundDesk: ...
 
 
 DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)
@@ -156,6 +166,51 @@ async def ask_owner(
         return None
 
 
+async def fund(request: web.Request) -> web.Response:
+    directory = request.app[DIRECTORY]
+    latest = directory.fund.latest
+    if latest is not None:
+        return web.json_response(latest)
+    owner = directory.owners().get(0)
+    if owner is None or owner == directory.url or FORWARDED in request.headers:
+        return unavailable("no fund projection yet: the first comes at the first epoch")
+    return await forward(request, owner, 0)
+
+
+async def fund_share(request: web.Request) -> web.Response:
+    """This worker's Monte Carlo drawdowns, ADL heads and map cells at epoch `at`, computed
+    with the aggregator's covariance; kept for the stress questions that follow."""
+    directory = request.app[DIRECTORY]
+    at = int(request.match_info["at"])
+    body = await request.json()
+    partitions = set(directory.tasks)
+    try:
+        taken = directory.fund.taken(at, partitions)
+    except NotReadyError as error:
+        return web.json_response({"error": str(error)}, status=409)
+    covariance, names = unpack(body["covariance"]), [str(name) for name in body["names"]]
+
+    def compute() -> dict[str, Any]:
+        share = share_of(taken, covariance, names)
+        directory.fund.served[at] = share
+        return totals_document(share.totals())
+
+    totals = await asyncio.to_thread(compute)
+    return web.json_response({"partitions": sorted(partitions), "totals": totals})
+
+
+async def fund_stress(request: web.Request) -> web.Response:
+    directory = request.app[DIRECTORY]
+    at = int(request.match_info["at"])
+    share = directory.fund.served.get(at)
+    if share is None:
+        return web.json_response({"error": f"no share of epoch {at} was asked for"}, status=409)
+    body = await request.json()
+    shocks = np.array(body["shocks"], dtype=np.float64)
+    answer = await asyncio.to_thread(share.stress, str(body["asset"]), shocks)
+    return web.json_response(stress_document(answer))
+
+
 async def _session(app: web.Application) -> Any:
     app[SESSION] = aiohttp.ClientSession()
     yield
@@ -171,6 +226,9 @@ def build_app(directory: Directory) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/accounts", accounts)
     app.router.add_get("/accounts/{margin_account_id:.+}", account)
+    app.router.add_get("/fund", fund)
+    app.router.add_post("/fund/shares/{at:[0-9]+}", fund_share)
+    app.router.add_post("/fund/stress/{at:[0-9]+}", fund_stress)
     return app
 
 

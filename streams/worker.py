@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from streams.config import EngineConfig
 from streams.inputs import BroadcastLog, OwnSource
 from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain, read_committed
+from streams.projections import FundDesk
 from streams.routing import RoutingAssignor
 from streams.settings import Settings
 from streams.task import Checkpoint, Output, PartitionTask, transition_value
@@ -58,6 +59,7 @@ class Worker:
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.rejects: Counter[str] = Counter()
         self.transitions_published = 0
+        self.fund = FundDesk()
         self.rounds = 0
         self.restores = 0
         options = client_options(settings)
@@ -158,7 +160,7 @@ class Worker:
             if self.pending:
                 await self._restore_pending()
             applied = self._process()
-            if applied:
+            if applied or self.fund.outbox:
                 await self._commit_or_reset()
         return bool(fetched or applied)
 
@@ -279,6 +281,8 @@ class Worker:
                     )
                 for source in task.sources.values():
                     offsets[TopicPartition(source.topic, task.partition)] = source.next_offset
+            for key, value in self.fund.take_outbox():  # lost with an aborted transaction
+                await producer.send(topics.projections, key=key, value=value)
             await producer.send_offsets_to_transaction(offsets, self.settings.group_id)
 
     async def _reset(self) -> None:
@@ -296,6 +300,8 @@ class Worker:
                 log.warning("producer restart failed (%s); retrying", error)
                 await asyncio.sleep(1.0)
         self.pending |= set(self.tasks)
+        for partition in self.tasks:
+            self.fund.forget(partition)
         self.tasks.clear()
         self._forget_broadcasts()
 
@@ -306,6 +312,7 @@ class Worker:
             for partition in partitions:
                 self.tasks.pop(partition, None)
                 self.pending.discard(partition)
+                self.fund.forget(partition)
             if not self.tasks:
                 self.broadcast.pause(*self.broadcast.assignment())
                 self._forget_broadcasts()
@@ -333,6 +340,7 @@ class Worker:
             checkpoint = Checkpoint.from_entries(entries[partition])
             sources = await self._own_sources(partition, checkpoint)
             task = PartitionTask(partition, self.config, sources, checkpoint)
+            task.engine.watch_epochs(self.fund.listener(partition, task.engine))
             for tp, offset in broadcast_start.items():
                 task.broadcast_cursors.setdefault((tp.topic, tp.partition), offset)
             self.tasks[partition] = task
@@ -387,6 +395,11 @@ class Worker:
             "rounds": self.rounds,
             "restores": self.restores,
             "transitions_published": self.transitions_published,
+            "fund": {
+                "epochs_published": self.fund.published,
+                "epochs_skipped": self.fund.skipped,
+                "latest_epoch": None if self.fund.latest is None else self.fund.latest["ts"] + 1,
+            },
         }
 
 

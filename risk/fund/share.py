@@ -84,6 +84,7 @@ class EpochShare:
     books: list[BookShare]
     profiles: dict[str, AssetProfile] = field(init=False)
     _paths: PathSet | None = field(init=False, default=None)
+    _totals: Totals | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.profiles = profiles_of(self.exposure, settle_assets(self.market))
@@ -105,6 +106,12 @@ class EpochShare:
         return StressShare(evaluation.deficit, evaluation.negative, evaluation.closing)
 
     def totals(self) -> Totals:
+        """Monte Carlo drawdowns, ADL heads and map cells (computed once)."""
+        if self._totals is None:
+            self._totals = self._compute_totals()
+        return self._totals
+
+    def _compute_totals(self) -> Totals:
         held = {asset for asset, profile in self.profiles.items() if _holds(profile)}
         paths = self.paths() if held else None
         losses = {}

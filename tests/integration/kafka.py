@@ -24,7 +24,7 @@ from streams.settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
 INPUT_KINDS = ("marks", "positions", "balances", "instruments", "fund", "depth")
-TOPIC_KINDS = (*INPUT_KINDS, "liquidations", "dlq", "changelog")
+TOPIC_KINDS = (*INPUT_KINDS, "liquidations", "dlq", "changelog", "projections")
 
 
 def free_port() -> int:

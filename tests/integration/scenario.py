@@ -26,11 +26,14 @@ class Scenario:
     dead_letters: list[tuple[bytes, str]]  # (line, reason) of every line the replay rejects
 
     @classmethod
-    def generate(cls, directory: Path, seed: int, size: int, partitions: int) -> Scenario:
+    def generate(
+        cls, directory: Path, seed: int, size: int, partitions: int, tables: str = ""
+    ) -> Scenario:
+        """`tables`: more of the config file (e.g. a `[fund]` table)."""
         text, instruments = generate_stream(seed, size)
         events, config = directory / "events.jsonl", directory / "config.toml"
         events.write_text("".join(line + "\n" for line in text), encoding="utf-8")
-        config.write_text(config_text(instruments), encoding="utf-8")
+        config.write_text(config_text(instruments) + tables, encoding="utf-8")
         engine_config = parse_config(config.read_text(), str(config))
         lines = [line.encode() for line in text]
         parts = partitioned_replay(lines, Settings(partitions=partitions), engine_config)

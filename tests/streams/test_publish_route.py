@@ -23,7 +23,7 @@ SETTINGS = Settings()
         (b'{"type":"position","account":"a1","symbol":"X"}', Routed("riskmon.positions", b"a1")),
         (b'{"type":"balance","account":"a1"}', Routed("riskmon.balances", b"a1")),
         (b'{"type":"instrument","symbol":"X"}', Routed("riskmon.instruments", b"X")),
-        (b'{"type":"fund","asset":"USDT"}', Routed("riskmon.fund", b"USDT")),
+        (b'{"type":"fund","asset":"USDT"}', Routed("riskmon.fund.balances", b"USDT")),
         (b'{"type":"depth","symbol":"X"}', Routed("riskmon.depth", b"X")),
         (b'{"type":"position","account":7}', Routed("riskmon.positions", None)),
         (b'{"type":"mark","price":NaN}', Routed("riskmon.marks", None)),

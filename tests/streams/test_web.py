@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestServer
 from risk.levels import Level
 from streams.accounts import owning_partition, worst_accounts
 from streams.config import load_config
+from streams.projections import FundDesk
 from streams.task import Checkpoint, PartitionTask
 from streams.web import build_app
 from tests.streams.records import Record
@@ -36,6 +37,7 @@ class FakeWorker:
     routes: dict[int, str] = field(default_factory=dict)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
+    fund: FundDesk = field(default_factory=FundDesk)
 
     def partition_count(self) -> int | None:
         return PARTITIONS

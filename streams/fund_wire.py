@@ -1,0 +1,79 @@
+"""Fund shares on the wire between workers (JSON; arrays as base64 of little-endian float64,
+so every number crosses exactly)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import numpy as np
+
+from risk.fund.adl import AdlEntry, AdlQueue
+from risk.fund.exposure import FloatArray
+from risk.fund.share import StressShare, Totals
+
+
+def pack(values: FloatArray) -> dict[str, Any]:
+    array = np.ascontiguousarray(values, dtype="<f8")
+    return {"shape": list(array.shape), "data": base64.b64encode(array.tobytes()).decode()}
+
+
+def unpack(document: dict[str, Any]) -> FloatArray:
+    raw = base64.b64decode(document["data"])
+    return np.frombuffer(raw, dtype="<f8").astype(np.float64).reshape(document["shape"])
+
+
+def totals_document(totals: Totals) -> dict[str, Any]:
+    return {
+        "losses": {
+            asset: [pack(horizon) for horizon in horizons]
+            for asset, horizons in totals.losses.items()
+        },
+        "adl": {
+            symbol: {
+                side: {
+                    "length": queue.length,
+                    "top": [[entry.margin_account, entry.score] for entry in queue.top],
+                }
+                for side, queue in sides.items()
+            }
+            for symbol, sides in totals.adl.items()
+        },
+        "liquidation": {symbol: pack(cells) for symbol, cells in totals.liquidation.items()},
+    }
+
+
+def totals_from(document: dict[str, Any]) -> Totals:
+    return Totals(
+        losses={
+            asset: [unpack(horizon) for horizon in horizons]
+            for asset, horizons in document["losses"].items()
+        },
+        adl={
+            symbol: {
+                side: AdlQueue(
+                    int(queue["length"]),
+                    tuple(AdlEntry(str(name), float(score), 0) for name, score in queue["top"]),
+                )
+                for side, queue in sides.items()
+            }
+            for symbol, sides in document["adl"].items()
+        },
+        liquidation={symbol: unpack(cells) for symbol, cells in document["liquidation"].items()},
+    )
+
+
+def stress_document(share: StressShare) -> dict[str, Any]:
+    return {
+        "deficit": pack(share.deficit),
+        "negative": share.negative.tolist(),
+        "closing": pack(share.closing),
+    }
+
+
+def stress_from(document: dict[str, Any]) -> StressShare:
+    return StressShare(
+        unpack(document["deficit"]),
+        np.array(document["negative"], dtype=np.int64),
+        unpack(document["closing"]),
+    )

@@ -1,0 +1,187 @@
+"""Live fund projections on the Kafka workers (docs/FUND.md, "Live projections").
+
+Every task's engine calls `FundDesk.listener` at each epoch; the desk keeps, per epoch, each
+task's market and book share. The worker that owns partition 0 aggregates: once its own tasks
+hold an epoch, it asks every other worker for its share of that epoch over HTTP (its totals,
+then its stress answers while the depletion search runs), combines them with its own
+(`risk.fund.projection.aggregate_projection`) and queues one `riskmon.fund` record per asset
+for its next transaction. Every worker computes its share with the aggregator's covariance,
+so all of them draw the same Monte Carlo paths. An epoch some worker no longer holds, or whose
+shares do not cover every partition exactly once (a rebalance in between), is skipped: the
+next one will be published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Final
+
+from risk.engine import Engine
+from risk.fund.exposure import FloatArray
+from risk.fund.projection import aggregate_projection, asset_records
+from risk.fund.share import EpochShare, StressShare, Totals
+from risk.fund.snapshot import BookShare, Market, take_market, take_share
+from streams.codec import encode_record
+from streams.fund_wire import pack, stress_from, totals_from
+
+log = logging.getLogger("riskmon.fund")
+
+KEEP_EPOCHS: Final = 4
+ASK_SECONDS: Final = 120.0
+
+
+class NotReadyError(Exception):
+    """A worker does not hold the epoch (yet, or any more)."""
+
+
+class FundDesk:
+    """One worker's epochs, its share of each, and what its aggregation produced."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[int, dict[int, tuple[Market, BookShare]]] = {}
+        self.served: dict[int, EpochShare] = {}  # shares computed for the aggregator
+        self.outbox: list[tuple[bytes, bytes]] = []
+        self.latest: dict[str, Any] | None = None
+        self.done = 0
+        self.published = 0
+        self.skipped = 0
+
+    def listener(self, partition: int, engine: Engine) -> Callable[[int], None]:
+        def on_epoch(at: int) -> None:
+            taken = (take_market(engine, at), take_share(engine))
+            self.snapshots.setdefault(at, {})[partition] = taken
+            for old in sorted(self.snapshots)[:-KEEP_EPOCHS]:
+                del self.snapshots[old]
+                self.served.pop(old, None)
+
+        return on_epoch
+
+    def forget(self, partition: int) -> None:
+        for held in self.snapshots.values():
+            held.pop(partition, None)
+        self.served.clear()
+
+    def complete(self, partitions: set[int]) -> list[int]:
+        """Epochs every one of `partitions` holds, oldest first."""
+        return [
+            at
+            for at, held in sorted(self.snapshots.items())
+            if partitions and partitions <= held.keys()
+        ]
+
+    def taken(self, at: int, partitions: set[int]) -> list[tuple[Market, BookShare]]:
+        held = self.snapshots.get(at, {})
+        if not partitions or not partitions <= held.keys():
+            raise NotReadyError(
+                f"epoch {at} not held by partitions {sorted(partitions - held.keys())}"
+            )
+        return [held[partition] for partition in sorted(partitions)]
+
+    def take_outbox(self) -> list[tuple[bytes, bytes]]:
+        outbox, self.outbox = self.outbox, []
+        return outbox
+
+    def publish(self, projection: dict[str, Any], market: Market) -> None:
+        self.latest = projection
+        settle = dict(zip(market.symbols, market.settle, strict=True))
+        for asset, record in asset_records(projection, settle).items():
+            self.outbox.append((asset.encode(), encode_record(record).encode()))
+        self.published += 1
+
+
+def share_of(
+    taken: list[tuple[Market, BookShare]], covariance: FloatArray, names: list[str]
+) -> EpochShare:
+    """A share with the aggregator's covariance (the same paths on every worker)."""
+    market = replace(taken[0][0], covariance=covariance, names=tuple(names))
+    return EpochShare.of(market, [book for _, book in taken])
+
+
+class RemoteShare:
+    """Another worker's share of an epoch, asked over HTTP (blocking: run in a thread)."""
+
+    def __init__(self, url: str, at: int, market: Market) -> None:
+        self.url = url
+        self.at = at
+        self.request = {"names": list(market.names), "covariance": pack(market.covariance)}
+        self.partitions: list[int] = []
+        self._totals: Totals | None = None
+
+    def totals(self) -> Totals:
+        if self._totals is None:
+            document = self._post(f"/fund/shares/{self.at}", self.request)
+            self.partitions = [int(partition) for partition in document["partitions"]]
+            self._totals = totals_from(document["totals"])
+        return self._totals
+
+    def stress(self, asset: str, shocks: FloatArray) -> StressShare:
+        body = {"asset": asset, "shocks": shocks.tolist()}
+        return stress_from(self._post(f"/fund/stress/{self.at}", body))
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=ASK_SECONDS) as response:
+                answer: dict[str, Any] = json.loads(response.read())
+                return answer
+        except urllib.error.HTTPError as error:
+            raise NotReadyError(f"{self.url}{path}: {error.code} {error.read()[:200]!r}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            raise NotReadyError(f"{self.url}{path}: {error}") from None
+
+
+def aggregate(
+    taken: list[tuple[Market, BookShare]],
+    local_partitions: set[int],
+    peers: list[str],
+    partition_count: int,
+    at: int,
+) -> dict[str, Any]:
+    """The projection of every worker's share at `at` (blocking: run in a thread)."""
+    market = taken[0][0]
+    local = share_of(taken, market.covariance, list(market.names))
+    remotes = [RemoteShare(url, at, market) for url in peers]
+    covered = sorted(local_partitions)
+    for remote in remotes:
+        remote.totals()
+        covered += remote.partitions
+    if sorted(covered) != list(range(partition_count)):
+        raise NotReadyError(f"epoch {at}: shares cover partitions {sorted(covered)}")
+    return aggregate_projection(market, [local, *remotes])
+
+
+async def aggregate_forever(worker: Any, desk: FundDesk, stopping: asyncio.Event) -> None:
+    """On the owner of partition 0: aggregate each new epoch its tasks all hold."""
+    while not stopping.is_set():
+        await asyncio.sleep(0.2)
+        tasks = set(worker.tasks)
+        count = worker.partition_count()
+        if 0 not in tasks or count is None:
+            continue
+        ready = [at for at in desk.complete(tasks) if at > desk.done]
+        if not ready:
+            continue
+        at = ready[-1]
+        peers = sorted({url for url in worker.owners().values() if url != worker.url})
+        try:
+            taken = desk.taken(at, tasks)
+            projection = await asyncio.to_thread(aggregate, taken, tasks, peers, count, at)
+        except NotReadyError as error:
+            if at < max(desk.snapshots, default=at):  # a newer epoch exists: move on
+                desk.done = at
+                desk.skipped += 1
+                log.warning("fund projection of epoch %d skipped: %s", at, error)
+            continue
+        desk.done = at
+        desk.publish(projection, taken[0][0])
