@@ -1,18 +1,18 @@
 """Engine state as a key-value log: what a worker's changelog holds, and how it is read back.
 
-The engine's state is a function of the last accepted event of each identity (SPEC §3:
-a position is (account, symbol, position_side), a balance (account, asset), a mark, depth
+The engine's state is a function of the last accepted event of each identity (SPEC §3: a
+position is (account, symbol, position_side), a balance (account, asset), a mark, depth
 snapshot or instrument its symbol, a fund snapshot its asset), plus two path-dependent parts:
 each margin account's level and transition count (hysteresis and event ids depend on the
-history), and replay time. A worker writes those to a compacted changelog and rebuilds an
-engine from them with `restore`; the rebuilt engine then emits exactly what the original one
-would have (docs/STREAMS.md).
+history), and replay time. The fund projection adds its own history (`projection_entries`). A
+worker writes those to a compacted changelog and rebuilds an engine from them with `restore`;
+the rebuilt engine then emits exactly what the original one would have (docs/STREAMS.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from risk.engine import Engine
 from risk.events import (
@@ -67,3 +67,66 @@ def restore(
     for kind in RESTORE_ORDER:
         engine.apply_batch(by_kind[kind])
     engine.restore_levels(levels, replay_time)
+
+
+# -- the fund projection's path-dependent state ------------------------------------------------
+
+PROJECTION: Final = "projection"
+COVARIANCE_ROWS: Final = 32  # rows of the covariance per entry: entries stay well under 1 MB
+
+
+def projection_entries(engine: Engine, written: dict[str, int]) -> dict[StateKey, Any]:
+    """The parts of the projection state that changed since `written` (updated in place).
+
+    Besides the last events, a projection depends on history: the fund balances of the
+    drawdown window, the EWMA covariance and the epoch clock. Keys are
+    ("projection", part[, chunk]); the covariance goes by blocks of rows.
+    """
+    entries: dict[StateKey, Any] = {}
+    ledger, volatility = engine.fund_ledger, engine.volatility
+    if written.get("ledger") != ledger.version:
+        entries[(PROJECTION, "ledger")] = ledger.snapshot()
+        written["ledger"] = ledger.version
+    if written.get("ewma") != volatility.version:
+        size = len(volatility.symbols)
+        chunks = -(-size // COVARIANCE_ROWS)
+        entries[(PROJECTION, "ewma")] = {**volatility.state(), "chunks": chunks}
+        for chunk in range(chunks):
+            first = chunk * COVARIANCE_ROWS
+            rows = volatility.rows(first, first + COVARIANCE_ROWS)
+            entries[(PROJECTION, "covariance", str(chunk))] = rows
+        written["ewma"] = volatility.version
+    if written.get("clock") != engine.clock_version:
+        entries[(PROJECTION, "clock")] = engine.projection_clock()
+        written["clock"] = engine.clock_version
+    return entries
+
+
+def written_versions(engine: Engine) -> dict[str, int]:
+    """What `projection_entries` takes as already written for a freshly restored engine."""
+    return {
+        "ledger": engine.fund_ledger.version,
+        "ewma": engine.volatility.version,
+        "clock": engine.clock_version,
+    }
+
+
+def restore_projection(engine: Engine, parts: Mapping[StateKey, Any]) -> None:
+    """Put back what `projection_entries` wrote, after `restore` (which replays only the last
+    event of each identity). Missing parts keep what `restore` rebuilt."""
+    ledger = parts.get((PROJECTION, "ledger"))
+    if ledger is not None:
+        engine.fund_ledger.restore(ledger)
+    state = parts.get((PROJECTION, "ewma"))
+    if state is not None:
+        rows: list[list[float]] = []
+        for chunk in range(int(state["chunks"])):
+            rows += parts[(PROJECTION, "covariance", str(chunk))]
+        engine.volatility.restore(state, rows)
+        for name, index in engine.volatility.symbols.items():
+            mark = engine.marks[engine.symbols[name]]
+            if mark is not None:
+                engine.volatility.last[index] = mark  # the last price seen, as the engine has it
+    clock = parts.get((PROJECTION, "clock"))
+    if clock is not None:
+        engine.restore_projection_clock(clock)

@@ -108,6 +108,7 @@ class Engine:
         self._next_epoch: int | None = None
         self._move_reference: list[float | None] = []
         self._move_interval: list[int] = []
+        self.clock_version = 0
         self.positions = PositionIndex()
         self.margin = MarginAccounts()
         self._handlers: dict[type, Callable[[Any], Outcome]] = {
@@ -141,12 +142,25 @@ class Engine:
         - the multiples `at` of `projection_interval_ms`: just before the first accepted mark
           with ts >= at (a gap over several makes one epoch, the last of them);
         - `at` = ts + 1 just after an accepted mark that moved by `large_move` or more
-          (`_watch_move`).
+          (`_large_move`).
         The engine then holds everything that came before that point, whatever its kind.
         The first accepted mark only starts the clock.
         """
         self.epoch_listener = listener
-        self._next_epoch = None
+
+    def projection_clock(self) -> dict[str, Any]:
+        """The epoch clock's state (a checkpoint's; `clock_version` tells when it changed)."""
+        return {
+            "next_epoch": self._next_epoch,
+            "move_reference": list(self._move_reference),
+            "move_interval": list(self._move_interval),
+        }
+
+    def restore_projection_clock(self, clock: Mapping[str, Any]) -> None:
+        due = clock["next_epoch"]
+        self._next_epoch = None if due is None else int(due)
+        self._move_reference = [None if p is None else float(p) for p in clock["move_reference"]]
+        self._move_interval = [int(interval) for interval in clock["move_interval"]]
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -267,6 +281,7 @@ class Engine:
             self._epoch(max(due, event.ts // interval * interval))
         elif due is None:
             self._next_epoch = (event.ts // interval + 1) * interval
+            self.clock_version += 1
         large = self._large_move(symbol, event)
         outcome = self._set_mark(symbol, event)
         if large:
@@ -278,6 +293,7 @@ class Engine:
         self.epoch_listener(at)
         interval = self.fund_parameters.projection_interval_ms
         self._next_epoch = (at // interval + 1) * interval
+        self.clock_version += 1
 
     def _large_move(self, symbol: int, event: MarkEvent) -> bool:
         """Did this mark move by `large_move` or more from its symbol's reference?
@@ -295,11 +311,13 @@ class Engine:
             previous = self.marks[symbol]
             self._move_reference[symbol] = event.price if previous is None else previous
             self._move_interval[symbol] = interval
+            self.clock_version += 1
         reference = self._move_reference[symbol]
         assert reference is not None
         if abs(event.price / reference - 1.0) < parameters.large_move:
             return False
         self._move_reference[symbol] = event.price
+        self.clock_version += 1
         return True
 
     # -- positions -----------------------------------------------------------------------------

@@ -16,7 +16,15 @@ from typing import Any, Final
 
 import orjson
 
-from risk.checkpoint import StateKey, restore, state_key
+from risk.checkpoint import (
+    PROJECTION,
+    StateKey,
+    projection_entries,
+    restore,
+    restore_projection,
+    state_key,
+    written_versions,
+)
 from risk.engine import ACCEPTED, REJECTED
 from risk.events import NOT_AN_OBJECT, Event, Rejection
 from risk.records import Transition
@@ -68,6 +76,7 @@ class Checkpoint:
     events: list[Event] = field(default_factory=list)
     levels: dict[str, tuple[str, int]] = field(default_factory=dict)
     cursor: dict[str, Any] = field(default_factory=dict)
+    projection: dict[StateKey, Any] = field(default_factory=dict)
 
     @classmethod
     def from_entries(cls, entries: dict[bytes, bytes]) -> Checkpoint:
@@ -80,6 +89,8 @@ class Checkpoint:
             elif parts[0] == LEVEL:
                 level = orjson.loads(value)
                 checkpoint.levels[parts[1]] = (level["level"], level["count"])
+            elif parts[0] == PROJECTION:
+                checkpoint.projection[tuple(parts)] = orjson.loads(value)
             else:
                 event = decode_event(value, parts[0])
                 if isinstance(event, Rejection):  # written by a different config or version
@@ -109,6 +120,8 @@ class PartitionTask:
             checkpoint.levels,
             int(checkpoint.cursor.get("replay_time", 0)),
         )
+        restore_projection(self.engine, checkpoint.projection)
+        self.projection_written = written_versions(self.engine)
         self.sources = sources
         self.broadcast_cursors: dict[tuple[str, int], int] = {
             _split(name): int(offset)
@@ -212,6 +225,8 @@ class PartitionTask:
         """Hand over the round's output, with this task's cursor as the last changelog entry."""
         output, self.output = self.output, Output()
         if output.events:
+            for key, value in projection_entries(self.engine, self.projection_written).items():
+                output.changelog[encode_key(key)] = orjson.dumps(value)
             output.changelog[CURSOR_KEY] = orjson.dumps(self.cursor_document())
         return output
 

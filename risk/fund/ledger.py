@@ -15,15 +15,17 @@ from collections import deque
 class FundLedger:
     """The balance history of every settle asset's fund, trimmed to the window."""
 
-    __slots__ = ("history", "window_ms")
+    __slots__ = ("history", "version", "window_ms")
 
     def __init__(self, window_ms: int) -> None:
         self.window_ms = window_ms
         self.history: dict[str, deque[tuple[int, float]]] = {}
+        self.version = 0  # changes with every record: what a checkpoint must rewrite
 
     def record(self, asset: str, ts: int, balance: float) -> None:
         """A `fund` event; per asset, `ts` never decreases (the engine drops older ones)."""
         self.history.setdefault(asset, deque()).append((ts, balance))
+        self.version += 1
 
     def assets(self) -> list[str]:
         return sorted(self.history)
@@ -49,9 +51,15 @@ class FundLedger:
             return None
         return min(0.0, (entries[-1][1] - peak) / peak)
 
-    def snapshot(self) -> dict[str, list[tuple[int, float]]]:
-        """The retained history, for a checkpoint."""
-        return {asset: list(entries) for asset, entries in self.history.items()}
+    def snapshot(self) -> dict[str, list[list[float]]]:
+        """The retained history, for a checkpoint: [ts, balance] pairs per asset."""
+        return {
+            asset: [[ts, balance] for ts, balance in entries]
+            for asset, entries in self.history.items()
+        }
 
-    def restore(self, history: dict[str, list[tuple[int, float]]]) -> None:
-        self.history = {asset: deque(entries) for asset, entries in history.items()}
+    def restore(self, history: dict[str, list[list[float]]]) -> None:
+        self.history = {
+            asset: deque((int(ts), float(balance)) for ts, balance in entries)
+            for asset, entries in history.items()
+        }

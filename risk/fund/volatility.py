@@ -18,6 +18,8 @@ A mark whose `ts` falls in an already-closed bar is counted in the current one.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +28,17 @@ from numpy.typing import NDArray
 class EwmaCovariance:
     """Per-bar log-return covariance of every symbol seen, in the order first seen."""
 
-    __slots__ = ("bar", "bar_ms", "covariance", "decay", "last", "prior", "start", "symbols")
+    __slots__ = (
+        "bar",
+        "bar_ms",
+        "covariance",
+        "decay",
+        "last",
+        "prior",
+        "start",
+        "symbols",
+        "version",
+    )
 
     def __init__(self, bar_ms: int, decay: float, prior_bar_variance: float) -> None:
         self.bar_ms = bar_ms
@@ -37,6 +49,7 @@ class EwmaCovariance:
         self.last: list[float] = []
         self.start: list[float] = []
         self.covariance: NDArray[np.float64] = np.zeros((0, 0))
+        self.version = 0  # changes when a bar closes or a symbol is added
 
     def observe(self, symbol: str, price: float, ts: int) -> None:
         """Take one accepted mark (price > 0, `ts` in ms)."""
@@ -70,6 +83,7 @@ class EwmaCovariance:
         self.covariance *= weight
         self.covariance += (1.0 - weight) / bars * np.outer(returns, returns)
         self.start = list(self.last)
+        self.version += 1
 
     def _add(self, symbol: str, price: float) -> None:
         size = len(self.symbols)
@@ -80,6 +94,29 @@ class EwmaCovariance:
         grown[:size, :size] = self.covariance
         grown[size, size] = self.prior
         self.covariance = grown
+        self.version += 1
+
+    def state(self) -> dict[str, Any]:
+        """Everything but the covariance, which a checkpoint stores by rows (`rows`)."""
+        return {
+            "bar": self.bar,
+            "symbols": list(self.symbols),
+            "last": list(self.last),
+            "start": list(self.start),
+        }
+
+    def rows(self, first: int, stop: int) -> list[list[float]]:
+        rows: list[list[float]] = self.covariance[first:stop].tolist()
+        return rows
+
+    def restore(self, state: Mapping[str, Any], rows: list[list[float]]) -> None:
+        """Undo `state` and `rows` (all of them, in order): the estimator as it was."""
+        self.bar = None if state["bar"] is None else int(state["bar"])
+        self.symbols = {str(name): index for index, name in enumerate(state["symbols"])}
+        self.last = [float(price) for price in state["last"]]
+        self.start = [float(price) for price in state["start"]]
+        covariance = np.array(rows, dtype=np.float64).reshape(len(self.symbols), len(self.symbols))
+        self.covariance = covariance
 
     def volatility(self, symbol: str, horizon_ms: int) -> float | None:
         """sqrt(variance per bar * bars in the horizon), or None for a symbol never seen."""

@@ -7,9 +7,12 @@ from typing import Any
 
 import orjson
 
-from streams.config import load_config
+from risk.fund.snapshot import Market, take_market
+from streams.config import load_config, parse_config
 from streams.task import CURSOR_KEY, Checkpoint, PartitionTask
+from tests.streamgen import config_text, generate_stream
 from tests.streams.records import Record
+from tests.streams.test_fund_live import typed
 
 CONFIG = load_config(None)
 
@@ -51,6 +54,8 @@ def test_a_round_collects_transitions_state_and_cursor() -> None:
         ("balance", "a", "USDT"),
         ("position", "a", "BTCUSDT", "both"),
         ("level", "a/cross/USDT"),
+        ("projection", "ewma"),  # the fund projection's volatility state (BTCUSDT seen)
+        ("projection", "covariance", "0"),
         ("cursor",),
     }
     assert (
@@ -116,3 +121,51 @@ def test_stale_events_are_counted_not_forwarded() -> None:
     output = task.drain_output()
     assert output.dead_letters == []
     assert output.outcomes[("balance", "stale")] == 1
+
+
+def markets_at_epochs(task: PartitionTask) -> list[tuple[int, Market]]:
+    found: list[tuple[int, Market]] = []
+    engine = task.engine
+    engine.watch_epochs(lambda at: found.append((at, take_market(engine, at))))
+    return found
+
+
+def test_a_checkpoint_keeps_the_fund_projection_history() -> None:
+    """A task rebuilt mid-stream from its changelog projects exactly as one that never
+    stopped: fund balances of the window, EWMA covariance, epoch clock."""
+    lines, instruments = generate_stream(19, 1200)
+    config = parse_config(
+        config_text(instruments) + "\n[fund]\nprojection_interval_ms = 30000\n", "t"
+    )
+    events = [(line, kind) for line in lines if (kind := typed(line)) is not None]
+    steady = PartitionTask(0, config, {}, Checkpoint())
+    steady_epochs: list[tuple[int, Any]] = []
+    steady.engine.watch_epochs(
+        lambda at: steady_epochs.append((at, take_market(steady.engine, at)))
+    )
+    halted = PartitionTask(0, config, {}, Checkpoint())
+    entries: dict[bytes, bytes] = {}
+    half = len(events) // 2
+    for number, (line, kind) in enumerate(events):
+        steady.apply(record(line.encode(), number), kind, broadcast=False)
+        if number < half:
+            halted.apply(record(line.encode(), number), kind, broadcast=False)
+            if number % 97 == 0:  # rounds of uneven size
+                entries.update({k: v for k, v in halted.drain_output().changelog.items() if v})
+        if number == half - 1:
+            entries.update({k: v for k, v in halted.drain_output().changelog.items() if v})
+            halted = PartitionTask(0, config, {}, Checkpoint.from_entries(entries))
+            halted_epochs = markets_at_epochs(halted)
+    for number, (line, kind) in enumerate(events[half:], start=half):
+        halted.apply(record(line.encode(), number), kind, broadcast=False)
+    assert (
+        steady.engine.volatility.covariance.tolist() == halted.engine.volatility.covariance.tolist()
+    )
+    assert steady.engine.fund_ledger.snapshot() == halted.engine.fund_ledger.snapshot()
+    assert steady.engine.projection_clock() == halted.engine.projection_clock()
+    later = [(at, market) for at, market in steady_epochs if at >= halted_epochs[0][0]]
+    assert [at for at, _ in later] == [at for at, _ in halted_epochs]
+    assert len(later) >= 3
+    for (_, mine), (_, theirs) in zip(later, halted_epochs, strict=True):
+        assert mine.covariance.tolist() == theirs.covariance.tolist()
+        assert (mine.balances, mine.drawdowns) == (theirs.balances, theirs.drawdowns)
