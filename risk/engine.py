@@ -111,6 +111,7 @@ class Engine:
         self.clock_version = 0
         self.positions = PositionIndex()
         self.margin = MarginAccounts()
+        self._namer = _Namer(self.account_names, self.asset_names, self.instruments, self.margin)
         self._handlers: dict[type, Callable[[Any], Outcome]] = {
             Rejection: self._reject,
             MarkEvent: self._apply_mark,
@@ -527,14 +528,16 @@ class Engine:
 
     def margin_account_id(self, account: int) -> str:
         """`{account}/cross/{settle}`, `{account}/isolated/{symbol}[/{side}]`."""
-        margin = self.margin
-        name = self.account_names[margin.account[account]]
-        if margin.mode[account] == CROSS:
-            return f"{name}/cross/{self.asset_names[margin.asset[account]]}"
-        symbol = self.instruments[margin.symbol[account]].symbol
-        side = margin.side[account]
-        return (
-            f"{name}/isolated/{symbol}" if side == 0 else f"{name}/isolated/{symbol}/{SIDES[side]}"
+        return self._namer(account)
+
+    def account_namer(self) -> Callable[[int], str]:
+        """`margin_account_id` over copies of what it reads: it names the accounts of now
+        even while the engine goes on (another thread may use it)."""
+        margin = MarginAccounts()
+        for column in ("account", "mode", "asset", "symbol", "side"):
+            setattr(margin, column, getattr(self.margin, column)[:])
+        return _Namer(
+            list(self.account_names), list(self.asset_names), list(self.instruments), margin
         )
 
     def position_views(self, account: int) -> tuple[PositionView, ...]:
@@ -742,6 +745,35 @@ class _Holding(NamedTuple):
             liquidation_price=liquidation,
             bankruptcy_price=bankruptcy,
         )
+
+
+class _Namer:
+    """Margin account ids from the columns that identify a margin account (never changed)."""
+
+    __slots__ = ("accounts", "assets", "instruments", "margin")
+
+    def __init__(
+        self,
+        accounts: list[str],
+        assets: list[str],
+        instruments: list[Instrument],
+        margin: MarginAccounts,
+    ) -> None:
+        self.accounts = accounts
+        self.assets = assets
+        self.instruments = instruments
+        self.margin = margin
+
+    def __call__(self, account: int) -> str:
+        margin = self.margin
+        name = self.accounts[margin.account[account]]
+        if margin.mode[account] == CROSS:
+            return f"{name}/cross/{self.assets[margin.asset[account]]}"
+        symbol = self.instruments[margin.symbol[account]].symbol
+        side = margin.side[account]
+        if side == 0:
+            return f"{name}/isolated/{symbol}"
+        return f"{name}/isolated/{symbol}/{SIDES[side]}"
 
 
 def _intern(name: str, indices: dict[str, int], names: list[str]) -> int:

@@ -34,7 +34,7 @@ from risk.instruments import Instrument
 
 LIQUIDATION: Final = 1.0
 BANKRUPTCY: Final = 0.0
-_SEGMENT_TOLERANCE: Final = 1e-12
+SEGMENT_TOLERANCE: Final = 1e-12
 BOUNDARY: Final = 1e-9
 
 
@@ -122,7 +122,7 @@ def _line_root(slope: float, intercept: float, lower: float, floor: float) -> fl
     if slope == 0.0:
         return None
     root = -intercept / slope
-    if root <= floor or root < lower - _SEGMENT_TOLERANCE * max(1.0, lower):
+    if root <= floor or root < lower - SEGMENT_TOLERANCE * max(1.0, lower):
         return None
     return root
 

@@ -40,6 +40,10 @@ class NotReadyError(Exception):
     """A worker does not hold the epoch (yet, or any more)."""
 
 
+class SkipEpochError(Exception):
+    """The shares of an epoch do not cover every partition exactly once: never will."""
+
+
 class FundDesk:
     """One worker's epochs, its share of each, and what its aggregation produced."""
 
@@ -150,14 +154,14 @@ def aggregate(
 ) -> dict[str, Any]:
     """The projection of every worker's share at `at` (blocking: run in a thread)."""
     market = taken[0][0]
-    local = share_of(taken, market.covariance, list(market.names))
     remotes = [RemoteShare(url, at, market) for url in peers]
     covered = sorted(local_partitions)
     for remote in remotes:
         remote.totals()
         covered += remote.partitions
     if sorted(covered) != list(range(partition_count)):
-        raise NotReadyError(f"epoch {at}: shares cover partitions {sorted(covered)}")
+        raise SkipEpochError(f"epoch {at}: shares cover partitions {sorted(covered)}")
+    local = share_of(taken, market.covariance, list(market.names))
     return aggregate_projection(market, [local, *remotes])
 
 
@@ -177,8 +181,9 @@ async def aggregate_forever(worker: Any, desk: FundDesk, stopping: asyncio.Event
         try:
             taken = desk.taken(at, tasks)
             projection = await asyncio.to_thread(aggregate, taken, tasks, peers, count, at)
-        except NotReadyError as error:
-            if at < max(desk.snapshots, default=at):  # a newer epoch exists: move on
+        except (NotReadyError, SkipEpochError) as error:
+            newer = at < max(desk.snapshots, default=at)
+            if newer or isinstance(error, SkipEpochError):  # else wait for the other workers
                 desk.done = at
                 desk.skipped += 1
                 log.warning("fund projection of epoch %d skipped: %s", at, error)

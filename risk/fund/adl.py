@@ -48,7 +48,7 @@ def adl_queues(
 ) -> dict[str, dict[str, AdlQueue]]:
     """Queues of every symbol with open positions; `name_of` maps an engine account to its id."""
     equity = exposure.equity()[exposure.position_account]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # not finite: unranked
         score = (exposure.pnl / exposure.entry_notional()) * (exposure.notional() / equity)
     ranked = (exposure.pnl > 0.0) & (equity > 0.0) & np.isfinite(score)
     group = exposure.position_symbol * 2 + (exposure.size < 0.0)

@@ -3,16 +3,11 @@
 Band k (k = -10..9) holds distance d = liquidation price / mark - 1 in [k/100, (k+1)/100);
 notional is at the mark, split by side (long: size > 0). Symbols without a mark have no map.
 
-Liquidation prices are SPEC §6's, vectorized for the usual case, a position that is its
-account's only leg in its symbol. With E_o, M_o the equity and maintenance margin of the rest
-of the account, n = s*cs and q = |s|, the root in tier k is
-
-    linear   P_k = (E_o - M_o + cum_k - n*EP) / (cs*(q*mmr_k - s))
-    inverse  P_k = cs*(s + q*mmr_k) / (E_o - M_o + cum_k + n/EP)
-
-valid when the notional at P_k lies in tier k and P_k is above the solver's boundary; the valid
-root nearest the mark wins (ties: the lower price), as in risk/prices.py. Several legs of one
-symbol in one account (hedge mode in cross) go through `risk.prices.solve_price`.
+Liquidation prices are SPEC §6's: risk/prices.py's segment walk, vectorized over every group
+of legs (an account's positions in one symbol: one, or a hedge mode's long and short) with the
+same number of legs in the same symbol. For a single leg, with E_o, M_o the equity and
+maintenance margin of the rest of the account, the root in tier k is SPEC §6's closed form,
+linear P_k = (E_o - M_o + cum_k - s*cs*EP) / (cs*(q*mmr_k - s)).
 """
 
 from __future__ import annotations
@@ -24,7 +19,7 @@ from numpy.typing import NDArray
 
 from risk.fund.exposure import Exposure, FloatArray, sum_by
 from risk.instruments import Instrument
-from risk.prices import BOUNDARY, LIQUIDATION, Leg, solve_price
+from risk.prices import BOUNDARY, SEGMENT_TOLERANCE
 
 BANDS: Final = tuple(range(-10, 10))
 
@@ -33,7 +28,7 @@ def liquidation_map(exposure: Exposure, instruments: list[Instrument]) -> dict[s
     """Per symbol with a mark and open positions: (20 bands x [long, short]) notional."""
     price = liquidation_prices(exposure, instruments)
     mark = exposure.mark[exposure.position_symbol]
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         band = np.floor((price / mark - 1.0) * 100.0)
     inside = np.isfinite(band) & (band >= BANDS[0]) & (band <= BANDS[-1])
     notional = exposure.notional()
@@ -50,57 +45,112 @@ def liquidation_map(exposure: Exposure, instruments: list[Instrument]) -> dict[s
 
 
 def liquidation_prices(exposure: Exposure, instruments: list[Instrument]) -> FloatArray:
-    """SPEC §6 liquidation price of every position (NaN when there is none)."""
-    pair = exposure.position_account * len(exposure.symbols) + exposure.position_symbol
-    _, pair_index, legs = np.unique(pair, return_inverse=True, return_counts=True)
-    equity, maintenance = exposure.equity(), exposure.account_maintenance()
-    pair_pnl = sum_by(pair_index, exposure.pnl)
-    pair_maintenance = sum_by(pair_index, exposure.maintenance)
-    owner = exposure.position_account
-    free = (equity[owner] - pair_pnl[pair_index]) - (
-        maintenance[owner] - pair_maintenance[pair_index]
-    )
+    """SPEC §6 liquidation price of every position (NaN when there is none).
+
+    The legs of one account in one symbol share a price; the groups of a symbol with the same
+    number of legs are solved together by `_walk`.
+    """
     result = np.full(len(exposure.size), np.nan)
-    single = legs[pair_index] == 1
-    for rows in _groups(exposure.position_symbol, np.flatnonzero(single)):
-        instrument = instruments[int(exposure.position_symbol[rows[0]])]
-        result[rows] = _single_leg(instrument, exposure, rows, free[rows])
-    for rows in _groups(pair_index, np.flatnonzero(~single)):
-        result[rows] = _several_legs(instruments, exposure, rows, free[rows[0]])
+    if not len(result):
+        return result
+    pair = exposure.position_account * len(exposure.symbols) + exposure.position_symbol
+    order = np.argsort(pair, kind="stable")
+    starts = np.flatnonzero(np.r_[True, pair[order][1:] != pair[order][:-1]])
+    legs = np.diff(np.r_[starts, len(order)])
+    first = order[starts]
+    owner, symbol = exposure.position_account[first], exposure.position_symbol[first]
+    group = np.repeat(np.arange(len(starts)), legs)
+    equity, maintenance = exposure.equity(), exposure.account_maintenance()
+    free = (equity[owner] - sum_by(group, exposure.pnl[order])) - (
+        maintenance[owner] - sum_by(group, exposure.maintenance[order])
+    )
+    for count in np.unique(legs).tolist():
+        for chosen in _groups(symbol, np.flatnonzero(legs == count)):
+            table = order[starts[chosen][:, None] + np.arange(count)[None, :]]
+            instrument = instruments[int(symbol[chosen[0]])]
+            found = _walk(instrument, exposure, table, free[chosen])
+            result[table] = found[:, None]
     return result
 
 
-def _single_leg(
-    instrument: Instrument, exposure: Exposure, rows: NDArray[np.intp], free: FloatArray
+def _walk(
+    instrument: Instrument, exposure: Exposure, table: NDArray[np.intp], free: FloatArray
 ) -> FloatArray:
-    size, entry, reference = exposure.size[rows], exposure.entry[rows], exposure.price[rows]
+    """Vectorized `risk.prices.solve_price` (weight 1) for groups of legs (rows of `table`).
+
+    f(v) = free + sum_i (uPnL_i(v) - MM_i(v)) with v = P (linear) or 1/P (inverse) starts with
+    every leg in tier 0 and changes slope and intercept at each leg's caps; the breakpoints of
+    each group are walked in order and every segment's root that lies in it is a candidate.
+    """
+    size, entry = exposure.size[table], exposure.entry[table]
+    reference = exposure.price[table[:, 0]]
     contract_size = instrument.contract_size
-    quantity = np.abs(size)
+    exposure_size = size * contract_size
+    quantity = np.abs(exposure_size)
     tiers = instrument.tiers
-    best = np.full(len(rows), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for tier, (mmr, cum) in enumerate(zip(tiers.mmrs, tiers.cums, strict=True)):
-            if instrument.kind == "linear":
-                candidate = (free + cum - size * contract_size * entry) / (
-                    contract_size * (quantity * mmr - size)
-                )
-                notional = quantity * contract_size * candidate
-                above_boundary = candidate > BOUNDARY * reference
-            else:
-                candidate = (contract_size * (size + quantity * mmr)) / (
-                    free + cum + size * contract_size / entry
-                )
-                notional = quantity * contract_size / candidate
-                above_boundary = 1.0 / candidate > BOUNDARY / reference
-            valid = (
-                np.isfinite(candidate)
-                & (candidate > 0.0)
-                & above_boundary
-                & (notional > tiers.floor_array[tier])
-                & (notional <= tiers.upper_array[tier])
-            )
-            best = _nearer(best, np.where(valid, candidate, np.nan), reference)
-    return best
+    linear = instrument.kind == "linear"
+    if linear:
+        slope = exposure_size.sum(axis=1)
+        intercept = free - (exposure_size * entry).sum(axis=1)
+        floor = BOUNDARY * reference
+    else:
+        slope = -exposure_size.sum(axis=1)
+        intercept = free + (exposure_size / entry).sum(axis=1)
+        floor = BOUNDARY / reference
+    slope = slope - quantity.sum(axis=1) * tiers.mmrs[0]
+    best = np.full(len(table), np.nan)
+    lower, value = np.zeros(len(table)), intercept.copy()
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if tiers.caps:
+            points, slope_steps, intercept_steps = _breakpoints(tiers.steps, quantity)
+            for column in range(points.shape[1]):
+                point = points[:, column]
+                upper_value = slope * point + intercept
+                crossing = (value > 0.0) != (upper_value > 0.0)
+                root = _segment_root(slope, intercept, lower, floor)
+                best = _nearer(best, np.where(crossing, _price(root, linear), np.nan), reference)
+                slope = slope + slope_steps[:, column]
+                intercept = intercept + intercept_steps[:, column]
+                lower, value = point, upper_value
+        root = _segment_root(slope, intercept, lower, floor)
+        return _nearer(best, _price(root, linear), reference)
+
+
+def _breakpoints(
+    steps: tuple[tuple[float, float, float], ...], quantity: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per group, every (v, slope step, intercept step) where a leg crosses a cap, in order."""
+    caps = np.array([cap for cap, _, _ in steps])
+    mmr_steps = np.array([step for _, step, _ in steps])
+    cum_steps = np.array([step for _, _, step in steps])
+    legs = quantity.shape[1]
+    points = (caps[None, None, :] / quantity[:, :, None]).reshape(len(quantity), -1)
+    slopes = (-quantity[:, :, None] * mmr_steps[None, None, :]).reshape(len(quantity), -1)
+    intercepts = np.broadcast_to(cum_steps, (len(quantity), legs, len(caps))).reshape(
+        len(quantity), -1
+    )
+    order = np.lexsort((intercepts, slopes, points), axis=1) if legs > 1 else None
+    if order is None:
+        return points, slopes, intercepts
+    rows = np.arange(len(quantity))[:, None]
+    return points[rows, order], slopes[rows, order], intercepts[rows, order]
+
+
+def _segment_root(
+    slope: FloatArray, intercept: FloatArray, lower: FloatArray, floor: FloatArray
+) -> FloatArray:
+    """v > floor with slope * v + intercept = 0, at or past `lower` (less rounding); else NaN."""
+    root = -intercept / slope
+    valid = (
+        (slope != 0.0)
+        & (root > floor)
+        & (root >= lower - SEGMENT_TOLERANCE * np.maximum(1.0, lower))
+    )
+    return np.where(valid, root, np.nan)
+
+
+def _price(root: FloatArray, linear: bool) -> FloatArray:
+    return root if linear else 1.0 / root
 
 
 def _nearer(best: FloatArray, candidate: FloatArray, reference: FloatArray) -> FloatArray:
@@ -119,20 +169,3 @@ def _groups(key: NDArray[np.intp], rows: NDArray[np.intp]) -> list[NDArray[np.in
         return []
     rows = rows[np.argsort(key[rows], kind="stable")]
     return np.split(rows, np.flatnonzero(np.diff(key[rows])) + 1)
-
-
-def _several_legs(
-    instruments: list[Instrument], exposure: Exposure, rows: NDArray[np.intp], free: float
-) -> float:
-    """All legs of one symbol in one account share one liquidation price."""
-    symbol = int(exposure.position_symbol[rows[0]])
-    legs = [Leg(float(exposure.size[row]), float(exposure.entry[row])) for row in rows.tolist()]
-    price = solve_price(
-        instruments[symbol],
-        legs,
-        other_equity=free,
-        other_maintenance=0.0,
-        weight=LIQUIDATION,
-        reference_price=float(exposure.price[rows[0]]),
-    )
-    return np.nan if price is None else price

@@ -16,7 +16,9 @@ whole book (risk/fund/share.py, projection.py), the same numbers as one engine h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +29,7 @@ from risk.fund.exposure import Exposure, FloatArray, exposure_of
 from risk.fund.liquidation_map import liquidation_map
 from risk.fund.parameters import FundParameters
 from risk.fund.slippage import DepthBook, book_of
+from risk.instruments import Instrument
 
 if TYPE_CHECKING:
     from risk.engine import Engine
@@ -51,13 +54,31 @@ class Market:
     books: dict[int, DepthBook]  # last depth snapshot by symbol index
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class BookShare:
-    """One engine's accounts at an epoch."""
+    """One engine's accounts at an epoch: its exposure, and (computed on first use, so a
+    worker can take the snapshot quickly and finish it in a thread) its ADL queue heads and
+    liquidation map cells."""
 
-    exposure: Exposure
-    adl: dict[str, dict[str, AdlQueue]]
-    liquidation: dict[str, FloatArray]  # per symbol: 20 bands x (long, short) notional
+    def __init__(
+        self,
+        exposure: Exposure,
+        instruments: list[Instrument],
+        namer: Callable[[int], str],
+        top: int,
+    ) -> None:
+        self.exposure = exposure
+        self.instruments = instruments
+        self.namer = namer
+        self.top = top
+
+    @cached_property
+    def adl(self) -> dict[str, dict[str, AdlQueue]]:
+        return adl_queues(self.exposure, self.namer, self.top)
+
+    @cached_property
+    def liquidation(self) -> dict[str, FloatArray]:
+        """Per symbol: 20 bands x (long, short) notional."""
+        return liquidation_map(self.exposure, self.instruments)
 
 
 def take_market(engine: Engine, at: int) -> Market:
@@ -88,9 +109,10 @@ def take_market(engine: Engine, at: int) -> Market:
 
 
 def take_share(engine: Engine) -> BookShare:
-    exposure = exposure_of(engine)
+    """The engine's accounts now: copies, valid however the engine goes on."""
     return BookShare(
-        exposure=exposure,
-        adl=adl_queues(exposure, engine.margin_account_id, engine.fund_parameters.adl_top),
-        liquidation=liquidation_map(exposure, engine.instruments),
+        exposure_of(engine),
+        list(engine.instruments),
+        engine.account_namer(),
+        engine.fund_parameters.adl_top,
     )

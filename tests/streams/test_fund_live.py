@@ -19,7 +19,7 @@ from risk.fund.projection import fund_projection
 from risk.fund.report import engine_share
 from risk.fund.share import EpochShare
 from streams.config import parse_config
-from streams.projections import NotReadyError, aggregate
+from streams.projections import NotReadyError, SkipEpochError, aggregate
 from streams.task import Checkpoint, PartitionTask
 from streams.web import build_app
 from tests.streamgen import config_text, generate_stream
@@ -96,9 +96,12 @@ async def aggregate_and_serve(seed: int) -> None:
                 async with session.get(worker.url + "/fund") as response:
                     assert response.status == 200
                     assert await response.json() == json.loads(json.dumps(projection))
-        # An epoch the other worker no longer holds is not aggregated.
+        # An epoch the other worker does not hold is not aggregated (yet);
         with pytest.raises(NotReadyError):
             await asyncio.to_thread(aggregate, taken, {0}, [second.url], PARTITIONS, at + 1)
+        # shares that leave a partition out never will be.
+        with pytest.raises(SkipEpochError):
+            await asyncio.to_thread(aggregate, taken, {0}, [], PARTITIONS, at)
     finally:
         for server in servers:
             await server.close()
