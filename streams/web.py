@@ -182,13 +182,16 @@ async def fund_share(request: web.Request) -> web.Response:
     with the aggregator's covariance; kept for the stress questions that follow."""
     directory = request.app[DIRECTORY]
     at = int(request.match_info["at"])
-    body = await request.json()
+    try:
+        body = await request.json()
+        covariance, names = unpack(body["covariance"]), [str(name) for name in body["names"]]
+    except (ValueError, KeyError, TypeError) as error:
+        raise web.HTTPBadRequest(text=f"expected names and a packed covariance: {error}") from None
     partitions = set(directory.tasks)
     try:
         taken = directory.fund.taken(at, partitions)
     except NotReadyError as error:
         return web.json_response({"error": str(error)}, status=409)
-    covariance, names = unpack(body["covariance"]), [str(name) for name in body["names"]]
 
     def compute() -> dict[str, Any]:
         share = share_of(taken, covariance, names)
@@ -205,9 +208,14 @@ async def fund_stress(request: web.Request) -> web.Response:
     share = directory.fund.served.get(at)
     if share is None:
         return web.json_response({"error": f"no share of epoch {at} was asked for"}, status=409)
-    body = await request.json()
-    shocks = np.array(body["shocks"], dtype=np.float64)
-    answer = await asyncio.to_thread(share.stress, str(body["asset"]), shocks)
+    try:
+        body = await request.json()
+        asset, shocks = str(body["asset"]), np.array(body["shocks"], dtype=np.float64)
+    except (ValueError, KeyError, TypeError) as error:
+        raise web.HTTPBadRequest(text=f"expected an asset and shocks: {error}") from None
+    if shocks.ndim != 1 or not np.isfinite(shocks).all():
+        raise web.HTTPBadRequest(text="shocks must be a list of finite numbers")
+    answer = await asyncio.to_thread(share.stress, asset, shocks)
     return web.json_response(stress_document(answer))
 
 

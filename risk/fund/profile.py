@@ -120,14 +120,15 @@ class AssetProfile:
     irregular: MultiSymbol  # multi-symbol accounts with an inverse leg (stress, directly)
     intervals: tuple[ShockIntervals, ShockIntervals]  # linear multi-symbol: down, up
 
-    def evaluate(self, g: FloatArray, *, with_closing: bool = False) -> Evaluation:
-        """Losses at scenarios `g` (global symbols x n), g = m or 1/m per symbol."""
+    def evaluate(self, g: FloatArray) -> Evaluation:
+        """Losses at scenarios `g` (global symbols x n), g = m or 1/m per symbol (Monte Carlo
+        paths: the multi-symbol accounts' contracts are not summed, slippage is not priced)."""
         totals = self._singles(g[self.symbols])
         for first in range(0, g.shape[1], _PATH_BLOCK):
             columns = slice(first, first + _PATH_BLOCK)
             block = (totals[0][columns], totals[1][columns], totals[2][:, :, columns])
             for group in self.multi.groups:
-                _evaluate_group(group, g[:, columns], block, with_closing=with_closing)
+                _evaluate_group(group, g[:, columns], block, with_closing=False)
         return Evaluation(np.maximum(totals[0], 0.0), *totals[1:])
 
     def shock(self, shocks: FloatArray) -> Evaluation:

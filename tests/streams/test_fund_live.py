@@ -92,6 +92,13 @@ async def aggregate_and_serve(seed: int) -> None:
         first.fund.publish(projection, taken[0][0])
         assert len(first.fund.outbox) == len(expected["funds"])
         async with aiohttp.ClientSession() as session:
+            for path, body in (
+                (f"/fund/shares/{at}", {"names": ["X"]}),
+                (f"/fund/stress/{at}", {"asset": "USDT", "shocks": [0.1, "x"]}),
+                (f"/fund/stress/{at}", {"asset": "USDT", "shocks": [[0.1]]}),
+            ):
+                async with session.post(second.url + path, json=body) as response:
+                    assert response.status == 400, path
             for worker in workers:  # the aggregator answers, the other worker forwards to it
                 async with session.get(worker.url + "/fund") as response:
                     assert response.status == 200
