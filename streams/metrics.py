@@ -1,52 +1,232 @@
-"""Prometheus exposition of a worker's counters (SPEC §11 names), collected at scrape time.
+"""Prometheus metrics (SPEC §11), built by one factory that takes a registry.
 
-This first collector covers the input counters; the gauges of the book, the fund and the
-evaluation histogram arrive with the observability work. No label carries an account id.
+`register_metrics(registry, source)` registers a collector that reads the numpy books, the
+counters and the latest fund projection at scrape time, and the evaluation histogram, which
+the worker feeds as it publishes. No label carries an account id. Names and units follow
+Prometheus conventions: seconds, `_total` for counters, ratios as fractions.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
-from prometheus_client.core import CounterMetricFamily, Metric
+import numpy as np
+from prometheus_client import Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from risk.book import float_view, int8_view, int32_view
+from risk.engine import Engine
+from risk.levels import LEVEL_NAMES, Level
 
-class Counted(Protocol):
-    """Counters a worker keeps: (event type, outcome) and rejection reasons."""
+EVALUATION_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+AT_RISK: Final = tuple(range(Level.WATCH, len(LEVEL_NAMES)))  # watch and above
 
+
+class Source(Protocol):
+    """What the metrics read: engines, counters and the latest fund projection."""
+
+    def engines(self) -> Iterable[Engine]: ...
     @property
     def outcomes(self) -> Counter[tuple[str, str]]: ...
     @property
     def rejects(self) -> Counter[str]: ...
+    @property
+    def level_transitions(self) -> Counter[tuple[str, str]]: ...
+    def fund_projection(self) -> dict[str, Any] | None: ...
 
 
-class WorkerCollector(Collector):
-    def __init__(self, source: Counted) -> None:
+@dataclass(frozen=True)
+class Metrics:
+    """The metrics a process feeds itself (the rest are read at scrape time)."""
+
+    evaluation: Histogram
+
+
+def register_metrics(
+    registry: CollectorRegistry, source: Source, clock: Callable[[], float] = time.time
+) -> Metrics:
+    registry.register(BookCollector(source, clock))
+    evaluation = Histogram(
+        "riskmon_evaluation_seconds",
+        "Time from taking an event to its transitions being published, by trigger.",
+        ["trigger"],
+        registry=registry,
+        buckets=EVALUATION_BUCKETS,
+    )
+    return Metrics(evaluation)
+
+
+class BookCollector(Collector):
+    """SPEC §11's counters and gauges, computed when Prometheus scrapes."""
+
+    def __init__(self, source: Source, clock: Callable[[], float]) -> None:
         self.source = source
+        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._counters()
+        engines = list(self.source.engines())
+        yield _levels(engines)
+        yield from _positions(engines)
+        yield _mark_ages(engines, self.clock())
+        projection = self.source.fund_projection()
+        if projection is not None:
+            yield from fund_metrics(projection)
+
+    def _counters(self) -> Iterator[Metric]:
+        source = self.source
         events = CounterMetricFamily(
             "riskmon_events_total",
-            "Input events taken by this worker's tasks, by type and outcome.",
+            "Input events taken, by type and outcome (accepted, rejected, stale).",
             labels=["type", "outcome"],
         )
-        for (event_type, outcome), count in sorted(self.source.outcomes.items()):
+        for (event_type, outcome), count in sorted(source.outcomes.items()):
             events.add_metric([event_type, outcome], count)
         rejected = CounterMetricFamily(
             "riskmon_rejected_events_total",
             "Rejected input events, by reason (SPEC §9).",
             labels=["reason"],
         )
-        for reason, count in sorted(self.source.rejects.items()):
+        for reason, count in sorted(source.rejects.items()):
             rejected.add_metric([reason], count)
-        yield events
-        yield rejected
+        transitions = CounterMetricFamily(
+            "riskmon_level_transitions_total",
+            "Published risk level transitions (SPEC §7), by from and to level.",
+            labels=["from", "to"],
+        )
+        for (before, after), count in sorted(source.level_transitions.items()):
+            transitions.add_metric([before, after], count)
+        yield from (events, rejected, transitions)
 
 
-def worker_registry(source: Counted) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(WorkerCollector(source))
-    return registry
+def _levels(engines: list[Engine]) -> Metric:
+    family = GaugeMetricFamily(
+        "riskmon_margin_accounts", "Tracked margin accounts, by risk level.", labels=["level"]
+    )
+    totals: Counter[str] = Counter(dict.fromkeys(LEVEL_NAMES, 0))
+    for engine in engines:
+        totals.update(engine.level_counts())
+    for name in LEVEL_NAMES:
+        family.add_metric([name], totals[name])
+    return family
+
+
+def _positions(engines: list[Engine]) -> Iterator[Metric]:
+    positions = GaugeMetricFamily(
+        "riskmon_positions", "Open positions, by symbol.", labels=["symbol"]
+    )
+    at_risk = GaugeMetricFamily(
+        "riskmon_notional_at_risk",
+        "Notional (settle asset, at the mark) of positions whose margin account is at `level`"
+        " (watch and above), by symbol.",
+        labels=["symbol", "level"],
+    )
+    counts: Counter[str] = Counter()
+    notional: dict[tuple[str, int], float] = {}
+    for engine in engines:
+        for symbol, block in enumerate(engine.blocks):
+            name = engine.instruments[symbol].symbol
+            counts[name] += len(block)
+            for level, amount in _notional_by_level(engine, symbol):
+                notional[(name, level)] = notional.get((name, level), 0.0) + amount
+    for name in sorted(counts):
+        positions.add_metric([name], counts[name])
+        for level in AT_RISK:
+            at_risk.add_metric([name, LEVEL_NAMES[level]], notional.get((name, level), 0.0))
+    yield positions
+    yield at_risk
+
+
+def _notional_by_level(engine: Engine, symbol: int) -> list[tuple[int, float]]:
+    block = engine.blocks[symbol]
+    if not len(block):
+        return []
+    instrument = engine.instruments[symbol]
+    quantity = np.abs(float_view(block.size)) * instrument.contract_size
+    mark = engine.marks[symbol]
+    price = float_view(block.entry) if mark is None else mark
+    notional = quantity * price if instrument.kind == "linear" else quantity / price
+    levels = int8_view(engine.margin.level)[int32_view(block.account)].astype(np.intp)
+    sums = np.bincount(levels, weights=notional, minlength=len(LEVEL_NAMES))
+    return [(level, float(sums[level])) for level in AT_RISK]
+
+
+def _mark_ages(engines: list[Engine], now: float) -> Metric:
+    family = GaugeMetricFamily(
+        "riskmon_mark_age_seconds",
+        "Seconds since the event time of the symbol's latest mark (wall clock now - ts).",
+        labels=["symbol"],
+    )
+    latest: dict[str, int] = {}
+    for engine in engines:
+        for symbol, ts in enumerate(engine.mark_times):
+            if ts >= 0:
+                name = engine.instruments[symbol].symbol
+                latest[name] = max(latest.get(name, ts), ts)
+    for name in sorted(latest):
+        family.add_metric([name], max(0.0, now - latest[name] / 1000.0))
+    return family
+
+
+def fund_metrics(projection: dict[str, Any]) -> Iterator[Metric]:
+    """The fund gauges of SPEC §11 from a projection (`risk.fund.projection`): one process
+    (the aggregating worker, or a replay) exports them for the whole book."""
+    families = {
+        "balance": GaugeMetricFamily(
+            "riskmon_insurance_fund_balance", "Insurance fund balance.", labels=["asset"]
+        ),
+        "drawdown": GaugeMetricFamily(
+            "riskmon_insurance_fund_drawdown_ratio",
+            "Fund balance against its peak over the window, minus 1 (<= 0).",
+            labels=["asset", "window"],
+        ),
+        "stress": GaugeMetricFamily(
+            "riskmon_insurance_fund_stress_drawdown",
+            "What a gap of `shock` (every mark at once) would cost the fund, slippage included.",
+            labels=["asset", "shock"],
+        ),
+        "depletion": GaugeMetricFamily(
+            "riskmon_insurance_fund_depletion_shock",
+            "Smallest gap (a fraction, signed) that empties the fund, by direction.",
+            labels=["asset", "direction"],
+        ),
+        "probability": GaugeMetricFamily(
+            "riskmon_insurance_fund_depletion_probability",
+            "Monte Carlo probability that the drawdown over the horizon exceeds the balance.",
+            labels=["asset", "horizon"],
+        ),
+    }
+    for fund in projection["funds"]:
+        asset = fund["asset"]
+        if fund["balance"] is not None:
+            families["balance"].add_metric([asset], fund["balance"])
+        if fund["drawdown_8h"] is not None:
+            families["drawdown"].add_metric([asset, "8h"], fund["drawdown_8h"])
+        for point in fund["stress"]:
+            families["stress"].add_metric([asset, f"{point['shock']:g}"], point["drawdown"])
+        for direction in ("down", "up"):
+            shock = fund[f"depletion_shock_{direction}"]
+            if shock is not None:
+                families["depletion"].add_metric([asset, direction], shock)
+        for stats in fund["monte_carlo"]:
+            if stats["depletion_probability"] is not None:
+                families["probability"].add_metric(
+                    [asset, stats["horizon"]], stats["depletion_probability"]
+                )
+    yield from families.values()
+    liquidation = GaugeMetricFamily(
+        "riskmon_liquidation_notional",
+        "Notional whose liquidation price lies in a 1% band of distance from the mark.",
+        labels=["symbol", "side", "band"],
+    )
+    for symbol, bands in projection["liquidation_map"].items():
+        for band in bands:
+            low = f"{band['band'][0]:g}"
+            liquidation.add_metric([symbol, "long", low], band["long_notional"])
+            liquidation.add_metric([symbol, "short", low], band["short_notional"])
+    yield liquidation

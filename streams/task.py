@@ -10,6 +10,7 @@ the worker in one Kafka transaction (docs/STREAMS.md).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -62,6 +63,7 @@ class Output:
     """What one round owes Kafka, published atomically by the worker."""
 
     transitions: list[Transition] = field(default_factory=list)
+    taken_at: list[float] = field(default_factory=list)  # monotonic time, per transition
     dead_letters: list[DeadLetter] = field(default_factory=list)
     changelog: dict[bytes, bytes | None] = field(default_factory=dict)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -214,8 +216,10 @@ class PartitionTask:
             return
         assert value is not None
         output.changelog[encode_key(state_key(event))] = value
+        taken = time.monotonic()
         for transition in outcome.transitions:
             output.transitions.append(transition)
+            output.taken_at.append(taken)
             count = int(transition.event_id.rsplit("#", 1)[1])
             output.changelog[encode_key((LEVEL, transition.margin_account))] = orjson.dumps(
                 {"level": transition.to_level, "count": count}

@@ -1,6 +1,6 @@
 """The worker's HTTP API (aiohttp).
 
-    GET /metrics                         Prometheus exposition (streams/metrics.py)
+    GET /metrics                         Prometheus exposition (SPEC §11: streams/metrics.py)
     GET /health                          200 when every assigned partition is restored, else 503
     GET /accounts/{margin_account_id}    one margin account (SPEC §10 `accounts` entry),
                                          answered by the worker that owns it
@@ -19,7 +19,6 @@ partitions it lacks, and status 503: a partial list must never pass for the whol
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from typing import Any, Final, Protocol
 
 import aiohttp
@@ -30,7 +29,6 @@ from prometheus_client.registry import CollectorRegistry
 
 from streams.accounts import find_account, level_of, merge_worst, owning_partition, worst_accounts
 from streams.fund_wire import stress_document, totals_document, unpack
-from streams.metrics import worker_registry
 from streams.projections import FundDesk, NotReadyError, share_of
 from streams.task import PartitionTask
 
@@ -50,11 +48,9 @@ class Directory(Protocol):
     def owners(self) -> dict[int, str]: ...
     def status(self) -> dict[str, Any]: ...
     @property
-    def outcomes(self) -> Counter[tuple[str, str]]: ...
-    @property
-    def rejects(self) -> Counter[str]: ...
-    @property
     def fund(self) -> FundDesk: ...
+    @property
+    def registry(self) -> CollectorRegistry: ...
 
 
 DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)
@@ -228,7 +224,7 @@ async def _session(app: web.Application) -> Any:
 def build_app(directory: Directory) -> web.Application:
     app = web.Application()
     app[DIRECTORY] = directory
-    app[REGISTRY] = worker_registry(directory)
+    app[REGISTRY] = directory.registry
     app.cleanup_ctx.append(_session)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/health", health)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Final
@@ -18,10 +19,13 @@ from typing import Any, Final
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
+from prometheus_client.registry import CollectorRegistry
 
+from risk.engine import Engine
 from streams.config import EngineConfig
 from streams.inputs import BroadcastLog, OwnSource
 from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain, read_committed
+from streams.metrics import register_metrics
 from streams.projections import FundDesk
 from streams.routing import RoutingAssignor
 from streams.settings import Settings
@@ -59,7 +63,10 @@ class Worker:
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.rejects: Counter[str] = Counter()
         self.transitions_published = 0
+        self.level_transitions: Counter[tuple[str, str]] = Counter()
         self.fund = FundDesk()
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.metrics = register_metrics(self.registry, self)
         self.rounds = 0
         self.restores = 0
         options = client_options(settings)
@@ -252,10 +259,15 @@ class Worker:
             await self._reset()
             return
         self.rounds += 1
+        published = time.monotonic()
         for _, output in outputs:
             self.outcomes.update(output.outcomes)
             self.rejects.update(output.rejects)
             self.transitions_published += len(output.transitions)
+            for transition, taken in zip(output.transitions, output.taken_at, strict=True):
+                self.level_transitions[(transition.from_level, transition.to_level)] += 1
+                trigger = transition.trigger.split(":", 1)[0]
+                self.metrics.evaluation.labels(trigger).observe(published - taken)
 
     async def _commit(self, outputs: list[tuple[PartitionTask, Output]]) -> None:
         producer, topics = self.producer, self.settings.topics
@@ -382,6 +394,12 @@ class Worker:
         """Partitions of the account topics, once the group has metadata for them."""
         found = self.group.partitions_for_topic(self.settings.topics.positions)
         return len(found) if found else None
+
+    def engines(self) -> list[Engine]:
+        return [task.engine for task in self.tasks.values()]
+
+    def fund_projection(self) -> dict[str, Any] | None:
+        return self.fund.latest
 
     def owners(self) -> dict[int, str]:
         """Partition -> HTTP URL of its owner, from the last group assignment."""

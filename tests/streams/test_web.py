@@ -15,10 +15,13 @@ from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from prometheus_client.registry import CollectorRegistry
 
+from risk import Engine
 from risk.levels import Level
 from streams.accounts import owning_partition, worst_accounts
 from streams.config import load_config
+from streams.metrics import register_metrics
 from streams.projections import FundDesk
 from streams.task import Checkpoint, PartitionTask
 from streams.web import build_app
@@ -37,7 +40,18 @@ class FakeWorker:
     routes: dict[int, str] = field(default_factory=dict)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
+    level_transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     fund: FundDesk = field(default_factory=FundDesk)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.metrics = register_metrics(self.registry, self)
+
+    def engines(self) -> list[Engine]:
+        return [task.engine for task in self.tasks.values()]
+
+    def fund_projection(self) -> dict[str, Any] | None:
+        return self.fund.latest
 
     def partition_count(self) -> int | None:
         return PARTITIONS

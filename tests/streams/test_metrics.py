@@ -1,0 +1,141 @@
+"""Every SPEC §11 metric, read back through a fresh registry after feeding real tasks."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from prometheus_client.registry import CollectorRegistry
+
+from risk.fund.projection import fund_projection
+from risk.fund.report import engine_share
+from streams.metrics import register_metrics
+from tests.streams.test_web import FakeWorker, build_tasks, feed
+
+NOW = 1_000.0  # the scrape's wall clock, in seconds
+
+
+def scraped(worker: FakeWorker) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    worker.metrics = register_metrics(registry, worker, clock=lambda: NOW)
+    return registry
+
+
+def one_worker() -> FakeWorker:
+    return FakeWorker(build_tasks())  # ten 1 BTC longs at 60,000, mark 59,900 (test_web)
+
+
+def levels_of(worker: FakeWorker) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for engine in worker.engines():
+        found.update(engine.account_view(i).level for i in engine.tracked_accounts())
+    return found
+
+
+def test_margin_accounts_by_level() -> None:
+    worker = one_worker()
+    registry, levels = scraped(worker), levels_of(worker)
+    assert sum(levels.values()) == 10
+    assert len(levels) >= 3
+    for level in ("safe", "watch", "margin_call", "liquidation", "bankrupt"):
+        value = registry.get_sample_value("riskmon_margin_accounts", {"level": level})
+        assert value == levels[level], level
+
+
+def test_positions_and_notional_at_risk_by_symbol() -> None:
+    worker = one_worker()
+    registry, levels = scraped(worker), levels_of(worker)
+    assert registry.get_sample_value("riskmon_positions", {"symbol": "BTCUSDT"}) == 10
+    assert registry.get_sample_value("riskmon_positions", {"symbol": "ETHUSDT"}) == 0
+    for level in ("watch", "margin_call", "liquidation", "bankrupt"):
+        labels = {"symbol": "BTCUSDT", "level": level}
+        value = registry.get_sample_value("riskmon_notional_at_risk", labels)
+        assert value == pytest.approx(59_900.0 * levels[level]), level
+    assert (
+        registry.get_sample_value(
+            "riskmon_notional_at_risk", {"symbol": "BTCUSDT", "level": "safe"}
+        )
+        is None
+    )  # only watch and above
+
+
+def test_mark_age_is_wall_clock_minus_event_time() -> None:
+    worker = one_worker()
+    task = worker.tasks[0]
+    feed(task, {"type": "mark", "symbol": "ETHUSDT", "price": 3000, "ts": 990_500})
+    registry = scraped(worker)
+    assert registry.get_sample_value("riskmon_mark_age_seconds", {"symbol": "ETHUSDT"}) == (
+        pytest.approx(9.5)
+    )
+    assert registry.get_sample_value("riskmon_mark_age_seconds", {"symbol": "BTCUSDT"}) == (
+        pytest.approx(NOW - 0.004)
+    )
+    assert registry.get_sample_value("riskmon_mark_age_seconds", {"symbol": "SOLUSDT"}) is None
+
+
+def test_counters_events_rejects_and_transitions() -> None:
+    worker = one_worker()
+    worker.outcomes.update({("mark", "accepted"): 3, ("position", "stale"): 2})
+    worker.rejects.update({"unknown symbol": 4})
+    worker.level_transitions.update({("safe", "watch"): 5, ("watch", "liquidation"): 1})
+    registry = scraped(worker)
+    events = {"type": "position", "outcome": "stale"}
+    assert registry.get_sample_value("riskmon_events_total", events) == 2
+    reasons = {"reason": "unknown symbol"}
+    assert registry.get_sample_value("riskmon_rejected_events_total", reasons) == 4
+    moves = {"from": "watch", "to": "liquidation"}
+    assert registry.get_sample_value("riskmon_level_transitions_total", moves) == 1
+
+
+def test_evaluation_seconds_histogram() -> None:
+    worker = one_worker()
+    registry = scraped(worker)
+    for seconds in (0.003, 0.02, 0.02):
+        worker.metrics.evaluation.labels("mark").observe(seconds)
+    labels = {"trigger": "mark"}
+    assert registry.get_sample_value("riskmon_evaluation_seconds_count", labels) == 3
+    assert registry.get_sample_value("riskmon_evaluation_seconds_sum", labels) == (
+        pytest.approx(0.043)
+    )
+    bucket = {"trigger": "mark", "le": "0.005"}
+    assert registry.get_sample_value("riskmon_evaluation_seconds_bucket", bucket) == 1
+
+
+def test_fund_gauges_come_from_the_latest_projection() -> None:
+    worker = one_worker()
+    engine = worker.tasks[0].engine
+    feed(worker.tasks[0], {"type": "fund", "asset": "USDT", "balance": 500.0, "ts": 5})
+    feed(worker.tasks[0], {"type": "fund", "asset": "USDT", "balance": 400.0, "ts": 6})
+    assert (
+        scraped(worker).get_sample_value("riskmon_insurance_fund_balance", {"asset": "USDT"})
+        is None
+    )
+    share = engine_share(engine)
+    projection = fund_projection(share.market, share.totals(), share.stress)
+    worker.fund.latest = projection
+    registry = scraped(worker)
+    (fund,) = projection["funds"]
+    assert registry.get_sample_value("riskmon_insurance_fund_balance", {"asset": "USDT"}) == 400.0
+    ratio = {"asset": "USDT", "window": "8h"}
+    assert registry.get_sample_value("riskmon_insurance_fund_drawdown_ratio", ratio) == -0.2
+    stress = {"asset": "USDT", "shock": "-0.2"}
+    expected = next(p["drawdown"] for p in fund["stress"] if p["shock"] == -0.2)
+    assert expected > 0
+    assert registry.get_sample_value("riskmon_insurance_fund_stress_drawdown", stress) == expected
+    down = {"asset": "USDT", "direction": "down"}
+    assert (
+        registry.get_sample_value("riskmon_insurance_fund_depletion_shock", down)
+        == (fund["depletion_shock_down"])
+    )
+    day = {"asset": "USDT", "horizon": "24h"}
+    assert (
+        registry.get_sample_value("riskmon_insurance_fund_depletion_probability", day)
+        == (fund["monte_carlo"][1]["depletion_probability"])
+    )
+    cells = projection["liquidation_map"]["BTCUSDT"]
+    nearest = next(band for band in cells if band["long_notional"] > 0)
+    labels = {"symbol": "BTCUSDT", "side": "long", "band": f"{nearest['band'][0]:g}"}
+    assert (
+        registry.get_sample_value("riskmon_liquidation_notional", labels)
+        == (nearest["long_notional"])
+    )
