@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -80,28 +80,33 @@ class BookCollector(Collector):
 
     def _counters(self) -> Iterator[Metric]:
         source = self.source
-        events = CounterMetricFamily(
+        yield _counter(
             "riskmon_events_total",
             "Input events taken, by type and outcome (accepted, rejected, stale).",
-            labels=["type", "outcome"],
+            ["type", "outcome"],
+            source.outcomes,
         )
-        for (event_type, outcome), count in sorted(source.outcomes.items()):
-            events.add_metric([event_type, outcome], count)
-        rejected = CounterMetricFamily(
+        reasons = {(reason,): count for reason, count in source.rejects.items()}
+        yield _counter(
             "riskmon_rejected_events_total",
             "Rejected input events, by reason (SPEC §9).",
-            labels=["reason"],
+            ["reason"],
+            reasons,
         )
-        for reason, count in sorted(source.rejects.items()):
-            rejected.add_metric([reason], count)
-        transitions = CounterMetricFamily(
+        yield _counter(
             "riskmon_level_transitions_total",
             "Published risk level transitions (SPEC §7), by from and to level.",
-            labels=["from", "to"],
+            ["from", "to"],
+            source.level_transitions,
         )
-        for (before, after), count in sorted(source.level_transitions.items()):
-            transitions.add_metric([before, after], count)
-        yield from (events, rejected, transitions)
+
+
+def _counter(name: str, documentation: str, labels: list[str], counts: Mapping[Any, int]) -> Metric:
+    """A counter family from a mapping of label-value tuples to counts."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in sorted(counts.items()):
+        family.add_metric(list(values), count)
+    return family
 
 
 def _levels(engines: list[Engine]) -> Metric:
@@ -173,33 +178,37 @@ def _mark_ages(engines: list[Engine], now: float) -> Metric:
     return family
 
 
+FUND_GAUGES: Final = {
+    "balance": ("balance", "Insurance fund balance.", ["asset"]),
+    "drawdown": (
+        "drawdown_ratio",
+        "Fund balance against its peak over the window, minus 1 (<= 0).",
+        ["asset", "window"],
+    ),
+    "stress": (
+        "stress_drawdown",
+        "What a gap of `shock` (every mark at once) would cost the fund, slippage included.",
+        ["asset", "shock"],
+    ),
+    "depletion": (
+        "depletion_shock",
+        "Smallest gap (a fraction, signed) that empties the fund, by direction.",
+        ["asset", "direction"],
+    ),
+    "probability": (
+        "depletion_probability",
+        "Monte Carlo probability that the drawdown over the horizon exceeds the balance.",
+        ["asset", "horizon"],
+    ),
+}
+
+
 def fund_metrics(projection: dict[str, Any]) -> Iterator[Metric]:
     """The fund gauges of SPEC §11 from a projection (`risk.fund.projection`): one process
     (the aggregating worker, or a replay) exports them for the whole book."""
     families = {
-        "balance": GaugeMetricFamily(
-            "riskmon_insurance_fund_balance", "Insurance fund balance.", labels=["asset"]
-        ),
-        "drawdown": GaugeMetricFamily(
-            "riskmon_insurance_fund_drawdown_ratio",
-            "Fund balance against its peak over the window, minus 1 (<= 0).",
-            labels=["asset", "window"],
-        ),
-        "stress": GaugeMetricFamily(
-            "riskmon_insurance_fund_stress_drawdown",
-            "What a gap of `shock` (every mark at once) would cost the fund, slippage included.",
-            labels=["asset", "shock"],
-        ),
-        "depletion": GaugeMetricFamily(
-            "riskmon_insurance_fund_depletion_shock",
-            "Smallest gap (a fraction, signed) that empties the fund, by direction.",
-            labels=["asset", "direction"],
-        ),
-        "probability": GaugeMetricFamily(
-            "riskmon_insurance_fund_depletion_probability",
-            "Monte Carlo probability that the drawdown over the horizon exceeds the balance.",
-            labels=["asset", "horizon"],
-        ),
+        key: GaugeMetricFamily(f"riskmon_insurance_fund_{suffix}", documentation, labels=labels)
+        for key, (suffix, documentation, labels) in FUND_GAUGES.items()
     }
     for fund in projection["funds"]:
         asset = fund["asset"]
