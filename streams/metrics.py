@@ -38,6 +38,11 @@ class Source(Protocol):
     @property
     def level_transitions(self) -> Counter[tuple[str, str]]: ...
     def fund_projection(self) -> dict[str, Any] | None: ...
+    def lag(self) -> dict[str, int]: ...
+    @property
+    def rounds(self) -> int: ...
+    @property
+    def restores(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class BookCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._counters()
+        yield from self._pipeline()
         engines = list(self.source.engines())
         yield _levels(engines)
         yield from _positions(engines)
@@ -98,6 +104,25 @@ class BookCollector(Collector):
             "Published risk level transitions (SPEC §7), by from and to level.",
             ["from", "to"],
             source.level_transitions,
+        )
+
+    def _pipeline(self) -> Iterator[Metric]:
+        source = self.source
+        lag = GaugeMetricFamily(
+            "riskmon_consumer_lag",
+            "Input records committed to Kafka that this worker's tasks have not applied yet.",
+            labels=["topic"],
+        )
+        for topic, records in sorted(source.lag().items()):
+            lag.add_metric([topic], records)
+        yield lag
+        yield CounterMetricFamily(
+            "riskmon_worker_rounds", "Transactions this worker committed.", value=source.rounds
+        )
+        yield CounterMetricFamily(
+            "riskmon_partition_restores",
+            "Partitions this worker rebuilt from the changelog (assignments and resets).",
+            value=source.restores,
         )
 
 

@@ -59,6 +59,7 @@ class Worker:
         self.broadcast_from: dict[tuple[str, int], int] = {}
         self.horizons: dict[tuple[str, int], int | None] = {}
         self.polls: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+        self.ends: dict[tuple[str, int], int] = {}
         self.paused: set[TopicPartition] = set()
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.rejects: Counter[str] = Counter()
@@ -215,6 +216,8 @@ class Worker:
                     previous, latest = latest, polled
                     self.polls[key] = (previous, latest)
                 position = await consumer.position(tp)
+                if end is not None:
+                    self.ends[key] = end
                 drained = end is not None and position >= end
                 self.horizons[key] = previous - grace if drained and previous else None
 
@@ -394,6 +397,19 @@ class Worker:
         """Partitions of the account topics, once the group has metadata for them."""
         found = self.group.partitions_for_topic(self.settings.topics.positions)
         return len(found) if found else None
+
+    def lag(self) -> dict[str, int]:
+        """Per input topic: committed records not applied yet by this worker's tasks."""
+        lag: Counter[str] = Counter()
+        for task in self.tasks.values():
+            for source in task.sources.values():
+                end = self.ends.get((source.topic, task.partition), source.next_offset)
+                lag[source.topic] += max(0, end - source.next_offset)
+        for key in self.broadcast_types:
+            cursors = [task.broadcast_cursors.get(key, 0) for task in self.tasks.values()]
+            if cursors and key in self.ends:
+                lag[key[0]] += max(0, self.ends[key] - min(cursors))
+        return dict(lag)
 
     def engines(self) -> list[Engine]:
         return [task.engine for task in self.tasks.values()]

@@ -139,3 +139,15 @@ def test_fund_gauges_come_from_the_latest_projection() -> None:
         registry.get_sample_value("riskmon_liquidation_notional", labels)
         == (nearest["long_notional"])
     )
+
+
+def test_pipeline_lag_rounds_and_restores() -> None:
+    worker = one_worker()
+    worker.behind = {"riskmon.positions": 12, "riskmon.marks": 0}
+    worker.rounds, worker.restores = 7, 2
+    registry = scraped(worker)
+    lag = {"topic": "riskmon.positions"}
+    assert registry.get_sample_value("riskmon_consumer_lag", lag) == 12
+    assert registry.get_sample_value("riskmon_consumer_lag", {"topic": "riskmon.marks"}) == 0
+    assert registry.get_sample_value("riskmon_worker_rounds_total") == 7
+    assert registry.get_sample_value("riskmon_partition_restores_total") == 2

@@ -43,6 +43,9 @@ class FakeWorker:
     level_transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     fund: FundDesk = field(default_factory=FundDesk)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    behind: dict[str, int] = field(default_factory=dict)
+    rounds: int = 0
+    restores: int = 0
 
     def __post_init__(self) -> None:
         self.metrics = register_metrics(self.registry, self)
@@ -52,6 +55,9 @@ class FakeWorker:
 
     def fund_projection(self) -> dict[str, Any] | None:
         return self.fund.latest
+
+    def lag(self) -> dict[str, int]:
+        return self.behind
 
     def partition_count(self) -> int | None:
         return PARTITIONS
