@@ -35,6 +35,7 @@ typecheck: $(STAMP)
 
 tools:
 	deploy/compose/install.sh
+	deploy/prometheus/install.sh
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest

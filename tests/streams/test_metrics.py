@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 from prometheus_client.registry import CollectorRegistry
@@ -101,18 +102,21 @@ def test_evaluation_seconds_histogram() -> None:
     assert registry.get_sample_value("riskmon_evaluation_seconds_bucket", bucket) == 1
 
 
-def test_fund_gauges_come_from_the_latest_projection() -> None:
-    worker = one_worker()
-    engine = worker.tasks[0].engine
+def projected(worker: FakeWorker) -> dict[str, Any]:
+    """Feed two fund balances (500, then 400) and give the worker its latest projection."""
     feed(worker.tasks[0], {"type": "fund", "asset": "USDT", "balance": 500.0, "ts": 5})
     feed(worker.tasks[0], {"type": "fund", "asset": "USDT", "balance": 400.0, "ts": 6})
-    assert (
-        scraped(worker).get_sample_value("riskmon_insurance_fund_balance", {"asset": "USDT"})
-        is None
-    )
-    share = engine_share(engine)
+    share = engine_share(worker.tasks[0].engine)
     projection = fund_projection(share.market, share.totals(), share.stress)
     worker.fund.latest = projection
+    return projection
+
+
+def test_fund_gauges_come_from_the_latest_projection() -> None:
+    worker = one_worker()
+    before = scraped(worker)  # no projection yet: no fund gauges
+    assert before.get_sample_value("riskmon_insurance_fund_balance", {"asset": "USDT"}) is None
+    projection = projected(worker)
     registry = scraped(worker)
     (fund,) = projection["funds"]
     assert registry.get_sample_value("riskmon_insurance_fund_balance", {"asset": "USDT"}) == 400.0
