@@ -66,8 +66,6 @@ class Worker:
         self.transitions_published = 0
         self.level_transitions: Counter[tuple[str, str]] = Counter()
         self.fund = FundDesk()
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.metrics = register_metrics(self.registry, self)
         self.rounds = 0
         self.restores = 0
         options = client_options(settings)
@@ -92,6 +90,8 @@ class Worker:
             partition_assignment_strategy=(self.assignor,),
             fetch_max_wait_ms=FETCH_WAIT_MS,
         )
+        self.registry = CollectorRegistry(auto_describe=True)  # reads the fields above
+        self.metrics = register_metrics(self.registry, self)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

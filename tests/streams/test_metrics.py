@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from risk.fund.projection import fund_projection
 from risk.fund.report import engine_share
 from streams.metrics import register_metrics
-from tests.streams.test_web import FakeWorker, build_tasks, feed
+from streams.settings import Settings
+from streams.worker import Worker
+from tests.streams.test_web import CONFIG, FakeWorker, build_tasks, feed
 
 NOW = 1_000.0  # the scrape's wall clock, in seconds
 
@@ -155,3 +159,17 @@ def test_pipeline_lag_rounds_and_restores() -> None:
     assert registry.get_sample_value("riskmon_consumer_lag", {"topic": "riskmon.marks"}) == 0
     assert registry.get_sample_value("riskmon_worker_rounds_total") == 7
     assert registry.get_sample_value("riskmon_partition_restores_total") == 2
+
+
+def test_a_real_worker_registers_and_exposes_every_family() -> None:
+    async def scrape() -> bytes:
+        worker = Worker(Settings(), CONFIG)
+        try:
+            return generate_latest(worker.registry)
+        finally:
+            await worker.stop()
+
+    text = asyncio.run(scrape()).decode()
+    for name in ("riskmon_margin_accounts", "riskmon_worker_rounds_total", "riskmon_consumer_lag"):
+        assert f"# TYPE {name.removesuffix('_total')}" in text, name
+    assert "riskmon_worker_rounds_total 0.0" in text
