@@ -249,6 +249,15 @@ def test_config_thresholds_change_levels(tmp_path: Path) -> None:
     assert [(record["from"], record["to"]) for record in records] == [("safe", "liquidation")]
 
 
+FUND_KEYS = [  # a `funds` entry of the summary (SPEC §10), in order
+    "asset",
+    "balance",
+    "drawdown_8h",
+    "stress",
+    "depletion_shock_down",
+    "depletion_shock_up",
+    "monte_carlo",
+]
 # 1 long at 100 with 10, then mark 100.5: equity(x) = 10.5 + 100.5 x. The fund fell from
 # 1,000 to 3.3.
 FUND_LINES = [
@@ -267,15 +276,7 @@ def test_summary_fund_sections(tmp_path: Path) -> None:
     )
     _, summary = replay(tmp_path, events, "--config", str(config))
     (fund,) = summary["funds"]
-    assert list(fund) == [
-        "asset",
-        "balance",
-        "drawdown_8h",
-        "stress",
-        "depletion_shock_down",
-        "depletion_shock_up",
-        "monte_carlo",
-    ]
+    assert list(fund) == FUND_KEYS
     assert fund["stress"] == [
         {"shock": -0.1, "drawdown": 0.0, "bankrupt_accounts": 0},
         {"shock": 0.2, "drawdown": 0.0, "bankrupt_accounts": 0},
@@ -335,18 +336,7 @@ def test_fund_out_has_a_record_per_asset_at_every_epoch(tmp_path: Path) -> None:
         (1_999, "USDT"),
     ]
     first, moved, _ = records
-    assert list(first) == [
-        "ts",
-        "asset",
-        "balance",
-        "drawdown_8h",
-        "stress",
-        "depletion_shock_down",
-        "depletion_shock_up",
-        "monte_carlo",
-        "adl",
-        "liquidation_map",
-    ]
+    assert list(first) == ["ts", *FUND_KEYS, "adl", "liquidation_map"]
     # At epoch 1,000: only a's long at mark 100 with 10: equity(x) = 10 + 100 x.
     assert first["depletion_shock_down"] == -0.15  # 100 |x| - 10 >= 5
     assert first["adl"] == {"BTCUSDT": {"long": [], "short": []}}
