@@ -264,3 +264,13 @@ def fund_metrics(projection: dict[str, Any]) -> Iterator[Metric]:
             liquidation.add_metric([symbol, "long", low], band["long_notional"])
             liquidation.add_metric([symbol, "short", low], band["short_notional"])
     yield liquidation
+    adl = GaugeMetricFamily(
+        "riskmon_adl_top_score",
+        "Score of the first position in each ADL queue (SPEC §8: profit rate x leverage).",
+        labels=["symbol", "side"],
+    )
+    for symbol, sides in projection["adl"].items():
+        for side, entries in sides.items():
+            if entries:
+                adl.add_metric([symbol, side], entries[0]["score"])
+    yield adl

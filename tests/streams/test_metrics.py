@@ -30,6 +30,19 @@ def one_worker() -> FakeWorker:
     return FakeWorker(build_tasks())  # ten 1 BTC longs at 60,000, mark 59,900 (test_web)
 
 
+def exposed_names(worker: FakeWorker) -> set[str]:
+    """Every sample name the factory's registry can expose, from a worker with a projection:
+    families as named, counters with `_total`, histograms with `_bucket`, `_sum`, `_count`."""
+    projected(worker)
+    registry = CollectorRegistry()
+    register_metrics(registry, worker)
+    names: set[str] = set()
+    for metric in registry.collect():
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+        names |= {metric.name, *(metric.name + end for end in suffixes.get(metric.type, []))}
+    return names
+
+
 def levels_of(worker: FakeWorker) -> Counter[str]:
     found: Counter[str] = Counter()
     for engine in worker.engines():
@@ -107,7 +120,12 @@ def test_evaluation_seconds_histogram() -> None:
 
 
 def projected(worker: FakeWorker) -> dict[str, Any]:
-    """Feed two fund balances (500, then 400) and give the worker its latest projection."""
+    """Feed a profitable short (1 at 60,000 with 1,000), two fund balances (500, then 400),
+    and give the worker its latest projection."""
+    task = worker.tasks[0]
+    feed(task, {"type": "balance", "account": "s", "asset": "USDT", "wallet": 1000, "ts": 5})
+    short = {"type": "position", "account": "s", "symbol": "BTCUSDT", "size": -1}
+    feed(task, {**short, "entry_price": 60000, "ts": 5})
     feed(worker.tasks[0], {"type": "fund", "asset": "USDT", "balance": 500.0, "ts": 5})
     feed(worker.tasks[0], {"type": "fund", "asset": "USDT", "balance": 400.0, "ts": 6})
     share = engine_share(worker.tasks[0].engine)
@@ -140,6 +158,10 @@ def test_fund_gauges_come_from_the_latest_projection() -> None:
         registry.get_sample_value("riskmon_insurance_fund_depletion_probability", day)
         == (fund["monte_carlo"][1]["depletion_probability"])
     )
+    assert (
+        registry.get_sample_value("riskmon_adl_top_score", {"symbol": "BTCUSDT", "side": "long"})
+        is None
+    )  # every long lost at 59,900: an empty queue
     cells = projection["liquidation_map"]["BTCUSDT"]
     nearest = next(band for band in cells if band["long_notional"] > 0)
     labels = {"symbol": "BTCUSDT", "side": "long", "band": f"{nearest['band'][0]:g}"}
