@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 from risk.engine import ACCEPTED, REJECTED, STALE, Engine
-from risk.fund.projection import asset_records, fund_projection
+from risk.fund.projection import aggregate_projection, asset_records
 from risk.fund.report import engine_share, fund_sections
 from streams.codec import decode_event, encode_record
 
@@ -84,7 +84,7 @@ def watch_fund(engine: Engine, emit: Callable[[str], object]) -> None:
     def project(at: int) -> None:
         share = engine_share(engine, at)
         market = share.market
-        projection = fund_projection(market, share.totals(), share.stress)
+        projection = aggregate_projection(market, [share])  # as the workers' aggregator
         settle = dict(zip(market.symbols, market.settle, strict=True))
         for record in asset_records(projection, settle).values():
             emit(encode_record(record))

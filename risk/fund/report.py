@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from risk.fund.projection import fund_projection
+from risk.fund.projection import aggregate_projection
 from risk.fund.share import EpochShare
 from risk.fund.snapshot import take_market, take_share
 
@@ -22,5 +22,5 @@ def engine_share(engine: Engine, at: int | None = None) -> EpochShare:
 
 def fund_sections(engine: Engine) -> dict[str, Any]:
     share = engine_share(engine)
-    projection = fund_projection(share.market, share.totals(), share.stress)
+    projection = aggregate_projection(share.market, [share])
     return {name: projection[name] for name in ("funds", "adl", "liquidation_map")}

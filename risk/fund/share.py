@@ -63,11 +63,17 @@ class Totals(NamedTuple):
                     ]
                 else:
                     losses[asset] = [horizon.copy() for horizon in horizons]
-        liquidation: dict[str, FloatArray] = {}
-        for part in parts:
-            for symbol, cells in part.liquidation.items():
-                liquidation[symbol] = liquidation.get(symbol, 0.0) + cells
+        liquidation = summed_cells([part.liquidation for part in parts])
         return Totals(losses, merge_queues([part.adl for part in parts], top), liquidation)
+
+
+def summed_cells(maps: list[dict[str, FloatArray]]) -> dict[str, FloatArray]:
+    """Liquidation map cells added up per symbol over disjoint books."""
+    liquidation: dict[str, FloatArray] = {}
+    for cells_by_symbol in maps:
+        for symbol, cells in cells_by_symbol.items():
+            liquidation[symbol] = liquidation.get(symbol, 0.0) + cells
+    return liquidation
 
 
 def settle_assets(market: Market) -> list[str]:
@@ -122,10 +128,7 @@ class EpochShare:
                 self.profiles[asset].evaluate(np.where(inverse, 1.0 / m, m)).deficit
                 for m in paths.multipliers
             ]
-        liquidation: dict[str, FloatArray] = {}
-        for book in self.books:
-            for symbol, cells in book.liquidation.items():
-                liquidation[symbol] = liquidation.get(symbol, 0.0) + cells
+        liquidation = summed_cells([book.liquidation for book in self.books])
         adl = merge_queues([book.adl for book in self.books], self.market.parameters.adl_top)
         return Totals(losses, adl, liquidation)
 
