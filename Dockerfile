@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY risk risk
 COPY streams streams
+COPY dashboards dashboards
 RUN pip install --no-cache-dir -c constraints.txt . && useradd --system riskmon
 USER riskmon
 ENV RISKMON_WEB_HOST=0.0.0.0

@@ -5,10 +5,12 @@
     riskmon worker
     riskmon publish EVENTS.jsonl [--interval-ms N]
     riskmon tail [--topic NAME] [--from-beginning] [--idle-exit SECONDS]
+    riskmon dashboards push --url URL [--token TOKEN] [--folder UID] [--datasource-uid UID]
 
 `worker`, `publish` and `tail` read their Kafka settings from RISKMON_ variables
-(docs/STREAMS.md). Exit status: 0 on success, 2 with a one-line error when an input, the
-config, a setting, an output or the broker cannot be used.
+(docs/STREAMS.md); `dashboards push` takes its token from --token or RISKMON_GRAFANA_TOKEN
+(kept out of the process list). Exit status: 0 on success, 2 with a one-line error when an
+input, the config, a setting, an output, the broker or Grafana cannot be used.
 """
 
 from __future__ import annotations
@@ -69,7 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument(
         "--idle-exit", type=float, help="exit after this many seconds without a record"
     )
+    _add_dashboards(commands)
     return parser
+
+
+def _add_dashboards(commands: Any) -> None:
+    dashboards = commands.add_parser("dashboards", help="Grafana dashboards (dashboards/)")
+    actions = dashboards.add_subparsers(dest="action", required=True)
+    push = actions.add_parser("push", help="upload the dashboards to a Grafana server")
+    push.add_argument("--url", required=True, help="Grafana base URL, e.g. http://127.0.0.1:3000")
+    push.add_argument("--token", help="service account token (default: RISKMON_GRAFANA_TOKEN)")
+    push.add_argument("--folder", default="riskmon", help="folder uid (created if missing)")
+    push.add_argument(
+        "--datasource-uid",
+        default="prometheus",
+        help="uid of the Prometheus datasource the panels query (default: prometheus)",
+    )
 
 
 def _non_negative(text: str) -> int:
@@ -84,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "replay":
             return run_replay(arguments)
+        if arguments.command == "dashboards":
+            return run_dashboards_push(arguments)
         return run_kafka_command(arguments)
     except (CommandError, ConfigError, SettingsError, BrokerError, CheckpointError) as error:
         print(f"riskmon: error: {error}", file=sys.stderr)
@@ -108,6 +127,26 @@ def run_kafka_command(arguments: argparse.Namespace) -> int:
     else:
         topic = arguments.topic or settings.topics.liquidations
         asyncio.run(tail(settings, topic, arguments.from_beginning, arguments.idle_exit))
+    return 0
+
+
+def run_dashboards_push(arguments: argparse.Namespace) -> int:
+    """Upload the generated dashboards; one line per dashboard on stderr."""
+    from streams.grafana import PushError, PushTarget, push_dashboards  # 0.3 s: only here
+
+    token = arguments.token or load_settings().grafana_token
+    if not token:
+        raise CommandError("no Grafana token: pass --token or set RISKMON_GRAFANA_TOKEN")
+    target = PushTarget(
+        url=arguments.url.rstrip("/"),
+        token=token,
+        folder_uid=arguments.folder,
+        datasource_uid=arguments.datasource_uid,
+    )
+    try:
+        push_dashboards(target, lambda line: print(line, file=sys.stderr))
+    except PushError as error:
+        raise CommandError(str(error)) from None
     return 0
 
 

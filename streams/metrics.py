@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import numpy as np
-from prometheus_client import Histogram
+from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -64,6 +64,14 @@ def register_metrics(
         buckets=EVALUATION_BUCKETS,
     )
     return Metrics(evaluation)
+
+
+def register_runtime(registry: CollectorRegistry) -> None:
+    """The process's own health: `process_*` (CPU seconds, resident memory in bytes, open
+    fds), `python_gc_*` and `python_info`. riskmon runs no faust app, so there are no faust
+    sensor metrics (docs/STREAMS.md, "Metrics"); these and the pipeline families stand in."""
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(collector)
 
 
 class BookCollector(Collector):

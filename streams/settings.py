@@ -81,6 +81,7 @@ class Settings:
     web_url: str = "http://127.0.0.1:6066"
     max_batch_events: int = 5000
     order_grace_ms: int = 50
+    grafana_token: str | None = field(default=None, repr=False)
     topics: Topics = field(default_factory=Topics)
     security: Security = field(default_factory=Security)
 
@@ -134,6 +135,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_url=reader.text("WEB_URL", f"http://{reachable}:{web_port}").rstrip("/"),
         max_batch_events=reader.integer("MAX_BATCH_EVENTS", 5000, minimum=1),
         order_grace_ms=reader.integer("ORDER_GRACE_MS", 50, minimum=0),
+        grafana_token=reader.optional("GRAFANA_TOKEN"),
         topics=topics,
         security=security,
     )

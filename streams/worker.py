@@ -25,7 +25,7 @@ from risk.engine import Engine
 from streams.config import EngineConfig
 from streams.inputs import BroadcastLog, OwnSource
 from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain, read_committed
-from streams.metrics import register_metrics
+from streams.metrics import register_metrics, register_runtime
 from streams.projections import FundDesk
 from streams.routing import RoutingAssignor
 from streams.settings import Settings
@@ -92,6 +92,7 @@ class Worker:
         )
         self.registry = CollectorRegistry(auto_describe=True)  # reads the fields above
         self.metrics = register_metrics(self.registry, self)
+        register_runtime(self.registry)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -195,3 +195,5 @@ def test_a_real_worker_registers_and_exposes_every_family() -> None:
     for name in ("riskmon_margin_accounts", "riskmon_worker_rounds_total", "riskmon_consumer_lag"):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
     assert "riskmon_worker_rounds_total 0.0" in text
+    for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "python_info"):
+        assert f"\n{name}" in text, name
