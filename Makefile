@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: help demo test lint format typecheck unit tools bench kafka-up kafka-down clean
 
 help:
-	@echo "make demo       replay the bundled sample stream: transitions, then a summary"
+	@echo "make demo       simulate a flash crash on 5000 accounts: live view, web page, /metrics (DEMO_ARGS=...)"
 	@echo "make test       lint, type-check and run the test suite (what CI runs)"
 	@echo "make bench      run the benchmarks (engine, fund projection, Kafka worker) and rewrite BENCHMARKS.md"
 	@echo "make format     apply ruff formatting"
@@ -20,10 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+DEMO_ARGS ?=
+
 demo: $(STAMP)
-	mkdir -p .demo
-	$(BIN)/riskmon replay examples/sample.jsonl --summary .demo/summary.json --report
-	@echo "full summary (SPEC §10): .demo/summary.json"
+	$(BIN)/riskmon demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +36,7 @@ typecheck: $(STAMP)
 tools:
 	deploy/compose/install.sh
 	deploy/prometheus/install.sh
+	deploy/browser/install.sh
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
@@ -58,4 +59,4 @@ kafka-down:
 	deploy/kafka/kafka.sh down
 
 clean:
-	rm -rf $(VENV) .tools .demo .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
+	rm -rf $(VENV) .tools .demo .artifacts .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

@@ -5,6 +5,8 @@
     riskmon worker
     riskmon publish EVENTS.jsonl [--interval-ms N]
     riskmon tail [--topic NAME] [--from-beginning] [--idle-exit SECONDS]
+    riskmon demo [--scenario NAME] [--accounts N] [--seed N] [--speed X] [--duration SECONDS]
+                 [--port N] [--config FILE]
     riskmon dashboards push --url URL [--token TOKEN] [--folder UID] [--datasource-uid UID]
 
 `worker`, `publish` and `tail` read their Kafka settings from RISKMON_ variables
@@ -23,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from risk.engine import Engine
 from risk.fund.report import fund_sections
@@ -44,8 +46,15 @@ class CommandError(Exception):
     """A failure the user can act on; printed as one line, exit status 2."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad options are one line on stderr (no usage dump), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="riskmon", description="Real-time risk monitor.")
+    parser = OneLineParser(prog="riskmon", description="Real-time risk monitor.")
     commands = parser.add_subparsers(dest="command", required=True)
     replay = commands.add_parser("replay", help="run the engine over a JSONL event file")
     replay.add_argument("events", type=Path, help="JSONL file of SPEC §3 events")
@@ -72,7 +81,50 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-exit", type=float, help="exit after this many seconds without a record"
     )
     _add_dashboards(commands)
+    _add_demo(commands)
     return parser
+
+
+def _add_demo(commands: Any) -> None:
+    from streams.demo.scenarios import SCENARIOS
+
+    demo = commands.add_parser(
+        "demo", help="simulate a market and run the monitor on it: live view, web page, metrics"
+    )
+    demo.add_argument(
+        "--scenario", choices=sorted(SCENARIOS), default="flash-crash", help="market scenario"
+    )
+    demo.add_argument(
+        "--accounts", type=_bounded(int, 1, 200_000), default=5000, help="traders (5000)"
+    )
+    demo.add_argument("--seed", type=int, default=7, help="random seed of the book and marks (7)")
+    demo.add_argument(
+        "--speed",
+        type=_bounded(float, 0.001, 100_000),
+        help="simulated seconds per second (default: the scenario's, ~2 minutes for its move)",
+    )
+    demo.add_argument(
+        "--duration", type=_bounded(float, 0.1, 1e9), help="stop after this many seconds"
+    )
+    demo.add_argument(
+        "--port", type=_bounded(int, 0, 65535), default=8066, help="web port (8066; 0: any)"
+    )
+    demo.add_argument("--config", type=Path, help="TOML instruments and levels (shipped set)")
+
+
+def _bounded(kind: type[int] | type[float], low: float, high: float) -> Any:
+    """An argparse type: a number of `kind` in [low, high]."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low:g}, {high:g}], not {text}")
+        return value
+
+    return parse
 
 
 def _add_dashboards(commands: Any) -> None:
@@ -103,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_replay(arguments)
         if arguments.command == "dashboards":
             return run_dashboards_push(arguments)
+        if arguments.command == "demo":
+            return run_demo_command(arguments)
         return run_kafka_command(arguments)
     except (CommandError, ConfigError, SettingsError, BrokerError, CheckpointError) as error:
         print(f"riskmon: error: {error}", file=sys.stderr)
@@ -146,6 +200,29 @@ def run_dashboards_push(arguments: argparse.Namespace) -> int:
     try:
         push_dashboards(target, lambda line: print(line, file=sys.stderr))
     except PushError as error:
+        raise CommandError(str(error)) from None
+    return 0
+
+
+def run_demo_command(arguments: argparse.Namespace) -> int:
+    """The embedded demo: no broker, the workers' path, until --duration or Ctrl-C."""
+    from streams.demo.runner import DemoOptions, run_demo
+    from streams.demo.scenarios import SCENARIOS
+    from streams.demo.web import PortBusyError
+
+    config = load_config(arguments.config)
+    scenario = SCENARIOS[arguments.scenario]
+    options = DemoOptions(
+        scenario=scenario,
+        accounts=arguments.accounts,
+        seed=arguments.seed,
+        speed=arguments.speed or scenario.speed,
+        duration=arguments.duration,
+        port=arguments.port,
+    )
+    try:
+        asyncio.run(run_demo(config, options, sys.stdout, sys.stderr))
+    except PortBusyError as error:
         raise CommandError(str(error)) from None
     return 0
 

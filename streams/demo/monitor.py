@@ -1,0 +1,166 @@
+"""The demo's monitor: the simulator's events through a worker's partition task.
+
+Every event is encoded as JSON and handed to `PartitionTask.apply`, the path a Kafka record
+takes in a worker (decode, engine, transitions, dead letters, counters). The monitor is the
+metrics `Source` of `streams.metrics`, so `/metrics` serves the workers' families, with the
+simulated clock as "now" (mark age is then simulated seconds). Fund projections are taken at
+the engine's epochs like a worker's (a copy in the loop) and computed by `project`, which the
+runner calls in a thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from prometheus_client.registry import CollectorRegistry
+
+from risk.engine import Engine
+from risk.fund.projection import aggregate_projection
+from risk.fund.share import EpochShare
+from risk.fund.snapshot import BookShare, Market, take_market, take_share
+from risk.levels import Level
+from streams.config import EngineConfig
+from streams.demo.scenarios import Scenario
+from streams.demo.simulator import MarketSimulator
+from streams.metrics import register_metrics, register_runtime
+from streams.task import Checkpoint, Output, PartitionTask
+
+RECENT_TRANSITIONS: Final = 200
+HISTORY_POINTS: Final = 720
+TAKEN_OVER: Final = (Level.LIQUIDATION, Level.BANKRUPT)
+
+
+@dataclass(frozen=True)
+class DemoRecord:
+    """An in-memory stand-in for a Kafka record (`streams.inputs.Record`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
+class Monitor:
+    """Engine, simulator and what the live view, the page and `/metrics` read."""
+
+    def __init__(self, config: EngineConfig, scenario: Scenario, accounts: int, seed: int) -> None:
+        self.task = PartitionTask(0, config, {}, Checkpoint())
+        self.engine: Engine = self.task.engine
+        self.simulator = MarketSimulator(config.instruments, scenario, accounts, seed)
+        self.scenario = scenario
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        self.rejects: Counter[str] = Counter()
+        self.level_transitions: Counter[tuple[str, str]] = Counter()
+        self.rounds = 0
+        self.restores = 0
+        self.events = 0
+        self.transitions = 0
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TRANSITIONS)
+        self.history: list[tuple[int, dict[str, int]]] = []
+        self.history_stride = 1  # steps per history point; doubles when the history is full
+        self.steps = 0
+        self.flagged: dict[str, None] = {}  # margin accounts for the liquidation desk, in order
+        self.pending: tuple[Market, BookShare] | None = None
+        self.latest: dict[str, Any] | None = None
+        self.start_ts = 0
+        self.now_ts = 0
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.metrics = register_metrics(self.registry, self, clock=lambda: self.now_ts / 1000)
+        register_runtime(self.registry)
+        self.engine.watch_epochs(self._on_epoch)
+
+    # -- the metrics Source --------------------------------------------------------------------
+
+    def engines(self) -> list[Engine]:
+        return [self.engine]
+
+    def fund_projection(self) -> dict[str, Any] | None:
+        return self.latest
+
+    def lag(self) -> dict[str, int]:
+        return {}
+
+    # -- simulation ----------------------------------------------------------------------------
+
+    def open(self, ts: int) -> Output:
+        """Feed the opening book at `ts`."""
+        self.start_ts = self.now_ts = ts
+        output = self.feed(self.simulator.opening(ts))
+        self._remember(ts)
+        return output
+
+    def step(self, ts: int) -> Output:
+        """The liquidation desk takes over last step's flagged accounts, then marks move."""
+        self.now_ts = ts
+        desk = self.feed(self._take_overs(ts))
+        output = self.feed(self.simulator.advance(ts))
+        output.transitions[:0] = desk.transitions
+        self.steps += 1
+        if self.steps % self.history_stride == 0:
+            self._remember(ts)
+        return output
+
+    def _remember(self, ts: int) -> None:
+        """Levels at `ts` into the history, which keeps the whole run in at most
+        HISTORY_POINTS points: when full, every other point goes and the stride doubles."""
+        self.history.append((ts, self.engine.level_counts()))
+        if len(self.history) >= HISTORY_POINTS:
+            self.history = self.history[::2]
+            self.history_stride *= 2
+
+    def feed(self, events: list[dict[str, Any]]) -> Output:
+        """Apply `events` through the partition task; count as a worker's commit does."""
+        task = self.task
+        for event in events:
+            kind = event["type"]
+            value = orjson.dumps(event)
+            record = DemoRecord(f"demo.{kind}", 0, self.events, event.get("ts", 0), None, value)
+            self.events += 1
+            task.apply(record, kind, broadcast=False)
+        output = task.drain_output()
+        self.rounds += 1
+        self.outcomes.update(output.outcomes)
+        self.rejects.update(output.rejects)
+        published = time.monotonic()
+        for transition, taken in zip(output.transitions, output.taken_at, strict=True):
+            self.level_transitions[(transition.from_level, transition.to_level)] += 1
+            trigger = transition.trigger.split(":", 1)[0]
+            self.metrics.evaluation.labels(trigger).observe(published - taken)
+            self.recent.appendleft(transition.as_record())
+            if Level[transition.to_level.upper()] in TAKEN_OVER:
+                self.flagged[transition.margin_account] = None
+        self.transitions += len(output.transitions)
+        return output
+
+    def _take_overs(self, ts: int) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        flagged = list(self.flagged)[: self.simulator.desk_capacity()]
+        for margin_account in flagged:
+            del self.flagged[margin_account]
+            index = self.engine.find_margin_account(margin_account)
+            if index is None:
+                continue
+            view = self.engine.account_view(index)
+            if Level[view.level.upper()] in TAKEN_OVER:
+                events += self.simulator.take_over(margin_account, view.equity, ts)
+        return events
+
+    # -- fund projections ----------------------------------------------------------------------
+
+    def _on_epoch(self, at: int) -> None:
+        self.pending = (take_market(self.engine, at), take_share(self.engine))
+
+    def take_pending(self) -> tuple[Market, BookShare] | None:
+        pending, self.pending = self.pending, None
+        return pending
+
+    @staticmethod
+    def project(market: Market, share: BookShare) -> dict[str, Any]:
+        """The projection of one epoch (blocking: the runner calls it in a thread)."""
+        return aggregate_projection(market, [EpochShare.of(market, [share])])

@@ -1,0 +1,258 @@
+"""The demo page in a real browser: `riskmon demo` serves it, headless Chromium draws it.
+
+The demo runs as a subprocess, as a user would start it; the test waits until every chart has
+drawn data points and the transition feed has rows, checks the selections against the fund
+projection the server answers, that the page logged no errors, and that Ctrl-C stops the demo
+cleanly. A screenshot is left in .artifacts/demo-page.png.
+
+Needs Debian's chromium and chromium-driver (`make tools` installs them): without them the test
+skips, or fails under CI=true. Selenium is always given both binaries, so Selenium Manager never
+downloads anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Final
+from urllib.parse import urljoin
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+CHROMIUM: Final = Path("/usr/bin/chromium")
+CHROMEDRIVER: Final = Path("/usr/bin/chromedriver")
+SCREENSHOT: Final = ROOT / ".artifacts" / "demo-page.png"
+WIDTH: Final = 1400
+HEIGHT: Final = 1000
+DEMO: Final = [
+    sys.executable, "-m", "streams.cli", "demo",
+    "--scenario", "flash-crash", "--accounts", "1500", "--seed", "7",
+    "--speed", "2000", "--duration", "120", "--port", "0",
+]  # fmt: skip
+URL_TIMEOUT_S: Final = 60.0
+PAGE_TIMEOUT_S: Final = 90.0
+EXIT_TIMEOUT_S: Final = 15.0
+CHARTS: Final = ("levels-chart", "stress-chart", "liquidation-chart")
+
+# Everything the wait needs, read in one script so the answer is one consistent moment.
+PAGE_STATE: Final = """
+const points = {};
+for (const id of arguments[0]) {
+  const node = document.getElementById(id);
+  points[id] = node ? node.getAttribute("data-points") : null;
+}
+const value = (id) => {
+  const node = document.getElementById(id);
+  return node ? node.value : null;
+};
+return {
+  points: points,
+  rows: document.querySelectorAll("#transition-feed tr").length,
+  asset: value("stress-asset"),
+  symbol: value("liquidation-symbol"),
+};
+"""
+# Resolves after the browser has painted twice: charts redrawn for a new window size.
+AFTER_PAINT: Final = """
+const done = arguments[arguments.length - 1];
+requestAnimationFrame(() => requestAnimationFrame(() => done(true)));
+"""
+
+
+class Demo:
+    """`riskmon demo` as a subprocess; its output is read on background threads."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            DEMO,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self._lock = threading.Lock()
+        self._stderr: list[str] = []
+        self._urls: queue.Queue[str | None] = queue.Queue()
+        assert self.process.stdout is not None
+        assert self.process.stderr is not None
+        self._readers = [
+            threading.Thread(target=self._read_stderr, args=(self.process.stderr,), daemon=True),
+            threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stderr(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._lock:
+                self._stderr.append(line)
+            if line.startswith("web: "):
+                self._urls.put(line.removeprefix("web: ").strip())
+        self._urls.put(None)
+
+    @staticmethod
+    def _drain(stream: IO[str]) -> None:
+        for _ in stream:
+            pass
+
+    def stderr(self) -> str:
+        with self._lock:
+            return "".join(self._stderr)
+
+    def url(self) -> str:
+        """The page URL from the demo's `web: ` line."""
+        try:
+            url = self._urls.get(timeout=URL_TIMEOUT_S)
+        except queue.Empty:
+            pytest.fail(f"no 'web: ' line within {URL_TIMEOUT_S:.0f} s; stderr:\n{self.stderr()}")
+        if url is None:
+            self.process.wait()
+            pytest.fail(
+                f"the demo exited with {self.process.returncode} before serving; "
+                f"stderr:\n{self.stderr()}"
+            )
+        return url
+
+    def interrupt(self) -> int:
+        """Ctrl-C; the exit status."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"the demo did not stop within {EXIT_TIMEOUT_S:.0f} s of SIGINT; "
+                f"stderr:\n{self.stderr()}"
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{', '.join(missing)} missing: `make test` installs Debian's chromium")
+        pytest.skip(f"{', '.join(missing)} missing: run make tools")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--window-size={WIDTH},{HEIGHT}",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    running = Demo()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def drawn(state: dict[str, Any]) -> bool:
+    """Every chart has data points and the feed has rows."""
+    points = state["points"]
+    return state["rows"] > 0 and all(
+        isinstance(points[chart], str) and points[chart].isdigit() and int(points[chart]) > 0
+        for chart in CHARTS
+    )
+
+
+def console_errors(driver: webdriver.Chrome) -> list[dict[str, Any]]:
+    """SEVERE browser log entries, but for those the contract makes expected.
+
+    Chromium logs every non-2xx fetch as a SEVERE network entry: a missing favicon, and
+    /api/fund's 503 before the first fund projection, which the page shows as a waiting state.
+    """
+    entries: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
+    errors = []
+    for entry in entries:
+        text = str(entry.get("message", ""))
+        if entry.get("level") != "SEVERE":
+            continue
+        if "favicon" in text and "404" in text:
+            continue
+        if entry.get("source") == "network" and "/api/fund" in text and " 503 " in text:
+            continue
+        errors.append(entry)
+    return errors
+
+
+def test_demo_page_draws_every_chart(browser: webdriver.Chrome, demo: Demo) -> None:
+    url = demo.url()
+    browser.get(url)
+
+    last: dict[str, Any] = {}
+
+    def ready(driver: webdriver.Chrome) -> dict[str, Any] | bool:
+        state: dict[str, Any] = driver.execute_script(PAGE_STATE, list(CHARTS))
+        last.update(state)
+        return state if drawn(state) else False
+
+    try:
+        state = WebDriverWait(browser, PAGE_TIMEOUT_S, poll_frequency=0.5).until(ready)
+    except TimeoutException:
+        pytest.fail(
+            f"the page did not draw within {PAGE_TIMEOUT_S:.0f} s: {last}; "
+            f"demo stderr:\n{demo.stderr()}"
+        )
+    assert isinstance(state, dict)
+
+    with urllib.request.urlopen(urljoin(url, "api/fund"), timeout=10) as response:
+        fund = json.load(response)
+    assets = [entry["asset"] for entry in fund["funds"]]
+    symbols = list(fund["liquidation_map"])
+    assert state["asset"] in assets
+    assert state["symbol"] in symbols
+    if "USDT" in assets:
+        assert state["asset"] == "USDT"
+    if "BTCUSDT" in symbols:
+        assert state["symbol"] == "BTCUSDT"
+
+    assert console_errors(browser) == []
+
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(WIDTH, max(HEIGHT, int(height)))
+    browser.execute_async_script(AFTER_PAINT)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.write_bytes(browser.get_screenshot_as_png())
+    assert SCREENSHOT.stat().st_size > 20_000
+
+    assert demo.interrupt() == 0, demo.stderr()
