@@ -95,16 +95,14 @@ class Monitor:
         self._remember(ts)
         return output
 
-    def step(self, ts: int) -> Output:
+    def step(self, ts: int) -> None:
         """The liquidation desk takes over last step's flagged accounts, then marks move."""
         self.now_ts = ts
-        desk = self.feed(self._take_overs(ts))
-        output = self.feed(self.simulator.advance(ts))
-        output.transitions[:0] = desk.transitions
+        self.feed(self._take_overs(ts))
+        self.feed(self.simulator.advance(ts))
         self.steps += 1
         if self.steps % self.history_stride == 0:
             self._remember(ts)
-        return output
 
     def _remember(self, ts: int) -> None:
         """Levels at `ts` into the history, which keeps the whole run in at most

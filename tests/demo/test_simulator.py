@@ -133,6 +133,7 @@ def test_a_flash_crash_drives_accounts_into_liquidation_and_the_desk_takes_them(
     assert len(monitor.simulator.taken_over) >= 100
     assert into["safe"] >= len(monitor.simulator.taken_over)  # closed accounts go to safe
     assert monitor.rejects == Counter()
+    assert {outcome for _, outcome in monitor.outcomes} == {"accepted"}  # none stale either
     assert monitor.outcomes[("mark", "accepted")] == 10 * 241
 
 
