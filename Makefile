@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 help:
 	@echo "make demo       simulate a flash crash on 5000 accounts: live view, web page, /metrics (DEMO_ARGS=...)"
 	@echo "make test       lint, type-check and run the test suite (what CI runs)"
-	@echo "make bench      run the benchmarks (engine, fund projection, Kafka worker) and rewrite BENCHMARKS.md"
+	@echo "make bench      run the benchmarks (engine, fund projection, Kafka worker, demo) and rewrite BENCHMARKS.md"
 	@echo "make format     apply ruff formatting"
 	@echo "make kafka-up   start a local Kafka broker (KAFKA_PORT, default 9092) from Maven Central jars"
 	@echo "make kafka-down stop it"
@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run_bench --write BENCHMARKS.md
 	$(BIN)/python -m tests.bench.fund_bench --write BENCHMARKS.md
 	$(BIN)/python -m tests.bench.kafka_bench --write BENCHMARKS.md
+	$(BIN)/python -m tests.bench.demo_bench --write BENCHMARKS.md
 
 kafka-up:
 	deploy/kafka/kafka.sh up

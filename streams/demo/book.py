@@ -93,6 +93,7 @@ class Book:
     wallets: dict[tuple[str, str], float] = field(default_factory=dict)  # (account, asset)
     funds: dict[str, float] = field(default_factory=dict)
     open_interest: dict[str, float] = field(default_factory=dict)  # contracts per symbol
+    margin_accounts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def events(self, ts: int) -> list[dict[str, Any]]:
         """Marks, wallets, positions and fund balances at `ts`, in that order."""
@@ -113,17 +114,15 @@ class Book:
 
     def account_events(self, account: str, ts: int) -> list[dict[str, Any]]:
         """The wallet and position events of one account opened by `open_account`."""
-        wallets = [
-            {"type": "balance", "account": owner, "asset": asset, "wallet": wallet, "ts": ts}
-            for (owner, asset), wallet in self.wallets.items()
-            if owner == account
-        ]
-        positions = [
-            item.event(ts)
-            for margin_account, held in self.positions.items()
-            if margin_account.startswith(account + "/")
-            for item in held
-        ]
+        wallets: list[dict[str, Any]] = []
+        positions: list[dict[str, Any]] = []
+        for margin_account in self.margin_accounts[account]:
+            _, mode, place = margin_account.split("/", 2)
+            wallet = self.wallets.get((account, place)) if mode == "cross" else None
+            if wallet is not None:
+                balance = {"account": account, "asset": place, "wallet": wallet, "ts": ts}
+                wallets.append({"type": "balance", **balance})
+            positions += [item.event(ts) for item in self.positions[margin_account]]
         return wallets + positions
 
 
@@ -219,7 +218,10 @@ def open_account(
             side,
             margin,
         )
-        book.positions[_margin_account(position, settle)].append(position)
+        margin_account = _margin_account(position, settle)
+        if margin_account not in book.positions:
+            book.margin_accounts[account].append(margin_account)
+        book.positions[margin_account].append(position)
         book.open_interest[instrument.symbol] = book.open_interest.get(
             instrument.symbol, 0.0
         ) + abs(leg.size)
