@@ -188,46 +188,40 @@ def open_account(
     leverage = float(np.clip(draw, 1.2, MAX_LEVERAGE))
     cross = rng.random() < CROSS_SHARE
     count = int(rng.choice([1, 2, 3], p=[0.5, 0.3, 0.2])) if cross else 1
-    picked = rng.choice(len(choices), size=min(count, len(choices)), replace=False)
-    hedge = cross and rng.random() < HEDGE_SHARE
-    settle = choices[0].settle
-    total_notional = total_maintenance = total_pnl = 0.0
-    legs = []
-    for index in picked:
-        instrument = choices[int(index)]
-        sides = ["long", "short"] if hedge else ["both"]
-        for side in sides:
-            short = side == "short" or (side == "both" and rng.random() < short_bias)
-            leg = _leg(rng, instrument, book.prices[instrument.symbol], usd / len(picked), short)
-            legs.append((instrument, side, leg))
-            total_notional += leg.notional
-            total_maintenance += instrument.tiers.maintenance(leg.notional)
-            total_pnl += leg.pnl
-    ceiling = rng.uniform(MIN_OPENING_CEILING, MAX_OPENING_RATIO)  # traders keep some buffer
-    wallet = max(total_notional / leverage, total_maintenance / ceiling - total_pnl)
-    for instrument, side, leg in legs:
-        margin = None
-        if not cross:
-            margin = _round(wallet)
-        position = Position(
-            account,
-            instrument.symbol,
-            leg.size,
-            leg.entry,
-            "cross" if cross else "isolated",
+    picked = [choices[int(i)] for i in rng.choice(len(choices), min(count, len(choices)), False)]
+    sides = ["long", "short"] if cross and rng.random() < HEDGE_SHARE else ["both"]
+    legs = [
+        (
+            instrument,
             side,
-            margin,
+            _draw(rng, instrument, book, usd / len(picked), short_bias=short_bias, side=side),
         )
-        margin_account = _margin_account(position, settle)
-        if margin_account not in book.positions:
-            book.margin_accounts[account].append(margin_account)
-        book.positions[margin_account].append(position)
-        book.open_interest[instrument.symbol] = book.open_interest.get(
-            instrument.symbol, 0.0
-        ) + abs(leg.size)
+        for instrument in picked
+        for side in sides
+    ]
+    notional = sum(leg.notional for _, _, leg in legs)
+    maintenance = sum(instrument.tiers.maintenance(leg.notional) for instrument, _, leg in legs)
+    pnl = sum(leg.pnl for _, _, leg in legs)
+    ceiling = rng.uniform(MIN_OPENING_CEILING, MAX_OPENING_RATIO)  # traders keep some buffer
+    wallet = _round(max(notional / leverage, maintenance / ceiling - pnl))
+    settle = choices[0].settle
+    for instrument, side, leg in legs:
+        mode, margin = ("cross", None) if cross else ("isolated", wallet)
+        position = Position(account, instrument.symbol, leg.size, leg.entry, mode, side, margin)
+        _place(book, position, settle)
     if cross:
-        book.wallets[(account, settle)] = _round(wallet)
-    return settle, total_notional
+        book.wallets[(account, settle)] = wallet
+    return settle, notional
+
+
+def _place(book: Book, position: Position, settle: str) -> None:
+    """Add an opened position to the book, its margin account and its symbol's interest."""
+    margin_account = _margin_account(position, settle)
+    if margin_account not in book.positions:
+        book.margin_accounts[position.account].append(margin_account)
+    book.positions[margin_account].append(position)
+    interest = book.open_interest.get(position.symbol, 0.0)
+    book.open_interest[position.symbol] = interest + abs(position.size)
 
 
 @dataclass(frozen=True)
@@ -236,6 +230,20 @@ class _Leg:
     entry: float
     notional: float  # in the settle asset, at the mark
     pnl: float  # unrealized at the mark, in the settle asset
+
+
+def _draw(
+    rng: np.random.Generator,
+    instrument: Instrument,
+    book: Book,
+    usd: float,
+    *,
+    short_bias: float,
+    side: str,
+) -> _Leg:
+    """One leg of `usd` at the book's mark; short by `side`, or with `short_bias` in one-way."""
+    short = side == "short" or (side == "both" and rng.random() < short_bias)
+    return _leg(rng, instrument, book.prices[instrument.symbol], usd, short)
 
 
 def _leg(
