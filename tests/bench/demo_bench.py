@@ -20,11 +20,9 @@ The report replaces the section between the DEMO markers of the file it writes.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import orjson
@@ -36,7 +34,7 @@ from streams.demo.runner import TICK_SECONDS
 from streams.demo.scenarios import SCENARIOS
 from streams.replay import replay_lines
 from tests.bench.run_bench import machine
-from tests.bench.sections import write_section
+from tests.bench.sections import bench_parser, publish
 
 START: Final = "<!-- DEMO:START -->"
 END: Final = "<!-- DEMO:END -->"
@@ -152,18 +150,14 @@ def report(runs: list[DemoRun]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", type=Path)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    parser = bench_parser(__doc__)
     arguments = parser.parse_args(argv)
     if arguments.quick:
         runs = [run(300, steps=40)]
     else:
         runs = [run(5_000, steps=None), run(20_000, steps=None)]
     text = report(runs)
-    print(text)
-    if arguments.write:
-        write_section(arguments.write, text, START, END)
+    publish(text, arguments.write, START, END)
     return 0
 
 

@@ -32,11 +32,9 @@ The report replaces the section between the FUND markers of the file it writes.
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -47,7 +45,7 @@ from risk.fund.share import EpochShare
 from risk.fund.snapshot import Market, take_share
 from tests.bench.books import book_specs, build_engine
 from tests.bench.run_bench import machine
-from tests.bench.sections import write_section
+from tests.bench.sections import bench_parser, publish
 from tests.risk.fund_books import Shocked, first_lattice_shock
 
 START: Final = "<!-- FUND:START -->"
@@ -381,18 +379,14 @@ def _verdict(ok: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", type=Path)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    parser = bench_parser(__doc__)
     arguments = parser.parse_args(argv)
     if arguments.quick:
         result = run(accounts=5_000, symbols=30, paths=500, sample_paths=5)
     else:
         result = run(accounts=1_000_000, symbols=300, paths=10_000, sample_paths=20)
     text = report(result)
-    print(text)
-    if arguments.write:
-        write_section(arguments.write, text, START, END)
+    publish(text, arguments.write, START, END)
     return 0
 
 

@@ -13,7 +13,6 @@ The report replaces the section between the KAFKA markers of the file it writes.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import statistics
@@ -32,7 +31,7 @@ from streams.partitioning import partition_of
 from streams.publish import Clock, route
 from streams.settings import load_settings
 from tests.bench.generate import write_stream
-from tests.bench.sections import write_section
+from tests.bench.sections import bench_parser, publish
 from tests.integration.kafka import INPUT_KINDS, Broker, Stack, WorkerProcess, wait_for
 
 START: Final = "<!-- KAFKA:START -->"
@@ -379,9 +378,7 @@ def section(results: dict[str, Any], when: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     global PARTITIONS  # noqa: PLW0603 - one setting for the whole run
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", type=Path)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    parser = bench_parser(__doc__)
     parser.add_argument("--partitions", type=int, default=PARTITIONS)
     parser.add_argument("--only", choices=("throughput", "latency", "recovery"))
     parser.add_argument("--batch", type=int, help="RISKMON_MAX_BATCH_EVENTS for the worker")
@@ -422,9 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.only:
         return 0
     text = section(results, time.strftime("%Y-%m-%d"))
-    print(text)
-    if arguments.write:
-        write_section(arguments.write, text, START, END)
+    publish(text, arguments.write, START, END)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 
@@ -15,3 +16,18 @@ def write_section(path: Path, text: str, start: str, end: str) -> None:
     else:
         current = current.rstrip("\n") + "\n\n" + text
     path.write_text(current)
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark script takes: --write FILE and --quick."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--write", type=Path, help="rewrite this script's section of FILE")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    return parser
+
+
+def publish(text: str, path: Path | None, start: str, end: str) -> None:
+    """Print a script's report, and write it as its section of `path` when given."""
+    print(text)
+    if path is not None:
+        write_section(path, text, start, end)
