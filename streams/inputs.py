@@ -41,6 +41,17 @@ class Record(Protocol):
     def value(self) -> bytes | None: ...
 
 
+class MemoryRecord(NamedTuple):
+    """A `Record` made in memory: what the demo feeds its partition task, and the tests."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None = None
+    value: bytes | None = None
+
+
 class Head(NamedTuple):
     """The next record of one source, with the type its topic implies."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -26,24 +25,13 @@ from risk.levels import Level
 from streams.config import EngineConfig
 from streams.demo.scenarios import Scenario
 from streams.demo.simulator import MarketSimulator
+from streams.inputs import MemoryRecord
 from streams.metrics import register_metrics, register_runtime
-from streams.task import Checkpoint, Output, PartitionTask
+from streams.task import Checkpoint, PartitionTask
 
 RECENT_TRANSITIONS: Final = 200
 HISTORY_POINTS: Final = 720
 TAKEN_OVER: Final = (Level.LIQUIDATION, Level.BANKRUPT)
-
-
-@dataclass(frozen=True)
-class DemoRecord:
-    """An in-memory stand-in for a Kafka record (`streams.inputs.Record`)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 class Monitor:
@@ -53,7 +41,6 @@ class Monitor:
         self.task = PartitionTask(0, config, {}, Checkpoint())
         self.engine: Engine = self.task.engine
         self.simulator = MarketSimulator(config.instruments, scenario, accounts, seed)
-        self.scenario = scenario
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.rejects: Counter[str] = Counter()
         self.level_transitions: Counter[tuple[str, str]] = Counter()
@@ -88,12 +75,11 @@ class Monitor:
 
     # -- simulation ----------------------------------------------------------------------------
 
-    def open(self, ts: int) -> Output:
+    def open(self, ts: int) -> None:
         """Feed the opening book at `ts`."""
         self.start_ts = self.now_ts = ts
-        output = self.feed(self.simulator.opening(ts))
+        self.feed(self.simulator.opening(ts))
         self._remember(ts)
-        return output
 
     def step(self, ts: int) -> None:
         """The liquidation desk takes over last step's flagged accounts, then marks move."""
@@ -112,13 +98,13 @@ class Monitor:
             self.history = self.history[::2]
             self.history_stride *= 2
 
-    def feed(self, events: list[dict[str, Any]]) -> Output:
+    def feed(self, events: list[dict[str, Any]]) -> None:
         """Apply `events` through the partition task; count as a worker's commit does."""
         task = self.task
         for event in events:
             kind = event["type"]
             value = orjson.dumps(event)
-            record = DemoRecord(f"demo.{kind}", 0, self.events, event.get("ts", 0), None, value)
+            record = MemoryRecord(f"demo.{kind}", 0, self.events, event.get("ts", 0), None, value)
             self.events += 1
             task.apply(record, kind, broadcast=False)
         output = task.drain_output()
@@ -134,7 +120,6 @@ class Monitor:
             if Level[transition.to_level.upper()] in TAKEN_OVER:
                 self.flagged[transition.margin_account] = None
         self.transitions += len(output.transitions)
-        return output
 
     def _take_overs(self, ts: int) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

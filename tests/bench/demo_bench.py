@@ -60,9 +60,9 @@ class RecordingMonitor(Monitor):
         super().__init__(*arguments)
         self.fed: list[bytes] = []
 
-    def feed(self, events: list[dict[str, Any]]) -> Any:
+    def feed(self, events: list[dict[str, Any]]) -> None:
         self.fed += [orjson.dumps(event) for event in events]
-        return super().feed(events)
+        super().feed(events)
 
 
 def run(accounts: int, steps: int | None) -> DemoRun:

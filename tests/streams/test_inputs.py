@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from streams.inputs import WAIT, BroadcastLog, Head, OwnSource, earliest, order_of
-from tests.streams.records import Record
+from streams.inputs import MemoryRecord as Record
 
 
 def head(record: Record, kind: str) -> Head:

@@ -9,9 +9,9 @@ import orjson
 
 from risk.fund.snapshot import Market, take_market
 from streams.config import load_config, parse_config
+from streams.inputs import MemoryRecord as Record
 from streams.task import CURSOR_KEY, Checkpoint, PartitionTask
 from tests.streamgen import config_text, generate_stream
-from tests.streams.records import Record
 from tests.streams.test_fund_live import typed
 
 CONFIG = load_config(None)

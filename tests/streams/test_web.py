@@ -21,11 +21,11 @@ from risk import Engine
 from risk.levels import Level
 from streams.accounts import owning_partition, worst_accounts
 from streams.config import load_config
+from streams.inputs import MemoryRecord as Record
 from streams.metrics import register_metrics
 from streams.projections import FundDesk
 from streams.task import Checkpoint, PartitionTask
 from streams.web import build_app
-from tests.streams.records import Record
 
 PARTITIONS = 2
 CONFIG = load_config(None)
