@@ -102,7 +102,7 @@ class Book:
             for symbol, price in self.prices.items()
         ]
         wallets = [
-            {"type": "balance", "account": account, "asset": asset, "wallet": wallet, "ts": ts}
+            balance_event(account, asset, wallet, ts)
             for (account, asset), wallet in self.wallets.items()
         ]
         positions = [item.event(ts) for held in self.positions.values() for item in held]
@@ -120,10 +120,14 @@ class Book:
             _, mode, place = margin_account.split("/", 2)
             wallet = self.wallets.get((account, place)) if mode == "cross" else None
             if wallet is not None:
-                balance = {"account": account, "asset": place, "wallet": wallet, "ts": ts}
-                wallets.append({"type": "balance", **balance})
+                wallets.append(balance_event(account, place, wallet, ts))
             positions += [item.event(ts) for item in self.positions[margin_account]]
         return wallets + positions
+
+
+def balance_event(account: str, asset: str, wallet: float, ts: int) -> dict[str, Any]:
+    """The SPEC §3 `balance` event: `account`'s cross wallet of `asset`."""
+    return {"type": "balance", "account": account, "asset": asset, "wallet": wallet, "ts": ts}
 
 
 def opening_price(symbol: str) -> float:

@@ -105,9 +105,8 @@ async def _loop(
         wait = began + ticks * TICK_SECONDS - time.monotonic()
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.0))
-    if projecting is not None:
-        with suppress(Exception):
-            monitor.latest = await projecting
+    if projecting is not None:  # the last one, so the closing line is current
+        monitor.latest = await projecting
 
 
 def _project(

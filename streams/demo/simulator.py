@@ -33,6 +33,7 @@ from streams.demo.book import (
     DEPTH_SHARE,
     DEPTH_STEP,
     Book,
+    balance_event,
     build_book,
     open_account,
     significant,
@@ -89,7 +90,7 @@ class MarketSimulator:
         """Marks and depth of every symbol at `ts` (ms, after the previous step)."""
         if self.start_ts is None or self.last_ts is None:
             raise RuntimeError("opening() first")
-        seconds = (ts - self.start_ts) / 1000.0
+        seconds = self._elapsed(ts)
         self.step_seconds = (ts - self.last_ts) / 1000.0
         self._walk(self.step_seconds)
         self.last_ts = ts
@@ -105,8 +106,8 @@ class MarketSimulator:
 
     def desk_capacity(self) -> int:
         """Accounts the liquidation desk can close in the last step (at least one)."""
-        seconds = 0.0 if self.start_ts is None else ((self.last_ts or 0) - self.start_ts) / 1e3
-        per_minute = DESK_RATE * self.accounts * self.scenario.depth(seconds)
+        depth = self.scenario.depth(self._elapsed(self.last_ts))
+        per_minute = DESK_RATE * self.accounts * depth
         return max(1, round(per_minute * self.step_seconds / 60.0))
 
     def _arrivals(self, move: float, ts: int) -> list[dict[str, Any]]:
@@ -141,8 +142,7 @@ class MarketSimulator:
         first = positions[0]
         settle = self.settle[first.symbol]
         if first.mode == "cross":
-            wallet = {"account": first.account, "asset": settle, "wallet": 0.0, "ts": ts}
-            events.append({"type": "balance", **wallet})
+            events.append(balance_event(first.account, settle, 0.0, ts))
         balance = self.funds.get(settle, 0.0) + equity
         if balance < 0:  # the fund is gone: the rest is socialised (ADL), not the fund's
             self.socialised[settle] = self.socialised.get(settle, 0.0) - balance
@@ -150,6 +150,12 @@ class MarketSimulator:
         self.funds[settle] = balance
         events.append({"type": "fund", "asset": settle, "balance": balance, "ts": ts})
         return events
+
+    def _elapsed(self, ts: int | None) -> float:
+        """Simulated seconds from the opening to `ts` (0 before the opening)."""
+        if self.start_ts is None or ts is None:
+            return 0.0
+        return (ts - self.start_ts) / 1000.0
 
     def _walk(self, seconds: float) -> None:
         if seconds <= 0:
@@ -163,8 +169,7 @@ class MarketSimulator:
 
     def _depth(self, ts: int) -> list[dict[str, Any]]:
         """Every symbol's book around its mark, as deep as the scenario allows at `ts`."""
-        seconds = 0.0 if self.start_ts is None else (ts - self.start_ts) / 1000.0
-        factor = self.scenario.depth(seconds)
+        factor = self.scenario.depth(self._elapsed(ts))
         events = []
         for symbol, interest in self.book.open_interest.items():
             mark = self.marks[symbol]
