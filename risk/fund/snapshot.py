@@ -1,7 +1,7 @@
 """A fund projection's input, taken from an engine at an epoch.
 
 An epoch `at` (ms) is a moment of event time: the engine has applied every event with
-ts < at and none after (risk/engine.py calls its epoch listener just before the first event
+ts < at and none after (risk/engine/marks.py calls its epoch listener just before the first event
 with ts >= at). A snapshot splits what it takes in two:
 
 - `Market`: what every engine of a deployment holds alike, because it comes from broadcast

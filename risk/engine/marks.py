@@ -1,0 +1,177 @@
+"""The mark path: a mark (or an instrument change) revalues its symbol's block (SPEC §4, §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from risk.book import (
+    float_view,
+    int8_view,
+    int16_view,
+    int32_view,
+)
+from risk.engine.evaluation import Evaluation
+from risk.engine.state import _QUIET, _STALE, ACCEPTED, REJECTED, Outcome
+from risk.events import (
+    KIND_OR_SETTLE_CHANGE,
+    UNKNOWN_SYMBOL,
+    InstrumentEvent,
+    MarkEvent,
+)
+from risk.records import Transition
+from risk.valuation import value_block
+
+
+class MarkPath(Evaluation):
+    """Marks, instrument changes and the fund projection's epoch clock."""
+
+    def watch_epochs(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(at)` at every fund projection epoch (docs/FUND.md, "Live").
+
+        Epochs are points of the mark stream, the one input every engine of a deployment sees
+        whole and in the same order:
+        - the multiples `at` of `projection_interval_ms`: just before the first accepted mark
+          with ts >= at (a gap over several makes one epoch, the last of them);
+        - `at` = ts + 1 just after an accepted mark that moved by `large_move` or more
+          (`_large_move`).
+        The engine then holds everything that came before that point, whatever its kind.
+        The first accepted mark only starts the clock.
+        """
+        self.epoch_listener = listener
+
+    def projection_clock(self) -> dict[str, Any]:
+        """The epoch clock's state (a checkpoint's; `clock_version` tells when it changed)."""
+        return {
+            "next_epoch": self._next_epoch,
+            "move_reference": list(self._move_reference),
+            "move_interval": list(self._move_interval),
+        }
+
+    def restore_projection_clock(self, clock: Mapping[str, Any]) -> None:
+        due = clock["next_epoch"]
+        self._next_epoch = None if due is None else int(due)
+        self._move_reference = [None if p is None else float(p) for p in clock["move_reference"]]
+        self._move_interval = [int(interval) for interval in clock["move_interval"]]
+
+    def _apply_mark(self, event: MarkEvent) -> Outcome:
+        symbol = self.symbols.get(event.symbol)
+        if symbol is None:
+            return Outcome(REJECTED, UNKNOWN_SYMBOL, ())
+        if event.ts < self.mark_times[symbol]:
+            return _STALE
+        if self.epoch_listener is not None:
+            return self._apply_watched_mark(symbol, event)
+        return self._set_mark(symbol, event)
+
+    def _set_mark(self, symbol: int, event: MarkEvent) -> Outcome:
+        self.marks[symbol] = event.price
+        self.mark_times[symbol] = event.ts
+        self._advance(event.ts)
+        self.volatility.observe(event.symbol, event.price, event.ts)
+        trigger = f"mark:{event.symbol}"
+        return Outcome(ACCEPTED, None, self._revalue(symbol, trigger, event.ts, retier=False))
+
+    def _apply_instrument(self, event: InstrumentEvent) -> Outcome:
+        instrument = event.instrument
+        symbol = self.symbols.get(instrument.symbol)
+        if symbol is None:
+            self._define(instrument)
+            return _QUIET
+        old = self.instruments[symbol]
+        if old.kind != instrument.kind or old.settle != instrument.settle:
+            # Refused whether or not positions are open: the answer must not depend on which
+            # accounts a worker holds, or workers would disagree on the instrument set.
+            return Outcome(REJECTED, KIND_OR_SETTLE_CHANGE, ())
+        self.instruments[symbol] = instrument
+        self.settle_assets[symbol] = self._asset(instrument.settle)
+        transitions = self._revalue(symbol, "instrument", self.replay_time, retier=True)
+        return Outcome(ACCEPTED, None, transitions)
+
+    # -- epochs --------------------------------------------------------------------------------
+
+    def _apply_watched_mark(self, symbol: int, event: MarkEvent) -> Outcome:
+        """An accepted mark when epochs are watched: the epoch before it, the one after it."""
+        interval = self.fund_parameters.projection_interval_ms
+        due = self._next_epoch
+        if due is not None and event.ts >= due:
+            self._epoch(max(due, event.ts // interval * interval))
+        elif due is None:
+            self._next_epoch = (event.ts // interval + 1) * interval
+            self.clock_version += 1
+        large = self._large_move(symbol, event)
+        outcome = self._set_mark(symbol, event)
+        if large:
+            self._epoch(event.ts + 1)
+        return outcome
+
+    def _epoch(self, at: int) -> None:
+        assert self.epoch_listener is not None
+        self.epoch_listener(at)
+        interval = self.fund_parameters.projection_interval_ms
+        self._next_epoch = (at // interval + 1) * interval
+        self.clock_version += 1
+
+    def _large_move(self, symbol: int, event: MarkEvent) -> bool:
+        """Did this mark move by `large_move` or more from its symbol's reference?
+
+        The reference is the price in force when the current interval began (the first price
+        at first), or the price of the symbol's last large move since: it depends on the marks
+        alone, so every engine of a deployment finds the same large moves.
+        """
+        parameters = self.fund_parameters
+        interval = event.ts // parameters.projection_interval_ms
+        while len(self._move_reference) <= symbol:
+            self._move_reference.append(None)
+            self._move_interval.append(-1)
+        if interval > self._move_interval[symbol]:
+            previous = self.marks[symbol]
+            self._move_reference[symbol] = event.price if previous is None else previous
+            self._move_interval[symbol] = interval
+            self.clock_version += 1
+        reference = self._move_reference[symbol]
+        assert reference is not None
+        if abs(event.price / reference - 1.0) < parameters.large_move:
+            return False
+        self._move_reference[symbol] = event.price
+        self.clock_version += 1
+        return True
+
+    def _revalue(
+        self, symbol: int, trigger: str, ts: int, *, retier: bool
+    ) -> tuple[Transition, ...]:
+        """Revalue every position of `symbol` and re-classify their margin accounts."""
+        if not len(self.blocks[symbol]):
+            return ()
+        return self._evaluate(self._revalue_block(symbol, retier=retier), trigger, ts)
+
+    def _revalue_block(self, symbol: int, *, retier: bool) -> list[int]:
+        """Vectorized revaluation; returns the margin accounts whose level may change.
+
+        The numpy views made here die with this call, before anything can resize a column.
+        """
+        block = self.blocks[symbol]
+        entry = float_view(block.entry)
+        mark = self.marks[symbol]
+        pnl, maintenance = value_block(
+            self.instruments[symbol],
+            float_view(block.size),
+            entry,
+            entry if mark is None else mark,
+            int16_view(block.tier),
+            retier=retier,
+        )
+        cached_pnl, cached_maintenance = float_view(block.pnl), float_view(block.maintenance)
+        owners = int32_view(block.account)
+        equity = float_view(self.margin.equity)
+        total_maintenance = float_view(self.margin.maintenance)
+        np.add.at(equity, owners, pnl - cached_pnl)
+        np.add.at(total_maintenance, owners, maintenance - cached_maintenance)
+        cached_pnl[:] = pnl
+        cached_maintenance[:] = maintenance
+        levels = int8_view(self.margin.level)[owners]
+        moving = self.thresholds.changing(levels, equity[owners], total_maintenance[owners])
+        changed: list[int] = np.unique(owners[moving]).tolist()
+        return changed

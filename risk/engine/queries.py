@@ -1,0 +1,111 @@
+"""Queries over the book: account views, rankings, counts, and levels put back on restore."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from risk.book import (
+    MODES,
+    float_view,
+    int8_view,
+    int32_view,
+)
+from risk.engine.evaluation import Evaluation
+from risk.engine.state import KEY_SPAN, SIDE_CODES
+from risk.levels import LEVEL_NAMES, Level, margin_ratio
+from risk.records import AccountView
+
+
+class Queries(Evaluation):
+    """What the replay summary, the HTTP API and the metrics read."""
+
+    def account_view(self, account: int) -> AccountView:
+        margin = self.margin
+        equity, maintenance = self._canonical_totals(account)
+        return AccountView(
+            margin_account=self.margin_account_id(account),
+            account=self.account_names[margin.account[account]],
+            mode=MODES[margin.mode[account]],
+            settle=self.asset_names[margin.asset[account]],
+            wallet=margin.wallet[account],
+            equity=equity,
+            maintenance_margin=maintenance,
+            margin_ratio=margin_ratio(equity, maintenance),
+            level=LEVEL_NAMES[margin.level[account]],
+            positions=self.position_views(account),
+        )
+
+    def find_margin_account(self, margin_account_id: str) -> int | None:
+        """The index of a margin account by its SPEC §4 id, or None when there is none."""
+        parts = margin_account_id.split("/")
+        account = self.accounts_by_name.get(parts[0])
+        if account is None or len(parts) < 3:
+            return None
+        if parts[1] == "cross" and len(parts) == 3:
+            asset = self.assets_by_name.get(parts[2])
+            return None if asset is None else self.cross_accounts.get(account * KEY_SPAN + asset)
+        symbol = self.symbols.get(parts[2])
+        side = parts[3] if len(parts) == 4 else "both"
+        if parts[1] != "isolated" or symbol is None or len(parts) > 4:
+            return None
+        if side not in SIDE_CODES or (len(parts) == 4 and side == "both"):
+            return None
+        return self.isolated_accounts.get((account * KEY_SPAN + symbol) * 3 + SIDE_CODES[side])
+
+    def worst_accounts(self, minimum: Level, limit: int) -> list[int]:
+        """Tracked margin accounts at level `minimum` or above, worst first.
+
+        Order: higher level first; within `bankrupt`, the most negative equity first; within
+        the other levels, the highest margin ratio (maintenance margin / equity) first; then
+        by margin account id, so every worker ranks ties alike.
+        """
+        margin = self.margin
+        levels = int8_view(margin.level).astype(np.int64)
+        chosen = np.flatnonzero((int32_view(margin.positions) > 0) & (levels >= minimum))
+        if not len(chosen):
+            return []
+        equity = float_view(margin.equity)[chosen]
+        maintenance = float_view(margin.maintenance)[chosen]
+        bankrupt = levels[chosen] == Level.BANKRUPT
+        with np.errstate(divide="ignore", invalid="ignore"):
+            badness = np.where(bankrupt, -equity, maintenance / equity)
+        keys = list(zip((-levels[chosen]).tolist(), (-badness).tolist(), strict=True))
+        order = np.lexsort((-badness, -levels[chosen])).tolist()
+        cut = min(limit, len(order))
+        while 0 < cut < len(order) and keys[order[cut]] == keys[order[cut - 1]]:
+            cut += 1  # ties at the boundary: the id decides below
+        ranked = sorted(
+            order[:cut], key=lambda row: (keys[row], self.margin_account_id(int(chosen[row])))
+        )
+        return [int(chosen[row]) for row in ranked[:limit]]
+
+    def tracked_accounts(self) -> list[int]:
+        """Indices of margin accounts holding positions, ordered by margin account id."""
+        holding = np.flatnonzero(int32_view(self.margin.positions) > 0).tolist()
+        return sorted(holding, key=self.margin_account_id)
+
+    def level_counts(self) -> dict[str, int]:
+        """Tracked margin accounts per level."""
+        tracked = int32_view(self.margin.positions) > 0
+        counts = np.bincount(int8_view(self.margin.level)[tracked], minlength=len(LEVEL_NAMES))
+        return {name: int(count) for name, count in zip(LEVEL_NAMES, counts, strict=True)}
+
+    # -- restore -------------------------------------------------------------------------------
+
+    def restore_levels(self, levels: Mapping[str, tuple[str, int]], replay_time: int) -> None:
+        """Set every margin account's level and transition count after a restore.
+
+        `levels` maps margin account id to (level name, transitions so far). An account the
+        map does not name is `safe` with no transitions. Counts of accounts that hold nothing
+        now are carried until the account opens again, so its event ids go on counting.
+        """
+        margin = self.margin
+        remaining = dict(levels)
+        for account in range(len(margin)):
+            name, count = remaining.pop(self.margin_account_id(account), ("safe", 0))
+            margin.level[account] = LEVEL_NAMES.index(name)
+            margin.transitions[account] = count
+        self.carried_counts = {key: count for key, (_, count) in remaining.items()}
+        self.replay_time = replay_time

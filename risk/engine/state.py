@@ -1,0 +1,171 @@
+"""Engine state: the book, the interned names and the per-symbol market (SPEC §3, §4).
+
+`EngineState` holds every column and table the paths share; the mark path, the position path,
+evaluation and queries are layered over it (`risk.engine.engine.Engine` composes them). Names
+(accounts, assets, symbols) are interned to dense integer indices once, on first sight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, NamedTuple, TypeVar
+
+from risk.book import (
+    CROSS,
+    SIDES,
+    MarginAccounts,
+    PositionIndex,
+    SymbolBlock,
+)
+from risk.events import (
+    DepthEvent,
+    FundEvent,
+)
+from risk.fund import EwmaCovariance, FundLedger, FundParameters
+from risk.instruments import Instrument
+from risk.levels import Thresholds
+from risk.records import Transition
+
+ACCEPTED: Final = "accepted"
+REJECTED: Final = "rejected"
+STALE: Final = "stale"
+KEY_SPAN: Final = 1 << 24
+SIDE_CODES: Final = {name: code for code, name in enumerate(SIDES)}
+
+
+class Outcome(NamedTuple):
+    """What applying one event did: its status, the reject reason, the transitions it caused."""
+
+    status: str
+    reason: str | None
+    transitions: tuple[Transition, ...]
+
+
+Snapshot = TypeVar("Snapshot", FundEvent, DepthEvent)
+_STALE: Final = Outcome(STALE, None, ())
+_QUIET: Final = Outcome(ACCEPTED, None, ())
+
+
+class EngineState:
+    """The columns, tables and interned names every path of the engine reads and writes."""
+
+    def __init__(
+        self,
+        thresholds: Thresholds | None = None,
+        fund: FundParameters | None = None,
+    ) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.fund_parameters = fund or FundParameters()
+        self.fund_ledger = FundLedger(self.fund_parameters.drawdown_window_ms)
+        self.volatility = EwmaCovariance(
+            self.fund_parameters.bar_ms,
+            self.fund_parameters.decay,
+            self.fund_parameters.prior_bar_variance,
+        )
+        self.replay_time = 0
+        self.instruments: list[Instrument] = []
+        self.blocks: list[SymbolBlock] = []
+        self.marks: list[float | None] = []
+        self.mark_times: list[int] = []
+        self.symbols: dict[str, int] = {}
+        self.settle_assets: list[int] = []
+        self.account_names: list[str] = []
+        self.asset_names: list[str] = []
+        self.accounts_by_name: dict[str, int] = {}
+        self.assets_by_name: dict[str, int] = {}
+        self.cross_accounts: dict[int, int] = {}
+        self.isolated_accounts: dict[int, int] = {}
+        self.tombstones: dict[int, tuple[int, int]] = {}
+        self.carried_counts: dict[str, int] = {}
+        self.funds: dict[str, FundEvent] = {}
+        self.depth: dict[str, DepthEvent] = {}
+        self.epoch_listener: Callable[[int], None] | None = None
+        self._next_epoch: int | None = None
+        self._move_reference: list[float | None] = []
+        self._move_interval: list[int] = []
+        self.clock_version = 0
+        self.positions = PositionIndex()
+        self.margin = MarginAccounts()
+        self._namer = _Namer(self.account_names, self.asset_names, self.instruments, self.margin)
+
+    def margin_account_id(self, account: int) -> str:
+        """`{account}/cross/{settle}`, `{account}/isolated/{symbol}[/{side}]`."""
+        return self._namer(account)
+
+    def account_namer(self) -> Callable[[int], str]:
+        """`margin_account_id` over copies of what it reads: it names the accounts of now
+        even while the engine goes on (another thread may use it)."""
+        margin = MarginAccounts()
+        for column in ("account", "mode", "asset", "symbol", "side"):
+            setattr(margin, column, getattr(self.margin, column)[:])
+        return _Namer(
+            list(self.account_names), list(self.asset_names), list(self.instruments), margin
+        )
+
+    # -- interning -----------------------------------------------------------------------------
+
+    def _define(self, instrument: Instrument) -> None:
+        self.symbols[instrument.symbol] = len(self.instruments)
+        self.instruments.append(instrument)
+        self.blocks.append(SymbolBlock())
+        self.marks.append(None)
+        self.mark_times.append(-1)
+        self.settle_assets.append(self._asset(instrument.settle))
+
+    def _new_margin_account(
+        self, account: int, mode: int, asset: int, symbol: int, side: int
+    ) -> int:
+        """A new margin account slot; its transition count resumes when one was carried."""
+        index = self.margin.add(account, mode, asset, symbol, side)
+        if self.carried_counts:
+            self.margin.transitions[index] = self.carried_counts.pop(
+                self.margin_account_id(index), 0
+            )
+        return index
+
+    def _account(self, name: str) -> int:
+        return _intern(name, self.accounts_by_name, self.account_names)
+
+    def _asset(self, name: str) -> int:
+        return _intern(name, self.assets_by_name, self.asset_names)
+
+    def _advance(self, ts: int) -> None:
+        self.replay_time = max(self.replay_time, ts)
+
+
+class _Namer:
+    """Margin account ids from the columns that identify a margin account (never changed)."""
+
+    __slots__ = ("accounts", "assets", "instruments", "margin")
+
+    def __init__(
+        self,
+        accounts: list[str],
+        assets: list[str],
+        instruments: list[Instrument],
+        margin: MarginAccounts,
+    ) -> None:
+        self.accounts = accounts
+        self.assets = assets
+        self.instruments = instruments
+        self.margin = margin
+
+    def __call__(self, account: int) -> str:
+        margin = self.margin
+        name = self.accounts[margin.account[account]]
+        if margin.mode[account] == CROSS:
+            return f"{name}/cross/{self.assets[margin.asset[account]]}"
+        symbol = self.instruments[margin.symbol[account]].symbol
+        side = margin.side[account]
+        if side == 0:
+            return f"{name}/isolated/{symbol}"
+        return f"{name}/isolated/{symbol}/{SIDES[side]}"
+
+
+def _intern(name: str, indices: dict[str, int], names: list[str]) -> int:
+    """The index of `name`, appended to `names` on first sight."""
+    index = indices.get(name)
+    if index is None:
+        index = indices[name] = len(names)
+        names.append(name)
+    return index
