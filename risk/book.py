@@ -14,6 +14,7 @@ must not outlive the call that made it, because appending to a column may move i
 
 from __future__ import annotations
 
+import math
 from array import array
 from typing import Final
 
@@ -44,10 +45,28 @@ def int16_view(column: array[int]) -> NDArray[np.int16]:
     return np.frombuffer(column, dtype=np.int16)
 
 
-class SymbolBlock:
-    """Open positions of one symbol: size, entry, cached uPnL / maintenance / tier, owner."""
+def float32_view(column: array[float]) -> NDArray[np.float32]:
+    return np.frombuffer(column, dtype=np.float32)
 
-    __slots__ = ("account", "entry", "maintenance", "pid", "pnl", "size", "tier")
+
+class SymbolBlock:
+    """Open positions of one symbol: size, entry, cached uPnL / maintenance / tier, owner, and
+    the owner's price band (float32 low, high: the mark tick skips a row whose band holds the
+    new mark, `risk.kernels.bands`; (inf, -inf) is no band). `skipped` says a tick left some
+    rows valued at an older mark (`Engine.settle` brings them up to date)."""
+
+    __slots__ = (
+        "account",
+        "band_high",
+        "band_low",
+        "entry",
+        "maintenance",
+        "pid",
+        "pnl",
+        "size",
+        "skipped",
+        "tier",
+    )
 
     def __init__(self) -> None:
         self.size: array[float] = array("d")
@@ -57,6 +76,9 @@ class SymbolBlock:
         self.tier: array[int] = array("h")  # up to MAX_TIERS tiers
         self.account: array[int] = array("i")
         self.pid: array[int] = array("i")
+        self.band_low: array[float] = array("f")
+        self.band_high: array[float] = array("f")
+        self.skipped = False
 
     def __len__(self) -> int:
         return len(self.pid)
@@ -70,13 +92,22 @@ class SymbolBlock:
         self.tier.append(0)
         self.account.append(account)
         self.pid.append(pid)
+        self.band_low.append(math.inf)
+        self.band_high.append(-math.inf)
         return len(self.pid) - 1
 
     def remove(self, row: int) -> int:
         """Delete `row` by moving the last row into it; return the moved pid or NO_POSITION."""
         last = len(self.pid) - 1
         moved = NO_POSITION
-        for money in (self.size, self.entry, self.pnl, self.maintenance):
+        for money in (
+            self.size,
+            self.entry,
+            self.pnl,
+            self.maintenance,
+            self.band_low,
+            self.band_high,
+        ):
             money[row] = money[last]
             money.pop()
         for code in (self.tier, self.account):

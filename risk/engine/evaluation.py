@@ -74,9 +74,9 @@ class Evaluation(EngineState):
             )
         equity, maintenance = margin.wallet[account], 0.0
         for pid in members:
-            block, row = self.blocks[positions.symbol[pid]], positions.row[pid]
-            equity += block.pnl[row]
-            maintenance += block.maintenance[row]
+            pnl, position_maintenance = self._row_values(pid)
+            equity += pnl
+            maintenance += position_maintenance
         return equity, maintenance
 
     def _record(
@@ -148,6 +148,7 @@ class Evaluation(EngineState):
         block, row = self.blocks[symbol], positions.row[pid]
         mark = self.marks[symbol]
         entry = block.entry[row]
+        pnl, maintenance = self._row_values(pid)
         return _Holding(
             symbol=symbol,
             instrument=self.instruments[symbol],
@@ -156,8 +157,8 @@ class Evaluation(EngineState):
             entry=entry,
             mark=mark,
             reference=entry if mark is None else mark,
-            pnl=block.pnl[row],
-            maintenance=block.maintenance[row],
+            pnl=pnl,
+            maintenance=maintenance,
         )
 
 

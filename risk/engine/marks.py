@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from risk.book import (
+    float32_view,
     float_view,
     int8_view,
     int16_view,
@@ -21,8 +22,8 @@ from risk.events import (
     InstrumentEvent,
     MarkEvent,
 )
+from risk.kernels.valuation import changing_owners, tick_rows
 from risk.records import Transition
-from risk.valuation import value_block
 
 
 class MarkPath(Evaluation):
@@ -148,30 +149,42 @@ class MarkPath(Evaluation):
         return self._evaluate(self._revalue_block(symbol, retier=retier), trigger, ts)
 
     def _revalue_block(self, symbol: int, *, retier: bool) -> list[int]:
-        """Vectorized revaluation; returns the margin accounts whose level may change.
+        """The margin accounts of `symbol` whose level may change, ascending.
 
-        The numpy views made here die with this call, before anything can resize a column.
+        A mark tick revalues only the rows whose band does not hold the new mark
+        (`risk.kernels.valuation.tick_rows`); a new tier table, or a symbol without a mark,
+        revalues every row and drops the block's bands. The numpy views made here die with
+        this call, before anything can resize a column.
         """
-        block = self.blocks[symbol]
-        entry = float_view(block.entry)
-        mark = self.marks[symbol]
-        pnl, maintenance = value_block(
-            self.instruments[symbol],
-            float_view(block.size),
-            entry,
-            entry if mark is None else mark,
-            int16_view(block.tier),
-            retier=retier,
+        block, margin = self.blocks[symbol], self.margin
+        instrument, mark = self.instruments[symbol], self.marks[symbol]
+        accounts = (
+            float_view(margin.equity),
+            float_view(margin.maintenance),
+            int8_view(margin.level),
+            int32_view(margin.positions),
         )
-        cached_pnl, cached_maintenance = float_view(block.pnl), float_view(block.maintenance)
-        owners = int32_view(block.account)
-        equity = float_view(self.margin.equity)
-        total_maintenance = float_view(self.margin.maintenance)
-        np.add.at(equity, owners, pnl - cached_pnl)
-        np.add.at(total_maintenance, owners, maintenance - cached_maintenance)
-        cached_pnl[:] = pnl
-        cached_maintenance[:] = maintenance
-        levels = int8_view(self.margin.level)[owners]
-        moving = self.thresholds.changing(levels, equity[owners], total_maintenance[owners])
-        changed: list[int] = np.unique(owners[moving]).tolist()
-        return changed
+        thresholds = (self.threshold_bounds, self.thresholds.hysteresis)
+        slots = self._account_slots(len(margin))
+        if retier or mark is None:
+            self._revalue_rows(symbol, retier=retier)
+            float32_view(block.band_low)[:] = np.inf
+            float32_view(block.band_high)[:] = -np.inf
+            changed = changing_owners(int32_view(block.account), accounts, thresholds, slots)
+            return list(changed.tolist())
+        tiers = instrument.tiers
+        changed, revalued = tick_rows(
+            instrument.kind == "linear",
+            instrument.contract_size,
+            mark,
+            self._value_columns(block),
+            int16_view(block.tier),
+            int32_view(block.account),
+            (float32_view(block.band_low), float32_view(block.band_high)),
+            (tiers.cap_array, tiers.mmr_array, tiers.cum_array),
+            accounts,
+            thresholds,
+            slots,
+        )
+        block.skipped = block.skipped or revalued < len(block)
+        return list(changed.tolist())

@@ -33,6 +33,7 @@ class PositionPath(Evaluation):
         if _older(event.seq, event.ts, last_seq, last_ts):
             return _STALE
         self._advance(event.ts)
+        self._settle_account(target)
         margin.balance_seq[target] = NO_SEQ if event.seq is None else event.seq
         margin.balance_ts[target] = event.ts
         if not margin.positions[target]:
@@ -54,6 +55,8 @@ class PositionPath(Evaluation):
             return _STALE
         self._advance(event.ts)
         seq = NO_SEQ if event.seq is None else event.seq
+        if owner != NO_POSITION:
+            self._settle_account(owner)
         if event.size == 0.0:
             self.tombstones[identity] = (seq, event.ts)
             if pid == NO_POSITION:
@@ -61,6 +64,8 @@ class PositionPath(Evaluation):
             self._close_position(pid, owner)
             return Outcome(ACCEPTED, None, self._evaluate((owner,), "position", event.ts))
         target = self._owner_for(event.mode, account, symbol, side, identity)
+        if target != owner:
+            self._settle_account(target)
         affected: tuple[int, ...] = (target,)
         if pid != NO_POSITION and owner != target:  # the position changes margin mode
             self._close_position(pid, owner)

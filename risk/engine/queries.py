@@ -8,7 +8,6 @@ import numpy as np
 
 from risk.book import (
     MODES,
-    float_view,
     int8_view,
     int32_view,
 )
@@ -22,6 +21,7 @@ class Queries(Evaluation):
     """What the replay summary, the HTTP API and the metrics read."""
 
     def account_view(self, account: int) -> AccountView:
+        """The account at the current marks, with its positions' prices."""
         margin = self.margin
         equity, maintenance = self._canonical_totals(account)
         return AccountView(
@@ -66,8 +66,8 @@ class Queries(Evaluation):
         chosen = np.flatnonzero((int32_view(margin.positions) > 0) & (levels >= minimum))
         if not len(chosen):
             return []
-        equity = float_view(margin.equity)[chosen]
-        maintenance = float_view(margin.maintenance)[chosen]
+        all_equity, all_maintenance = self.current_totals()
+        equity, maintenance = all_equity[chosen], all_maintenance[chosen]
         bankrupt = levels[chosen] == Level.BANKRUPT
         with np.errstate(divide="ignore", invalid="ignore"):
             badness = np.where(bankrupt, -equity, maintenance / equity)

@@ -7,15 +7,23 @@ evaluation and queries are layered over it (`risk.engine.engine.Engine` composes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Final, NamedTuple, TypeVar
 
+import numpy as np
+from numpy.typing import NDArray
+
 from risk.book import (
     CROSS,
+    NO_POSITION,
     SIDES,
     MarginAccounts,
     PositionIndex,
     SymbolBlock,
+    float_view,
+    int16_view,
+    int32_view,
 )
 from risk.events import (
     DepthEvent,
@@ -23,8 +31,10 @@ from risk.events import (
 )
 from risk.fund import EwmaCovariance, FundLedger, FundParameters
 from risk.instruments import Instrument
+from risk.kernels.valuation import revalue_rows
 from risk.levels import Thresholds
 from risk.records import Transition
+from risk.valuation import value_position
 
 ACCEPTED: Final = "accepted"
 REJECTED: Final = "rejected"
@@ -55,6 +65,8 @@ class EngineState:
         fund: FundParameters | None = None,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
+        self.threshold_bounds = np.array(self.thresholds.bounds, dtype=np.float64)
+        self._slots = np.zeros(0, dtype=np.int32)
         self.fund_parameters = fund or FundParameters()
         self.fund_ledger = FundLedger(self.fund_parameters.drawdown_window_ms)
         self.volatility = EwmaCovariance(
@@ -128,6 +140,117 @@ class EngineState:
 
     def _asset(self, name: str) -> int:
         return _intern(name, self.assets_by_name, self.asset_names)
+
+    def _account_slots(self, accounts: int) -> NDArray[np.int32]:
+        """One zeroed int32 per margin account, for kernels that number the accounts they
+        touch (they leave it zeroed)."""
+        if len(self._slots) < accounts:
+            self._slots = np.zeros(max(accounts, 2 * len(self._slots)), dtype=np.int32)
+        return self._slots
+
+    # -- valuation -----------------------------------------------------------------------------
+
+    def current_values(self, symbol: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(uPnL, maintenance margin) of every row of the block at the current mark, as new
+        arrays; the engine is unchanged.
+
+        A mark tick leaves the rows of banded accounts valued at an older mark (their level
+        cannot have changed there), so whatever reads values of the whole book reads these.
+        """
+        block = self.blocks[symbol]
+        pnl, maintenance = float_view(block.pnl).copy(), float_view(block.maintenance).copy()
+        if block.skipped:
+            discarded = (np.zeros(len(self.margin)), np.zeros(len(self.margin)))
+            columns = (float_view(block.size), float_view(block.entry), pnl, maintenance)
+            self._revalue_columns(symbol, columns, int16_view(block.tier).copy(), discarded)
+        return pnl, maintenance
+
+    def current_totals(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Running (equity, maintenance margin) of every margin account at the current marks,
+        as new arrays; the engine is unchanged."""
+        totals = (float_view(self.margin.equity).copy(), float_view(self.margin.maintenance).copy())
+        for symbol, block in enumerate(self.blocks):
+            if block.skipped:
+                columns = (
+                    float_view(block.size),
+                    float_view(block.entry),
+                    float_view(block.pnl).copy(),
+                    float_view(block.maintenance).copy(),
+                )
+                self._revalue_columns(symbol, columns, int16_view(block.tier).copy(), totals)
+        return totals
+
+    def _settle_account(self, account: int) -> None:
+        """Value the account's banded rows at the current marks, and drop their bands: an event
+        is about to change the account (the next tick bands it again)."""
+        positions, margin = self.positions, self.margin
+        pid = margin.head[account]
+        while pid != NO_POSITION:
+            symbol = positions.symbol[pid]
+            block, row = self.blocks[symbol], positions.row[pid]
+            mark = self.marks[symbol]
+            if block.band_low[row] < block.band_high[row] and mark is not None:
+                value = value_position(
+                    self.instruments[symbol], block.size[row], block.entry[row], mark
+                )
+                margin.equity[account] += value.unrealized_pnl - block.pnl[row]
+                margin.maintenance[account] += value.maintenance - block.maintenance[row]
+                block.pnl[row], block.maintenance[row] = value.unrealized_pnl, value.maintenance
+                block.tier[row] = value.tier
+                block.band_low[row], block.band_high[row] = math.inf, -math.inf
+            pid = positions.next[pid]
+
+    def _row_values(self, pid: int) -> tuple[float, float]:
+        """(uPnL, maintenance margin) of one open position at its symbol's current mark."""
+        symbol, row = self.positions.symbol[pid], self.positions.row[pid]
+        block, mark = self.blocks[symbol], self.marks[symbol]
+        if block.band_low[row] < block.band_high[row] and mark is not None:
+            value = value_position(
+                self.instruments[symbol], block.size[row], block.entry[row], mark
+            )
+            return value.unrealized_pnl, value.maintenance
+        return block.pnl[row], block.maintenance[row]
+
+    def _revalue_rows(self, symbol: int, *, retier: bool) -> None:
+        """Revalue every row of the block at its mark (entry prices without one), in place."""
+        block, margin = self.blocks[symbol], self.margin
+        totals = (float_view(margin.equity), float_view(margin.maintenance))
+        tier = int16_view(block.tier)
+        self._revalue_columns(symbol, self._value_columns(block), tier, totals, retier=retier)
+
+    def _revalue_columns(
+        self,
+        symbol: int,
+        columns: tuple[NDArray[np.float64], ...],
+        tier: NDArray[np.int16],
+        totals: tuple[NDArray[np.float64], NDArray[np.float64]],
+        *,
+        retier: bool = False,
+    ) -> None:
+        """`revalue_rows` over these columns of the block (the views or copies of them)."""
+        instrument, mark = self.instruments[symbol], self.marks[symbol]
+        tiers = instrument.tiers
+        revalue_rows(
+            instrument.kind == "linear",
+            instrument.contract_size,
+            math.nan if mark is None else mark,
+            columns,
+            tier,
+            int32_view(self.blocks[symbol].account),
+            (tiers.cap_array, tiers.mmr_array, tiers.cum_array),
+            retier,
+            totals,
+        )
+
+    @staticmethod
+    def _value_columns(block: SymbolBlock) -> tuple[NDArray[np.float64], ...]:
+        """(size, entry, pnl, maintenance) of a block, as views."""
+        return (
+            float_view(block.size),
+            float_view(block.entry),
+            float_view(block.pnl),
+            float_view(block.maintenance),
+        )
 
     def _advance(self, ts: int) -> None:
         self.replay_time = max(self.replay_time, ts)

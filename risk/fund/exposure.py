@@ -90,7 +90,8 @@ class Exposure:
 
 
 def exposure_of(engine: Engine) -> Exposure:
-    """Copy the engine's open book (the copy does not change when the engine does)."""
+    """Copy the engine's open book at the current marks (the copy does not change when the
+    engine does)."""
     instruments = engine.instruments
     columns: dict[str, list[NDArray[np.generic]]] = {
         name: [] for name in ("account", "symbol", "size", "entry", "pnl", "maintenance", "price")
@@ -105,8 +106,9 @@ def exposure_of(engine: Engine) -> Exposure:
         columns["symbol"].append(np.full(rows, symbol, dtype=np.intp))
         columns["size"].append(float_view(block.size).copy())
         columns["entry"].append(entry)
-        columns["pnl"].append(float_view(block.pnl).copy())
-        columns["maintenance"].append(float_view(block.maintenance).copy())
+        pnl, maintenance = engine.current_values(symbol)
+        columns["pnl"].append(pnl)
+        columns["maintenance"].append(maintenance)
         columns["price"].append(entry.copy() if mark is None else np.full(rows, mark))
     merged = {
         name: np.concatenate(parts) if parts else np.zeros(0, dtype=_DTYPES[name])
