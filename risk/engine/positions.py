@@ -62,6 +62,9 @@ class PositionPath(Forgetting, Evaluation):
         self._advance(event.ts)
         seq = NO_SEQ if event.seq is None else event.seq
         if event.size == 0.0:
+            # Forgetting is for good: a new tombstone must not bring back a forgotten account.
+            self._live(self.cross_accounts, account * KEY_SPAN + self.settle_assets[symbol], edge)
+            self._live(self.isolated_accounts, identity, edge)
             self._bury(account, symbol * 3 + side, seq, event.ts)
             if pid == NO_POSITION:
                 return _QUIET

@@ -137,3 +137,12 @@ def test_restore_does_not_resurrect_what_the_rule_has_forgotten() -> None:
     assert target.margin.wallet[target.find_margin_account("kept/cross/USDT") or 0] == 9.0
     assert status(target, position("gone", "X", 1.0, 100.0, H - 1)) == "stale"
     assert len(target.tracked_accounts()) == 1
+
+
+def test_forgetting_is_for_good_a_later_tombstone_does_not_bring_a_wallet_back() -> None:
+    target = engine()
+    accepted(target, balance("a", "USDT", 1000.0, 0))
+    accepted(target, mark("X", 100.0, H + 5))  # watermark 5: the empty account is forgotten
+    accepted(target, position("a", "X", 0.0, 0.0, H + 6))  # a close of nothing: a tombstone
+    reopened = accepted(target, position("a", "X", 1.0, 100.0, H + 7))
+    assert [t.to_level for t in reopened.transitions] == ["bankrupt"]  # wallet 0, not 1000
