@@ -9,7 +9,9 @@ must not outlive the call that made it, because appending to a column may move i
 - `PositionIndex`: per position id (pid, stable while the position is open): its symbol, row in
   the block, side, order keys (seq, ts) and the links of its margin account's position list.
 - `MarginAccounts`: per margin account: identity, wallet, incrementally maintained equity and
-  maintenance margin, level, transition count, and the head of its position list.
+  maintenance margin, level, transition count, and the head of its position list. A forgotten
+  account's slot (docs/ENGINE.md, "Retention") goes on a free list: it reads as an untracked
+  account (no positions, safe, zero money, `account` -1) until it is reused.
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ class MarginAccounts:
         "balance_seq",
         "balance_ts",
         "equity",
+        "free",
         "head",
         "level",
         "maintenance",
@@ -189,12 +192,18 @@ class MarginAccounts:
         self.head: array[int] = array("i")
         self.balance_seq: array[int] = array("q")
         self.balance_ts: array[int] = array("q")
+        self.free: list[int] = []
 
     def __len__(self) -> int:
         return len(self.account)
 
     def add(self, account: int, mode: int, asset: int, symbol: int, side: int) -> int:
         """A new, untracked margin account with a zero wallet; returns its index."""
+        if self.free:
+            index = self.free.pop()
+            self.account[index], self.mode[index], self.asset[index] = account, mode, asset
+            self.symbol[index], self.side[index] = symbol, side
+            return index
         for column, value in (
             (self.account, account),
             (self.mode, mode),
@@ -212,6 +221,14 @@ class MarginAccounts:
         for money in (self.wallet, self.equity, self.maintenance):
             money.append(0.0)
         return len(self.account) - 1
+
+    def release(self, index: int) -> None:
+        """Free an emptied account's slot: it reads as untracked until `add` reuses it."""
+        self.account[index] = NO_POSITION
+        self.level[index] = self.transitions[index] = 0
+        self.balance_seq[index] = self.balance_ts[index] = NO_SEQ
+        self.wallet[index] = self.equity[index] = self.maintenance[index] = 0.0
+        self.free.append(index)
 
     def link(self, margin_account: int, pid: int, index: PositionIndex) -> None:
         """Put `pid` at the head of the account's position list."""

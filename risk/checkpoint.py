@@ -59,13 +59,16 @@ def restore(
 
     `events` holds the last accepted event of each identity, in any order; `levels` maps
     margin account id to (level, transition count). Transitions the rebuilding causes are
-    discarded: the levels in force are the checkpoint's.
+    discarded: the levels in force are the checkpoint's. The events are applied with nothing
+    forgotten (their order is not their time order); what the retention rule has forgotten at
+    the checkpoint's `replay_time` is then dropped, so it is not resurrected (docs/ENGINE.md).
     """
     by_kind: dict[str, list[Event]] = {kind: [] for kind in RESTORE_ORDER}
     for event in events:
         by_kind[state_key(event)[0]].append(event)
-    for kind in RESTORE_ORDER:
-        engine.apply_batch(by_kind[kind])
+    with engine.remembering_everything():
+        for kind in RESTORE_ORDER:
+            engine.apply_batch(by_kind[kind])
     engine.restore_levels(levels, replay_time)
 
 

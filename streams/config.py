@@ -1,4 +1,4 @@
-"""The engine's configuration file (TOML): instruments, level thresholds, fund projection.
+"""The engine's configuration file (TOML): instruments, levels, fund projection, retention.
 
 Read once at the edge; the core receives validated `Instrument`s and `Thresholds` and never
 sees the file. Format: docs/ENGINE.md, "Configuration file".
@@ -6,6 +6,7 @@ sees the file. Format: docs/ENGINE.md, "Configuration file".
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
@@ -17,6 +18,7 @@ from risk.events import InstrumentEvent, Rejection, parse_event
 from risk.fund import FundParameters
 from risk.instruments import Instrument
 from risk.levels import Thresholds
+from risk.retention import HOUR_MS, Retention
 
 _LEVEL_KEYS = ("watch", "margin_call", "liquidation", "hysteresis")
 _FUND_INTEGERS = (
@@ -28,7 +30,7 @@ _FUND_INTEGERS = (
     "projection_interval_ms",
 )
 _FUND_NUMBERS = ("decay", "prior_daily_volatility", "confidence", "large_move")
-_HOUR_MS = 3_600_000
+_TABLES = ("levels", "instruments", "fund", "retention")
 
 
 class ConfigError(Exception):
@@ -40,10 +42,11 @@ class EngineConfig:
     instruments: tuple[Instrument, ...]
     thresholds: Thresholds
     fund: FundParameters = field(default_factory=FundParameters)
+    retention: Retention = field(default_factory=Retention)
 
     def engine(self) -> Engine:
         """A fresh engine with this configuration."""
-        return Engine(self.instruments, self.thresholds, self.fund)
+        return Engine(self.instruments, self.thresholds, self.fund, self.retention)
 
 
 def load_config(path: Path | None) -> EngineConfig:
@@ -63,12 +66,18 @@ def parse_config(text: str, origin: str) -> EngineConfig:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config {origin} is not valid TOML: {error}") from None
+    unknown = sorted(set(document) - set(_TABLES))
+    if unknown:
+        raise ConfigError(f"config {origin}: unknown table {unknown[0]!r}")
     thresholds = _thresholds(document.get("levels", {}), origin)
     entries = document.get("instruments", [])
     if not isinstance(entries, list):
         raise ConfigError(f"config {origin}: [[instruments]] must be an array of tables")
     instruments = tuple(_instrument(entry, index, origin) for index, entry in enumerate(entries))
-    return EngineConfig(instruments, thresholds, _fund(document.get("fund", {}), origin))
+    fund = _fund(document.get("fund", {}), origin)
+    return EngineConfig(
+        instruments, thresholds, fund, _retention(document.get("retention", {}), origin)
+    )
 
 
 def _thresholds(levels: Any, origin: str) -> Thresholds:
@@ -101,11 +110,26 @@ def _fund(table: Any, origin: str) -> FundParameters:
         values[key] = _fund_value(key, value, origin)
     if "horizons_hours" in values:
         hours = values.pop("horizons_hours")
-        values["horizons"] = tuple((f"{hour:g}h", round(hour * _HOUR_MS)) for hour in hours)
+        values["horizons"] = tuple((f"{hour:g}h", round(hour * HOUR_MS)) for hour in hours)
     try:
         return FundParameters(**values)
     except ValueError as error:
         raise ConfigError(f"config {origin}: fund: {error}") from None
+
+
+def _retention(table: Any, origin: str) -> Retention:
+    """The optional [retention] table: `horizon_hours`, a positive finite number (SPEC §13)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"config {origin}: [retention] must be a table")
+    unknown = sorted(set(table) - {"horizon_hours"})
+    if unknown:
+        raise ConfigError(f"config {origin}: unknown [retention] key {unknown[0]!r}")
+    if "horizon_hours" not in table:
+        return Retention()
+    hours = _number(table["horizon_hours"], "retention.horizon_hours", origin)
+    if not math.isfinite(hours) or round(hours * HOUR_MS) <= 0:
+        raise ConfigError(f"config {origin}: retention.horizon_hours must be positive and finite")
+    return Retention(round(hours * HOUR_MS))
 
 
 def _fund_value(key: str, value: Any, origin: str) -> Any:

@@ -43,11 +43,17 @@ class ReferenceConfig:
     liquidation: float = 1.0
     hysteresis: float = 0.05
     instruments: list[dict[str, Any]] = field(default_factory=list)
+    horizon_ms: int = 24 * 3_600_000
 
 
 def load_reference_config(path: Path) -> ReferenceConfig:
     document = tomllib.loads(path.read_text(encoding="utf-8"))
-    return ReferenceConfig(**document.get("levels", {}), instruments=document["instruments"])
+    hours = document.get("retention", {}).get("horizon_hours", 24)
+    return ReferenceConfig(
+        **document.get("levels", {}),
+        instruments=document["instruments"],
+        horizon_ms=round(hours * 3_600_000),
+    )
 
 
 # -- field parsing ------------------------------------------------------------------------------
@@ -403,6 +409,31 @@ class Reference:
     def advance(self, ts: int) -> None:
         self.replay_time = max(self.replay_time, ts)
 
+    # retention (SPEC §13): W = replay time - horizon, before the event
+
+    def watermark(self) -> int:
+        return self.replay_time - self.config.horizon_ms
+
+    def remembers(self, key: tuple[str, str, str], edge: int) -> bool:
+        """Open, or closed with its last event after the watermark."""
+        return key in self.positions or (key in self.order_keys and self.order_keys[key][1] > edge)
+
+    def forget_wallet_if_gone(self, account: str, asset: str, edge: int) -> None:
+        """An emptied cross account whose balance and closes are all at or below the watermark
+        loses its wallet and balance order keys (its event count stays)."""
+        if self.members(f"{account}/cross/{asset}"):
+            return
+        keys = self.balance_keys.get((account, asset))
+        if keys is not None and keys[1] > edge:
+            return
+        for key, (_, ts) in self.order_keys.items():
+            owner, symbol, _ = key
+            mine = owner == account and self.instruments[symbol]["settle"] == asset
+            if mine and key not in self.positions and ts > edge:
+                return
+        self.balance_keys.pop((account, asset), None)
+        self.wallets.pop((account, asset), None)
+
     # events
 
     def apply(self, event: Any) -> tuple[str, str | None, list[dict[str, Any]]]:
@@ -474,8 +505,13 @@ class Reference:
         if symbol not in self.instruments:
             raise RefusedError("unknown symbol")
         key = (account, symbol, side)
-        if key in self.order_keys and older(seq, ts, *self.order_keys[key]):
+        edge = self.watermark()
+        if not self.remembers(key, edge):
+            if ts <= edge:
+                return "stale", None, []
+        elif older(seq, ts, *self.order_keys[key]):
             return "stale", None, []
+        self.forget_wallet_if_gone(account, self.instruments[symbol]["settle"], edge)
         self.order_keys[key] = (seq, ts)
         self.advance(ts)
         affected = set()
@@ -507,7 +543,12 @@ class Reference:
         seq = optional_integer(event, "seq")
         ts = as_integer(require(event, "ts"), "ts")
         key = (account, asset)
-        if key in self.balance_keys and older(seq, ts, *self.balance_keys[key]):
+        edge = self.watermark()
+        self.forget_wallet_if_gone(account, asset, edge)
+        if key not in self.balance_keys:
+            if ts <= edge:
+                return "stale", None, []
+        elif older(seq, ts, *self.balance_keys[key]):
             return "stale", None, []
         self.balance_keys[key] = (seq, ts)
         self.wallets[key] = wallet

@@ -83,8 +83,9 @@ BAD_LINES = [
 class StreamWriter:
     """Builds the lines; keeps time, prices, sequence numbers and what was last sent."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, tick_ms: int = 2_000) -> None:
         self.rng = rng
+        self.tick_ms = tick_ms
         self.lines: list[str] = []
         self.ts = 1_700_000_000_000
         self.prices = dict(START_PRICES)
@@ -103,7 +104,7 @@ class StreamWriter:
             self.sent.append(event)
 
     def tick(self) -> int:
-        self.ts += self.rng.randint(1, 2_000)
+        self.ts += self.rng.randint(1, self.tick_ms)
         return self.ts
 
     def next_seq(self, key: tuple[str, ...]) -> int | None:
@@ -225,10 +226,13 @@ class StreamWriter:
         )
 
 
-def generate_stream(seed: int, n_events: int) -> tuple[list[str], list[dict[str, Any]]]:
-    """(JSONL lines, instrument definitions for the config) of a random stream."""
+def generate_stream(
+    seed: int, n_events: int, tick_ms: int = 2_000
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(JSONL lines, instrument definitions for the config) of a random stream; events are
+    1..`tick_ms` ms apart (a long tick spans hours, so a short retention horizon matters)."""
     rng = random.Random(seed)
-    writer = StreamWriter(rng)
+    writer = StreamWriter(rng, tick_ms)
     for account in ACCOUNTS:
         writer.emit(
             {
@@ -265,8 +269,9 @@ def toml_value(value: Any) -> str:
     return repr(value)
 
 
-def config_text(instruments: list[dict[str, Any]]) -> str:
-    blocks = [
+def config_text(instruments: list[dict[str, Any]], horizon_hours: float | None = None) -> str:
+    retention = [] if horizon_hours is None else [f"[retention]\nhorizon_hours = {horizon_hours}"]
+    blocks = retention + [
         "\n".join(
             ["[[instruments]]", *(f"{key} = {toml_value(value)}" for key, value in item.items())]
         )

@@ -32,6 +32,7 @@ from risk.events import (
 from risk.fund import FundParameters
 from risk.instruments import Instrument
 from risk.levels import Thresholds
+from risk.retention import Retention
 
 
 class Engine(MarkPath, PositionPath, Queries):
@@ -42,8 +43,9 @@ class Engine(MarkPath, PositionPath, Queries):
         instruments: Iterable[Instrument],
         thresholds: Thresholds | None = None,
         fund: FundParameters | None = None,
+        retention: Retention | None = None,
     ) -> None:
-        super().__init__(thresholds, fund)
+        super().__init__(thresholds, fund, retention)
         self._handlers: dict[type, Callable[[Any], Outcome]] = {
             Rejection: self._reject,
             MarkEvent: self._apply_mark,

@@ -9,6 +9,7 @@ from risk.book import (
     NO_SEQ,
 )
 from risk.engine.evaluation import Evaluation
+from risk.engine.forgetting import Forgetting
 from risk.engine.state import _QUIET, _STALE, ACCEPTED, KEY_SPAN, REJECTED, SIDE_CODES, Outcome
 from risk.events import (
     UNKNOWN_SYMBOL,
@@ -18,20 +19,24 @@ from risk.events import (
 from risk.valuation import value_position
 
 
-class PositionPath(Evaluation):
-    """Position and balance events against the book."""
+class PositionPath(Forgetting, Evaluation):
+    """Position and balance events against the book, under the retention rule."""
 
     def _apply_balance(self, event: BalanceEvent) -> Outcome:
+        self._reclaim_if_due()
+        edge = self.watermark()
         account, asset = self._account(event.account), self._asset(event.asset)
         margin = self.margin
         key = account * KEY_SPAN + asset
-        target = self.cross_accounts.get(key)
+        target = self._live(self.cross_accounts, key, edge)
+        if target is None or margin.balance_ts[target] == NO_SEQ:
+            if event.ts <= edge:  # an identity the engine does not remember
+                return _STALE
+        elif _older(event.seq, event.ts, margin.balance_seq[target], margin.balance_ts[target]):
+            return _STALE
         if target is None:
             target = self._new_margin_account(account, CROSS, asset, NO_POSITION, 0)
             self.cross_accounts[key] = target
-        last_seq, last_ts = margin.balance_seq[target], margin.balance_ts[target]
-        if _older(event.seq, event.ts, last_seq, last_ts):
-            return _STALE
         self._advance(event.ts)
         self._settle_account(target)
         margin.balance_seq[target] = NO_SEQ if event.seq is None else event.seq
@@ -47,23 +52,28 @@ class PositionPath(Evaluation):
         symbol = self.symbols.get(event.symbol)
         if symbol is None:
             return Outcome(REJECTED, UNKNOWN_SYMBOL, ())
+        self._reclaim_if_due()
+        edge = self.watermark()
         account = self._account(event.account)
         side = SIDE_CODES[event.position_side]
         identity = (account * KEY_SPAN + symbol) * 3 + side
         pid, owner = self._find_position(account, symbol, side, identity)
-        if self._is_stale(pid, identity, event.seq, event.ts):
+        if self._is_stale(pid, account, symbol * 3 + side, event, edge):
             return _STALE
         self._advance(event.ts)
         seq = NO_SEQ if event.seq is None else event.seq
         if owner != NO_POSITION:
             self._settle_account(owner)
         if event.size == 0.0:
-            self.tombstones[identity] = (seq, event.ts)
+            # Forgetting is for good: a new tombstone must not bring back a forgotten account.
+            self._live(self.cross_accounts, account * KEY_SPAN + self.settle_assets[symbol], edge)
+            self._live(self.isolated_accounts, identity, edge)
+            self._bury(account, symbol * 3 + side, seq, event.ts)
             if pid == NO_POSITION:
                 return _QUIET
             self._close_position(pid, owner)
             return Outcome(ACCEPTED, None, self._evaluate((owner,), "position", event.ts))
-        target = self._owner_for(event.mode, account, symbol, side, identity)
+        target = self._owner_for(event.mode, account, symbol, side, edge)
         if target != owner:
             self._settle_account(target)
         affected: tuple[int, ...] = (target,)
@@ -71,7 +81,7 @@ class PositionPath(Evaluation):
             self._close_position(pid, owner)
             affected, pid = (owner, target), NO_POSITION
         if pid == NO_POSITION:
-            self.tombstones.pop(identity, None)
+            self._unbury(account, symbol * 3 + side)
         pid = self._place_position(pid, target, symbol, side, event)
         self.positions.seq[pid], self.positions.ts[pid] = seq, event.ts
         return Outcome(ACCEPTED, None, self._evaluate(affected, "position", event.ts))
@@ -95,25 +105,27 @@ class PositionPath(Evaluation):
             return margin.head[isolated], isolated
         return NO_POSITION, NO_POSITION
 
-    def _is_stale(self, pid: int, identity: int, seq: int | None, ts: int) -> bool:
+    def _is_stale(self, pid: int, account: int, key: int, event: PositionEvent, edge: int) -> bool:
+        """By the open position's or the remembered tombstone's order keys; an identity the
+        engine does not remember is stale at or below the watermark `edge`."""
+        seq, ts = event.seq, event.ts
         if pid != NO_POSITION:
             return _older(seq, ts, self.positions.seq[pid], self.positions.ts[pid])
-        tombstone = self.tombstones.get(identity)
-        return tombstone is not None and _older(seq, ts, *tombstone)
+        tombstone = self._tombstone(account, key, edge)
+        if tombstone is None:
+            return ts <= edge
+        return _older(seq, ts, *tombstone)
 
-    def _owner_for(self, mode: str, account: int, symbol: int, side: int, identity: int) -> int:
-        """The margin account of an open position in `mode`, created when missing."""
-        if mode == "cross":
-            key, table, code, side = (
-                account * KEY_SPAN + self.settle_assets[symbol],
-                self.cross_accounts,
-                CROSS,
-                0,
-            )
-        else:
-            key, table, code = identity, self.isolated_accounts, ISOLATED
+    def _owner_for(self, mode: str, account: int, symbol: int, side: int, edge: int) -> int:
+        """The margin account of an open position in `mode`, created when missing (or
+        forgotten at the watermark `edge`)."""
         asset = self.settle_assets[symbol]
-        found = table.get(key)
+        if mode == "cross":
+            key, table, code, side = account * KEY_SPAN + asset, self.cross_accounts, CROSS, 0
+        else:
+            key = (account * KEY_SPAN + symbol) * 3 + side
+            table, code = self.isolated_accounts, ISOLATED
+        found = self._live(table, key, edge)
         if found is None:
             found = table[key] = self._new_margin_account(account, code, asset, symbol, side)
         return found

@@ -8,16 +8,18 @@ import numpy as np
 
 from risk.book import (
     MODES,
+    NO_POSITION,
     int8_view,
     int32_view,
 )
 from risk.engine.evaluation import Evaluation
+from risk.engine.forgetting import Forgetting
 from risk.engine.state import KEY_SPAN, SIDE_CODES
 from risk.levels import LEVEL_NAMES, Level, margin_ratio
 from risk.records import AccountView
 
 
-class Queries(Evaluation):
+class Queries(Forgetting, Evaluation):
     """What the replay summary, the HTTP API and the metrics read."""
 
     def account_view(self, account: int) -> AccountView:
@@ -38,7 +40,14 @@ class Queries(Evaluation):
         )
 
     def find_margin_account(self, margin_account_id: str) -> int | None:
-        """The index of a margin account by its SPEC §4 id, or None when there is none."""
+        """The index of a margin account by its SPEC §4 id, or None when there is none (or the
+        retention rule has forgotten it)."""
+        found = self._find_margin_account(margin_account_id)
+        if found is None or self._forgotten(found, self.watermark()):
+            return None
+        return found
+
+    def _find_margin_account(self, margin_account_id: str) -> int | None:
         parts = margin_account_id.split("/")
         account = self.accounts_by_name.get(parts[0])
         if account is None or len(parts) < 3:
@@ -100,12 +109,17 @@ class Queries(Evaluation):
         `levels` maps margin account id to (level name, transitions so far). An account the
         map does not name is `safe` with no transitions. Counts of accounts that hold nothing
         now are carried until the account opens again, so its event ids go on counting.
+        Free slots are skipped; what the retention rule has forgotten at `replay_time` is then
+        reclaimed, as a worker that never stopped would have.
         """
         margin = self.margin
         remaining = dict(levels)
         for account in range(len(margin)):
+            if margin.account[account] == NO_POSITION:
+                continue
             name, count = remaining.pop(self.margin_account_id(account), ("safe", 0))
             margin.level[account] = LEVEL_NAMES.index(name)
             margin.transitions[account] = count
-        self.carried_counts = {key: count for key, (_, count) in remaining.items()}
+        self.carried_counts = {key: count for key, (_, count) in remaining.items() if count}
         self.replay_time = replay_time
+        self.reclaim()

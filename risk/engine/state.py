@@ -34,6 +34,7 @@ from risk.instruments import Instrument
 from risk.kernels.valuation import revalue_rows
 from risk.levels import Thresholds
 from risk.records import Transition
+from risk.retention import Retention
 from risk.valuation import value_position
 
 ACCEPTED: Final = "accepted"
@@ -63,10 +64,13 @@ class EngineState:
         self,
         thresholds: Thresholds | None = None,
         fund: FundParameters | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.threshold_bounds = np.array(self.thresholds.bounds, dtype=np.float64)
         self._slots = np.zeros(0, dtype=np.int32)
+        self.retention = retention or Retention()
+        self.horizon_ms = self.retention.horizon_ms  # raised while a checkpoint is restored
         self.fund_parameters = fund or FundParameters()
         self.fund_ledger = FundLedger(self.fund_parameters.drawdown_window_ms)
         self.volatility = EwmaCovariance(
@@ -87,7 +91,12 @@ class EngineState:
         self.assets_by_name: dict[str, int] = {}
         self.cross_accounts: dict[int, int] = {}
         self.isolated_accounts: dict[int, int] = {}
-        self.tombstones: dict[int, tuple[int, int]] = {}
+        # account -> (symbol * 3 + side) -> (seq, ts) of a closed position (docs/ENGINE.md)
+        self.tombstones: dict[int, dict[int, tuple[int, int]]] = {}
+        self.account_refs: list[int] = []  # margin accounts and tombstones per account name
+        self.unreferenced: set[int] = set()  # account names that may hold nothing any more
+        self.free_names: list[int] = []
+        self.next_sweep = 0
         self.carried_counts: dict[str, int] = {}
         self.funds: dict[str, FundEvent] = {}
         self.depth: dict[str, DepthEvent] = {}
@@ -129,6 +138,7 @@ class EngineState:
     ) -> int:
         """A new margin account slot; its transition count resumes when one was carried."""
         index = self.margin.add(account, mode, asset, symbol, side)
+        self.account_refs[account] += 1
         if self.carried_counts:
             self.margin.transitions[index] = self.carried_counts.pop(
                 self.margin_account_id(index), 0
@@ -136,7 +146,20 @@ class EngineState:
         return index
 
     def _account(self, name: str) -> int:
-        return _intern(name, self.accounts_by_name, self.account_names)
+        """The index of account `name`; released indices (docs/ENGINE.md) are reused."""
+        index = self.accounts_by_name.get(name)
+        if index is not None:
+            return index
+        if self.free_names:
+            index = self.free_names.pop()
+            self.account_names[index] = name
+        else:
+            index = len(self.account_names)
+            self.account_names.append(name)
+            self.account_refs.append(0)
+        self.accounts_by_name[name] = index
+        self.unreferenced.add(index)
+        return index
 
     def _asset(self, name: str) -> int:
         return _intern(name, self.assets_by_name, self.asset_names)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from risk import Engine, Instrument, Outcome, parse_event
 from risk.events import Event, Rejection
 from risk.instruments import TierTable, tier_table
+from risk.retention import Retention
 from tests.risk.builders import accepted, balance, definition, make_instrument, mark, position
 
 QUICK = settings(max_examples=200, deadline=None)
@@ -293,12 +294,22 @@ def event_lists(draw: st.DrawFn) -> list[Event | Rejection]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(event_lists(), st.lists(st.integers(1, 12), min_size=1, max_size=20))
+@given(
+    event_lists(),
+    st.lists(st.integers(1, 12), min_size=1, max_size=20),
+    st.sampled_from((None, 5, 12)),
+)
 def test_one_by_one_equals_batches_in_random_chunks(
-    events: list[Event | Rejection], chunk_sizes: list[int]
+    events: list[Event | Rejection], chunk_sizes: list[int], horizon: int | None
 ) -> None:
-    single, batched = Engine(stream_instruments()), Engine(stream_instruments())
-    one_by_one: list[Outcome] = [single.apply(event) for event in events]
+    """Also under a retention horizon short enough to forget (ts span 0..40 ms): one engine
+    reclaims after every event, the other only at its sweeps; they must agree."""
+    retention = None if horizon is None else Retention(horizon)
+    single, batched = (Engine(stream_instruments(), retention=retention) for _ in range(2))
+    one_by_one: list[Outcome] = []
+    for event in events:
+        one_by_one.append(single.apply(event))
+        single.reclaim()
     in_batches: list[Outcome] = []
     start, chunk = 0, 0
     while start < len(events):
