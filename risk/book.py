@@ -47,6 +47,10 @@ def int16_view(column: array[int]) -> NDArray[np.int16]:
     return np.frombuffer(column, dtype=np.int16)
 
 
+def int64_view(column: array[int]) -> NDArray[np.int64]:
+    return np.frombuffer(column, dtype=np.int64)
+
+
 def float32_view(column: array[float]) -> NDArray[np.float32]:
     return np.frombuffer(column, dtype=np.float32)
 

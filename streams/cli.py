@@ -31,6 +31,7 @@ from risk.engine import Engine
 from risk.fund.report import fund_sections
 from streams.config import ConfigError, load_config
 from streams.kafka import BrokerError
+from streams.kernels import prepare_kernels
 from streams.pipes import silence_stdout
 from streams.progress import Progress
 from streams.publish import publish_file
@@ -168,7 +169,9 @@ def run_kafka_command(arguments: argparse.Namespace) -> int:
     settings = load_settings()
     if arguments.command == "worker":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        asyncio.run(run_worker(settings, load_config(settings.config)))
+        config = load_config(settings.config)
+        prepare_kernels(sys.stderr)
+        asyncio.run(run_worker(settings, config))
     elif arguments.command == "publish":
         try:
             report = asyncio.run(publish_file(arguments.events, settings, arguments.interval_ms))
@@ -211,6 +214,7 @@ def run_demo_command(arguments: argparse.Namespace) -> int:
     from streams.demo.web import PortBusyError
 
     config = load_config(arguments.config)
+    prepare_kernels(sys.stderr)
     scenario = SCENARIOS[arguments.scenario]
     options = DemoOptions(
         scenario=scenario,
@@ -229,6 +233,7 @@ def run_demo_command(arguments: argparse.Namespace) -> int:
 
 def run_replay(arguments: argparse.Namespace) -> int:
     config = load_config(arguments.config)
+    prepare_kernels(sys.stderr)
     engine = config.engine()
     events_path: Path = arguments.events
     try:

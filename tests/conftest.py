@@ -10,6 +10,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the engine's kernels once, before any test: the tests that start `riskmon` in a
+    subprocess then load numba's cache, and their stderr holds no compile notice."""
+    from risk.engine.warmup import warm_up
+
+    warm_up()
+
+
 def shared_directory() -> Path:
     """`../shared` beside the checkout, or RISKMON_SHARED_DIR."""
     override = os.environ.get("RISKMON_SHARED_DIR")

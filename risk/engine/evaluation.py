@@ -1,59 +1,233 @@
-"""Evaluation and records: re-classify margin accounts, build transitions (SPEC §5-§7)."""
+"""Evaluation and records: re-classify margin accounts, build transitions (SPEC §5-§7).
+
+The numbers come from one compiled pass over the accounts (`risk.kernels.accounts`): canonical
+totals, the next level and, for the records, liquidation and bankruptcy prices. Python only
+gathers the columns and builds the records.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple, cast
+
+import numpy as np
+from numpy.typing import NDArray
 
 from risk.book import (
     MODES,
     SIDES,
+    float32_view,
+    float_view,
+    int8_view,
+    int32_view,
+    int64_view,
 )
 from risk.engine.state import EngineState
-from risk.instruments import Instrument
+from risk.kernels.accounts import CHANGED, EVERY, Members, evaluate_accounts, gather_members
 from risk.levels import LEVEL_NAMES, Level, margin_ratio
-from risk.prices import BANKRUPTCY, LIQUIDATION, Leg, solve_price
 from risk.records import PositionView, Transition
-from risk.valuation import notional_of
+
+BULK = 8  # more accounts than this are evaluated by one compiled pass
+
+
+class Evaluated(NamedTuple):
+    """The outcome of `evaluate_accounts` for `accounts`: per account its totals and next
+    level; per member the columns (canonical order per account: `order[offsets[j]:
+    offsets[j+1]]`)."""
+
+    accounts: NDArray[np.int64]
+    offsets: NDArray[np.int64]
+    equity: NDArray[np.float64]
+    maintenance: NDArray[np.float64]
+    level: NDArray[np.int8]
+    order: NDArray[np.int64]
+    members: dict[str, NDArray[Any]]
 
 
 class Evaluation(EngineState):
     """Levels from freshly summed totals, and the records of the accounts that change."""
 
     def _evaluate(self, accounts: Sequence[int], trigger: str, ts: int) -> tuple[Transition, ...]:
-        """Re-classify accounts; transitions come out ordered by margin account id."""
+        """Re-classify accounts; transitions come out ordered by margin account id.
+
+        Every account gets its canonical totals written back; those whose level changes get a
+        record, with trigger "close" when it holds no position any more. Up to BULK accounts
+        are decided one by one in Python (a compiled call costs more than that); more go
+        through the compiled pass. Both sum in the same order, so they agree to the last bit
+        (tests/risk/test_kernels.py), and only records need the compiled prices.
+        """
         if not accounts:
             return ()
-        if len(accounts) == 1:
-            transition = self._transition(accounts[0], trigger, ts)
-            return () if transition is None else (transition,)
-        ordered = sorted(set(accounts), key=self.margin_account_id)
-        transitions = []
+        names = self.margin_account_id
+        if len(accounts) > BULK:
+            named = sorted((names(account), account) for account in set(accounts))
+            ordered = [account for _, account in named]
+            evaluated = self._evaluated(ordered, CHANGED)
+            return self._settle(evaluated, trigger, ts, [identity for identity, _ in named])
+        ordered = sorted(set(accounts), key=names)
+        margin, changed = self.margin, []
         for account in ordered:
-            transition = self._transition(account, trigger, ts)
-            if transition is not None:
-                transitions.append(transition)
+            equity, maintenance = self._canonical_totals(account)
+            margin.equity[account], margin.maintenance[account] = equity, maintenance
+            level = int(Level.SAFE)
+            if margin.positions[account]:
+                level = self.thresholds.next_level(margin.level[account], equity, maintenance)
+            if level != margin.level[account]:
+                changed.append(account)
+        if not changed:
+            return ()
+        return self._settle(
+            self._evaluated(changed, CHANGED), trigger, ts, list(map(names, changed))
+        )
+
+    def _settle(
+        self, evaluated: Evaluated, trigger: str, ts: int, identities: list[str]
+    ) -> tuple[Transition, ...]:
+        """Write the evaluated totals and levels back; the records of the level changes
+        (`identities`: the margin account ids of the evaluated accounts)."""
+        margin, chosen = self.margin, evaluated.accounts
+        float_view(margin.equity)[chosen] = evaluated.equity
+        float_view(margin.maintenance)[chosen] = evaluated.maintenance
+        levels = int8_view(margin.level)
+        previous = levels[chosen]
+        changed = np.flatnonzero(evaluated.level != previous)
+        if not len(changed):
+            return ()
+        moved = chosen[changed]
+        levels[moved] = evaluated.level[changed]
+        int64_view(margin.transitions)[moved] += 1
+        moves = (changed, previous[changed].tolist(), [identities[index] for index in changed])
+        return self._records(evaluated, moves, trigger, ts)
+
+    def _evaluated(self, accounts: list[int], solve: int) -> Evaluated:
+        """Run the compiled evaluation over these accounts (`solve`: which get prices)."""
+        margin = self.margin
+        chosen = np.array(accounts, dtype=np.int64)
+        offsets, pids = gather_members(
+            chosen, int32_view(margin.head), int32_view(self.positions.next)
+        )
+        members = self._member_columns(pids)
+        results = evaluate_accounts(
+            offsets,
+            cast(Members, tuple(members.values())),
+            self.instrument_table(),
+            (float_view(margin.wallet)[chosen], int8_view(margin.level)[chosen]),
+            (self.threshold_bounds, self.thresholds.hysteresis),
+            solve,
+        )
+        equity, maintenance, level, order, notional, liquidation, bankruptcy = results
+        members.update(notional=notional, liquidation=liquidation, bankruptcy=bankruptcy)
+        return Evaluated(
+            chosen,
+            offsets,
+            equity,
+            maintenance,
+            level.astype(np.int8),
+            order.astype(np.int64),
+            members,
+        )
+
+    def _member_columns(self, pids: NDArray[np.int32]) -> dict[str, NDArray[Any]]:
+        """Per pid: symbol, side, size, entry, uPnL, MM, stale (banded: valued at an older
+        mark) and its symbol's mark (NaN for none), gathered block by block."""
+        positions, count = self.positions, len(pids)
+        symbol = int32_view(positions.symbol)[pids]
+        rows = int32_view(positions.row)[pids]
+        columns: dict[str, NDArray[Any]] = {
+            "symbol": symbol,
+            "side": int8_view(positions.side)[pids],
+        }
+        for name in ("size", "entry", "pnl", "maintenance"):
+            columns[name] = np.empty(count)
+        columns["stale"] = np.empty(count, dtype=np.bool_)
+        columns["mark"] = np.empty(count)
+        for code, where in _symbol_groups(symbol):
+            block, at = self.blocks[code], rows[where]
+            for name in ("size", "entry", "pnl", "maintenance"):
+                columns[name][where] = float_view(getattr(block, name))[at]
+            columns["stale"][where] = (
+                float32_view(block.band_low)[at] < float32_view(block.band_high)[at]
+            )
+            mark = self.marks[code]
+            columns["mark"][where] = math.nan if mark is None else mark
+        return columns
+
+    def _records(
+        self,
+        evaluated: Evaluated,
+        moves: tuple[NDArray[np.intp], list[int], list[str]],
+        trigger: str,
+        ts: int,
+    ) -> tuple[Transition, ...]:
+        """The records of the accounts that change: `moves` = (their indices into
+        `evaluated`, the levels they leave, their margin account ids)."""
+        margin, (changed, previous, identities) = self.margin, moves
+        equity, maintenance = (
+            evaluated.equity[changed].tolist(),
+            evaluated.maintenance[changed].tolist(),
+        )
+        views = self._views(evaluated, changed)
+        transitions = []
+        for slot, account in enumerate(evaluated.accounts[changed].tolist()):
+            identity = identities[slot]
+            closed = not margin.positions[account]
+            transitions.append(
+                Transition(
+                    f"{identity}#{margin.transitions[account]}",
+                    identity,
+                    self.account_names[margin.account[account]],
+                    MODES[margin.mode[account]],
+                    self.asset_names[margin.asset[account]],
+                    LEVEL_NAMES[previous[slot]],
+                    LEVEL_NAMES[margin.level[account]],
+                    0.0 if closed else margin_ratio(equity[slot], maintenance[slot]),
+                    None if closed else equity[slot],
+                    0.0 if closed else maintenance[slot],
+                    ts,
+                    "close" if closed else trigger,
+                    views[slot],
+                )
+            )
         return tuple(transitions)
 
-    def _transition(self, account: int, trigger: str, ts: int) -> Transition | None:
-        margin = self.margin
-        current = margin.level[account]
-        if not margin.positions[account]:
-            margin.equity[account] = margin.wallet[account]
-            margin.maintenance[account] = 0.0
-            if current == Level.SAFE:
-                return None
-            margin.level[account] = Level.SAFE
-            margin.transitions[account] += 1
-            return self._record(account, current, "close", ts, closed=True)
-        equity, maintenance = self._canonical_totals(account)
-        margin.equity[account], margin.maintenance[account] = equity, maintenance
-        level = self.thresholds.next_level(current, equity, maintenance)
-        if level == current:
-            return None
-        margin.level[account] = level
-        margin.transitions[account] += 1
-        return self._record(account, current, trigger, ts, closed=False)
+    def _views(
+        self, evaluated: Evaluated, chosen: NDArray[np.intp]
+    ) -> list[tuple[PositionView, ...]]:
+        """The positions of accounts `chosen` (indices into `evaluated`), canonical order."""
+        starts, ends = evaluated.offsets[chosen], evaluated.offsets[chosen + 1]
+        lengths = ends - starts
+        bounds = np.concatenate(([0], np.cumsum(lengths)))
+        slots = np.arange(bounds[-1]) + np.repeat(starts - bounds[:-1], lengths)
+        member = evaluated.order[slots]
+        columns = evaluated.members
+        symbols = np.array([item.symbol for item in self.instruments], dtype=object)
+        fields = [
+            symbols[columns["symbol"][member]].tolist(),
+            np.array(SIDES, dtype=object)[columns["side"][member]].tolist(),
+            columns["size"][member].tolist(),
+            columns["entry"][member].tolist(),
+            _numbers(columns["mark"][member]),
+            columns["notional"][member].tolist(),
+            columns["pnl"][member].tolist(),
+            columns["maintenance"][member].tolist(),
+            _numbers(columns["liquidation"][member]),
+            _numbers(columns["bankruptcy"][member]),
+        ]
+        views = list(map(PositionView, *fields))
+        edges = bounds.tolist()
+        return [tuple(views[edges[index] : edges[index + 1]]) for index in range(len(chosen))]
+
+    def account_values(self, account: int) -> tuple[float, float, tuple[PositionView, ...]]:
+        """(equity, maintenance margin, positions with their prices) of one margin account at
+        the current marks, summed afresh (SPEC §6, §7); the engine is unchanged."""
+        evaluated = self._evaluated([account], EVERY)
+        views = self._views(evaluated, np.zeros(1, dtype=np.intp))[0]
+        return float(evaluated.equity[0]), float(evaluated.maintenance[0]), views
+
+    def position_views(self, account: int) -> tuple[PositionView, ...]:
+        """The account's positions with liquidation and bankruptcy prices (SPEC §6, §7)."""
+        return self.account_values(account)[2]
 
     def _canonical_totals(self, account: int) -> tuple[float, float]:
         """(equity, maintenance margin) summed afresh, in (symbol, position_side) order.
@@ -61,7 +235,7 @@ class Evaluation(EngineState):
         The running totals move by deltas and so carry the rounding of their history. A level
         decision and a record use these sums instead, which depend only on the current state:
         a worker restored from its changelog then writes the same bytes as one that never
-        stopped (docs/STREAMS.md).
+        stopped (docs/STREAMS.md). `risk.kernels.accounts` sums the same way.
         """
         margin, positions = self.margin, self.positions
         members = margin.members(account, positions)
@@ -79,112 +253,22 @@ class Evaluation(EngineState):
             maintenance += position_maintenance
         return equity, maintenance
 
-    def _record(
-        self, account: int, previous: int, trigger: str, ts: int, *, closed: bool
-    ) -> Transition:
-        margin = self.margin
-        identity = self.margin_account_id(account)
-        equity, maintenance = margin.equity[account], margin.maintenance[account]
-        return Transition(
-            event_id=f"{identity}#{margin.transitions[account]}",
-            margin_account=identity,
-            account=self.account_names[margin.account[account]],
-            mode=MODES[margin.mode[account]],
-            settle=self.asset_names[margin.asset[account]],
-            from_level=LEVEL_NAMES[previous],
-            to_level=LEVEL_NAMES[margin.level[account]],
-            margin_ratio=0.0 if closed else margin_ratio(equity, maintenance),
-            equity=None if closed else equity,
-            maintenance_margin=0.0 if closed else maintenance,
-            ts=ts,
-            trigger=trigger,
-            positions=() if closed else self.position_views(account),
-        )
 
-    def position_views(self, account: int) -> tuple[PositionView, ...]:
-        """The account's positions with liquidation and bankruptcy prices (SPEC §6, §7).
-
-        For symbol S, E_o = wallet + uPnL of the other symbols and M_o = their maintenance
-        margin: one pass gathers the per-symbol sums, and each (symbol, reference) is solved once.
-        """
-        holdings = sorted(
-            (self._holding(pid) for pid in self.margin.members(account, self.positions)),
-            key=lambda holding: (holding.instrument.symbol, holding.side),
-        )
-        pnl_by_symbol: dict[int, float] = {}
-        maintenance_by_symbol: dict[int, float] = {}
-        legs_by_symbol: dict[int, list[Leg]] = {}
-        for holding in holdings:
-            symbol = holding.symbol
-            pnl_by_symbol[symbol] = pnl_by_symbol.get(symbol, 0.0) + holding.pnl
-            maintenance_by_symbol[symbol] = (
-                maintenance_by_symbol.get(symbol, 0.0) + holding.maintenance
-            )
-            legs_by_symbol.setdefault(symbol, []).append(Leg(holding.size, holding.entry))
-        equity = self.margin.wallet[account] + sum(pnl_by_symbol.values())
-        maintenance = sum(maintenance_by_symbol.values())
-        solved: dict[tuple[int, float], tuple[float | None, float | None]] = {}
-        views = []
-        for holding in holdings:
-            symbol = holding.symbol
-            key = (symbol, holding.reference)
-            if key not in solved:
-                money = {
-                    "other_equity": equity - pnl_by_symbol[symbol],
-                    "other_maintenance": maintenance - maintenance_by_symbol[symbol],
-                    "reference_price": holding.reference,
-                }
-                legs = legs_by_symbol[symbol]
-                solved[key] = (
-                    solve_price(holding.instrument, legs, weight=LIQUIDATION, **money),
-                    solve_price(holding.instrument, legs, weight=BANKRUPTCY, **money),
-                )
-            views.append(holding.view(*solved[key]))
-        return tuple(views)
-
-    def _holding(self, pid: int) -> _Holding:
-        positions = self.positions
-        symbol = positions.symbol[pid]
-        block, row = self.blocks[symbol], positions.row[pid]
-        mark = self.marks[symbol]
-        entry = block.entry[row]
-        pnl, maintenance = self._row_values(pid)
-        return _Holding(
-            symbol=symbol,
-            instrument=self.instruments[symbol],
-            side=positions.side[pid],
-            size=block.size[row],
-            entry=entry,
-            mark=mark,
-            reference=entry if mark is None else mark,
-            pnl=pnl,
-            maintenance=maintenance,
-        )
+def _numbers(values: NDArray[np.float64]) -> list[float | None]:
+    """Python floats, None for NaN (no price, no mark)."""
+    boxed = values.astype(object)
+    boxed[np.isnan(values)] = None
+    return cast(list[float | None], boxed.tolist())
 
 
-class _Holding(NamedTuple):
-    """One open position's data, gathered once while a record is built."""
-
-    symbol: int
-    instrument: Instrument
-    side: int
-    size: float
-    entry: float
-    mark: float | None
-    reference: float
-    pnl: float
-    maintenance: float
-
-    def view(self, liquidation: float | None, bankruptcy: float | None) -> PositionView:
-        return PositionView(
-            symbol=self.instrument.symbol,
-            position_side=SIDES[self.side],
-            size=self.size,
-            entry_price=self.entry,
-            mark_price=self.mark,
-            notional=notional_of(self.instrument, self.size, self.reference),
-            unrealized_pnl=self.pnl,
-            maintenance_margin=self.maintenance,
-            liquidation_price=liquidation,
-            bankruptcy_price=bankruptcy,
-        )
+def _symbol_groups(symbol: NDArray[np.int32]) -> Iterator[tuple[int, NDArray[np.intp] | slice]]:
+    """(symbol, where) per distinct symbol of the members."""
+    if not len(symbol):
+        return
+    if symbol.min() == symbol.max():
+        yield int(symbol[0]), slice(None)
+        return
+    order = np.argsort(symbol, kind="stable")
+    bounds = np.flatnonzero(np.diff(symbol[order])) + 1
+    for where in np.split(order, bounds):
+        yield int(symbol[where[0]]), where

@@ -87,6 +87,7 @@ class MarkPath(Evaluation):
             # accounts a worker holds, or workers would disagree on the instrument set.
             return Outcome(REJECTED, KIND_OR_SETTLE_CHANGE, ())
         self.instruments[symbol] = instrument
+        self._table = None
         self.settle_assets[symbol] = self._asset(instrument.settle)
         transitions = self._revalue(symbol, "instrument", self.replay_time, retier=True)
         return Outcome(ACCEPTED, None, transitions)

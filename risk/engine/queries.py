@@ -25,7 +25,7 @@ class Queries(Forgetting, Evaluation):
     def account_view(self, account: int) -> AccountView:
         """The account at the current marks, with its positions' prices."""
         margin = self.margin
-        equity, maintenance = self._canonical_totals(account)
+        equity, maintenance, views = self.account_values(account)
         return AccountView(
             margin_account=self.margin_account_id(account),
             account=self.account_names[margin.account[account]],
@@ -36,7 +36,7 @@ class Queries(Forgetting, Evaluation):
             maintenance_margin=maintenance,
             margin_ratio=margin_ratio(equity, maintenance),
             level=LEVEL_NAMES[margin.level[account]],
-            positions=self.position_views(account),
+            positions=views,
         )
 
     def find_margin_account(self, margin_account_id: str) -> int | None:

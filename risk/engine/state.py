@@ -25,12 +25,14 @@ from risk.book import (
     int16_view,
     int32_view,
 )
+from risk.engine.table import instrument_table
 from risk.events import (
     DepthEvent,
     FundEvent,
 )
 from risk.fund import EwmaCovariance, FundLedger, FundParameters
 from risk.instruments import Instrument
+from risk.kernels.accounts import Table
 from risk.kernels.valuation import revalue_rows
 from risk.levels import Thresholds
 from risk.records import Transition
@@ -69,6 +71,7 @@ class EngineState:
         self.thresholds = thresholds or Thresholds()
         self.threshold_bounds = np.array(self.thresholds.bounds, dtype=np.float64)
         self._slots = np.zeros(0, dtype=np.int32)
+        self._table: Table | None = None
         self.retention = retention or Retention()
         self.horizon_ms = self.retention.horizon_ms  # raised while a checkpoint is restored
         self.fund_parameters = fund or FundParameters()
@@ -125,7 +128,15 @@ class EngineState:
 
     # -- interning -----------------------------------------------------------------------------
 
+    def instrument_table(self) -> Table:
+        """What the compiled evaluation reads per symbol; rebuilt after an instrument is
+        defined or changed."""
+        if self._table is None:
+            self._table = instrument_table(self.instruments)
+        return self._table
+
     def _define(self, instrument: Instrument) -> None:
+        self._table = None
         self.symbols[instrument.symbol] = len(self.instruments)
         self.instruments.append(instrument)
         self.blocks.append(SymbolBlock())

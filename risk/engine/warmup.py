@@ -1,0 +1,43 @@
+"""Compile (or load from numba's cache) every kernel the engine calls, before real events.
+
+The first process on a machine compiles the kernels of `risk.kernels` (about 20 s here, see
+BENCHMARKS.md); numba caches the machine code next to the sources (`cache=True`), so later
+processes load it in well under a second. `warm_up` runs a tiny engine through every path that
+reaches a kernel, with the argument types the real paths pass, so nothing compiles later in
+the middle of a stream. The edge calls it and tells the user what the wait is
+(`streams.kernels`).
+"""
+
+from __future__ import annotations
+
+from risk.engine.engine import Engine
+from risk.events import Event, Rejection, parse_event
+
+_TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 0.05}]
+
+
+def warm_up() -> None:
+    """Drive a throwaway engine through the mark tick (bands, bulk evaluation and records),
+    single-account events, an instrument change and an account view."""
+    engine = Engine([])
+    for kind, settle in (("linear", "USDT"), ("inverse", "BTC")):
+        symbol = f"WARM{kind.upper()}"
+        _apply(engine, {"type": "instrument", "symbol": symbol, "kind": kind,
+                        "settle": settle, "tiers": _TIERS})  # fmt: skip
+        for number in range(12):  # more than BULK accounts move together
+            account = f"warm{number}"
+            _apply(engine, {"type": "balance", "account": account, "asset": settle,
+                            "wallet": 2.0 + number, "ts": 1})  # fmt: skip
+            _apply(engine, {"type": "position", "account": account, "symbol": symbol,
+                            "size": 10.0 + number, "entry_price": 100.0, "ts": 2})  # fmt: skip
+        for ts, price in enumerate((100.0, 100.1, 99.0, 50.0, 200.0), start=3):
+            _apply(engine, {"type": "mark", "symbol": symbol, "price": price, "ts": ts})
+        _apply(engine, {"type": "instrument", "symbol": symbol, "kind": kind,
+                        "settle": settle, "tiers": _TIERS[1:]})  # fmt: skip
+    for index in engine.tracked_accounts():
+        engine.account_view(int(index))
+
+
+def _apply(engine: Engine, value: dict[str, object]) -> None:
+    event: Event | Rejection = parse_event(value)
+    engine.apply(event)
