@@ -3,8 +3,7 @@
     .venv/bin/python -m tests.bench.run_bench --write BENCHMARKS.md   (full sizes, minutes)
     .venv/bin/python -m tests.bench.run_bench --quick                 (tiny sizes, a smoke run)
 
-(a) a mark tick on a symbol held by 1M positions in 500k margin accounts, against a plain-Python
-    loop over the same positions;
+(The mark tick, (a), is `tests/bench/tick_bench.py`.)
 (b) `riskmon replay` throughput on a generated 2M-event file, against the scalar reference
     (`tests/reference.py`) on the file's first 20k events;
 (c) resident memory per position at 1M positions, against a list of dicts, in fresh processes.
@@ -21,14 +20,11 @@ import gc
 import json
 import os
 import platform
-import pstats
-import random
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
@@ -37,37 +33,31 @@ from typing import Any
 
 import numpy as np
 
-from risk import REJECTED, STALE, Engine, Rejection, parse_event
+from risk import REJECTED, STALE, Rejection
 from risk.events import MarkEvent
 from streams import cli
 from streams.codec import decode_event, encode_record
 from streams.config import load_config
 from tests.bench.books import (
-    START_PRICE,
     SYMBOL,
-    ScalarBook,
     book_specs,
     build_engine,
     column_bytes,
     naive_book,
 )
 from tests.bench.generate import write_stream
+from tests.bench.profiles import profile_summary, profile_tables
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND = "make bench"
 DIRECT_COMMAND = ".venv/bin/python -m tests.bench.run_bench --write BENCHMARKS.md"
-TICK_TARGET_MS = 50.0
-SPEEDUP_TARGET = 50.0
 REPLAY_TARGET = 100_000.0
 MEMORY_TARGET = 300.0
 
 
 @dataclass(frozen=True)
 class Sizes:
-    accounts: int  # (a) and (c): margin accounts of the book, 2 positions each
-    ticks: int
-    scalar_ticks: int
-    profile_ticks: int
+    accounts: int  # (c): margin accounts of the book, 2 positions each
     events: int  # (b): lines of the replay file
     replay_accounts: int
     baseline_lines: int  # the reference's share of the file
@@ -75,120 +65,8 @@ class Sizes:
     profile_lines: int  # lines profiled after those
 
 
-FULL = Sizes(500_000, 50, 3, 5, 2_000_000, 100_000, 20_000, 1_000_000, 100_000)
-QUICK = Sizes(2_000, 10, 2, 2, 20_000, 2_000, 2_000, 10_000, 2_000)
-
-
-# -- (a) mark tick ------------------------------------------------------------------------------
-
-
-def time_ticks(
-    engine: Engine, prices: Iterable[float], ts: int
-) -> tuple[list[int], list[int], int]:
-    """Apply a mark of SYMBOL at each price; (ns per tick, transitions per tick, last ts)."""
-    times, transitions = [], []
-    for price in prices:
-        ts += 1
-        event = parse_event({"type": "mark", "symbol": SYMBOL, "price": price, "ts": ts})
-        started = time.perf_counter_ns()
-        outcome = engine.apply(event)
-        times.append(time.perf_counter_ns() - started)
-        transitions.append(len(outcome.transitions))
-    return times, transitions, ts
-
-
-def walk(start: float, steps: int, step: Callable[[], float]) -> list[float]:
-    prices, price = [], start
-    for _ in range(steps):
-        price *= 1.0 + step()
-        prices.append(price)
-    return prices
-
-
-def tick_benchmark(
-    accounts: int, ticks: int, scalar_ticks: int, profile_ticks: int, profile: bool | None = None
-) -> dict[str, Any]:
-    """Mark ticks on the book of books.py; `profile` None: profile only if a target is missed."""
-    specs = book_specs(accounts)
-    started = time.perf_counter()
-    engine = build_engine(specs)
-    build_seconds = time.perf_counter() - started
-    del specs
-    positions = len(engine.blocks[engine.symbols[SYMBOL]])
-    tracked = len(engine.tracked_accounts())
-    levels_before = engine.level_counts()
-    rng = random.Random(5)
-    warm_up = walk(START_PRICE, 1, lambda: rng.uniform(-0.005, 0.005))
-    _, _, ts = time_ticks(engine, warm_up, 2)  # first calls of numpy and of the record path
-    uniform = walk(warm_up[-1], ticks, lambda: rng.uniform(-0.005, 0.005))
-    times, transitions, ts = time_ticks(engine, uniform, ts)
-    levels_after = engine.level_counts()
-    calm = walk(uniform[-1], ticks, lambda: rng.gauss(0.0, 0.0003))
-    calm_times, calm_transitions, ts = time_ticks(engine, calm, ts)
-    flat = [calm[-1]] * max(3, ticks // 2)
-    flat_times, flat_transitions, ts = time_ticks(engine, flat, ts)
-    walks = {
-        "uniform": _tick_summary(times, transitions),
-        "calm": _tick_summary(calm_times, calm_transitions),
-        "flat": _tick_summary(flat_times, flat_transitions),
-    }
-    # The baseline: the same book copied into Python lists, the same kind of +-0.5% steps.
-    scalar = ScalarBook(engine, SYMBOL)
-    scalar_times, scalar_changes = [], []
-    for price in walk(flat[-1], scalar_ticks, lambda: rng.uniform(-0.005, 0.005)):
-        begun = time.perf_counter_ns()
-        scalar_changes.append(scalar.tick(price))
-        scalar_times.append(time.perf_counter_ns() - begun)
-    median_ms = walks["uniform"]["median_ms"]
-    scalar_ms = statistics.median(scalar_times) / 1e6
-    result: dict[str, Any] = {
-        "accounts": accounts,
-        "positions": positions,
-        "tracked_accounts": tracked,
-        "build_seconds": build_seconds,
-        "build_events": 1 + 3 * accounts,
-        "levels_before": levels_before,
-        "levels_after_walk": levels_after,
-        "ticks": ticks,
-        "flat_ticks": len(flat),
-        "walks": walks,
-        "median_ms": median_ms,
-        "p99_ms": walks["uniform"]["p99_ms"],
-        "positions_per_second": positions / (median_ms / 1e3),
-        "scalar_positions": scalar.positions,
-        "scalar_ticks": scalar_ticks,
-        "scalar_median_ms": scalar_ms,
-        "scalar_changes": scalar_changes,
-        "speedup": scalar_ms / median_ms,
-    }
-    missed = median_ms > TICK_TARGET_MS or result["speedup"] < SPEEDUP_TARGET
-    if profile or (profile is None and missed):
-        profiler = cProfile.Profile()
-        profiled_transitions = 0
-        for price in walk(flat[-1], profile_ticks, lambda: rng.uniform(-0.005, 0.005)):
-            ts += 1
-            event = parse_event({"type": "mark", "symbol": SYMBOL, "price": price, "ts": ts})
-            profiler.enable()
-            outcome = engine.apply(event)
-            profiler.disable()
-            profiled_transitions += len(outcome.transitions)
-        result["profile"] = {
-            "ticks": profile_ticks,
-            "transitions": profiled_transitions,
-            **profile_summary(profiler),
-        }
-    return result
-
-
-def _tick_summary(times: list[int], transitions: list[int]) -> dict[str, float]:
-    return {
-        "median_ms": float(np.median(times)) / 1e6,
-        "p99_ms": float(np.percentile(times, 99)) / 1e6,
-        "max_ms": max(times) / 1e6,
-        "transitions_median": float(np.median(transitions)),
-        "transitions_max": float(max(transitions)),
-        "transitions_total": float(sum(transitions)),
-    }
+FULL = Sizes(500_000, 2_000_000, 100_000, 20_000, 1_000_000, 100_000)
+QUICK = Sizes(2_000, 20_000, 2_000, 2_000, 10_000, 2_000)
 
 
 # -- (b) replay throughput ----------------------------------------------------------------------
@@ -389,31 +267,6 @@ def memory_benchmark(accounts: int) -> dict[str, Any]:
 # -- profiles -----------------------------------------------------------------------------------
 
 
-def profile_summary(profiler: cProfile.Profile, rows: int = 10) -> dict[str, Any]:
-    """Total profiled time; the top functions by inclusive time (riskmon's own code) and by
-    self time (any function, numpy's included). Rows: [label, calls, self s, inclusive s]."""
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    total = sum(entry[2] for entry in stats.values())
-    entries = [[_label(key), entry[1], entry[2], entry[3]] for key, entry in stats.items()]
-    own = [entry for entry in entries if str(entry[0]).startswith(("risk/", "streams/"))]
-    return {
-        "seconds": total,
-        "inclusive": sorted(own, key=lambda entry: -entry[3])[:rows],
-        "self": sorted(entries, key=lambda entry: -entry[2])[:rows],
-    }
-
-
-def _label(key: tuple[str, int, str]) -> str:
-    filename, _, function = key
-    if filename == "~":
-        return function.strip("{}<>")
-    path = Path(filename)
-    try:
-        return f"{path.resolve().relative_to(REPO)}:{function}"
-    except ValueError:
-        return f"{path.name}:{function}"
-
-
 # -- the report ---------------------------------------------------------------------------------
 
 
@@ -433,7 +286,6 @@ def machine() -> dict[str, str]:
 
 
 def report(
-    tick: dict[str, Any],
     replay: dict[str, Any],
     memory: dict[str, Any],
     *,
@@ -459,14 +311,6 @@ def report(
         "",
         "| target | result | baseline (same run) | verdict |",
         "|---|---|---|---|",
-        f"| (a) mark tick, 1M positions: median <= {TICK_TARGET_MS:.0f} ms | "
-        f"{tick['median_ms']:.1f} ms median, {tick['p99_ms']:.1f} ms p99 | "
-        f"scalar loop {tick['scalar_median_ms']:,.0f} ms | "
-        f"{_verdict(tick['median_ms'] <= TICK_TARGET_MS)} |",
-        f"| (a) speed-up over the scalar loop >= {SPEEDUP_TARGET:.0f}x | "
-        f"{tick['speedup']:.1f}x ({tick['positions_per_second'] / 1e6:.1f}M positions/s) | "
-        f"{tick['scalar_positions'] / tick['scalar_median_ms'] / 1e3:.1f}M positions/s | "
-        f"{_verdict(tick['speedup'] >= SPEEDUP_TARGET)} |",
         f"| (b) replay >= {REPLAY_TARGET:,.0f} events/s | "
         f"{replay['events_per_second']:,.0f} events/s | "
         f"reference {reference['events_per_second']:,.0f} events/s "
@@ -478,7 +322,6 @@ def report(
         f"{_verdict(memory['engine_bytes_per_position'] <= MEMORY_TARGET)} |",
         "",
     ]
-    lines += _tick_section(tick)
     lines += _replay_section(replay)
     lines += _memory_section(memory)
     return "\n".join(lines)
@@ -486,73 +329,6 @@ def report(
 
 def _verdict(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
-
-
-def _tick_section(tick: dict[str, Any]) -> list[str]:
-    walks = tick["walks"]
-    rows = (
-        ("uniform", "+-0.5% uniform random walk (the target)", tick["ticks"]),
-        ("calm", "sigma 0.03% walk (a typical 1 s move)", tick["ticks"]),
-        ("flat", "unchanged mark (array work only)", tick["flat_ticks"]),
-    )
-    levels = ", ".join(f"{k} {v:,}" for k, v in tick["levels_before"].items())
-    after = ", ".join(f"{k} {v:,}" for k, v in tick["levels_after_walk"].items())
-    lines = [
-        f"## (a) Mark tick: {tick['positions']:,} positions in "
-        f"{tick['tracked_accounts']:,} margin accounts",
-        "",
-        f"The book: {tick['accounts']:,} cross (USDT) accounts in hedge mode on {SYMBOL}, each "
-        "with a long and a short leg of different sizes (main leg lognormal, median $6,000, up "
-        "to $5M; the other 5%-95% of it; half net long, half net short); leverage setting on "
-        "each leg mostly 2x-25x, 12% at 50x-125x, within the tier's limit; equity = initial "
-        "margin + an exponential headroom (mean 50%); entries +-1% around the mark. Built "
-        f"through `Engine.apply` of {tick['build_events']:,} parsed events in "
-        f"{tick['build_seconds']:.0f} s. Levels before the ticks: {levels}; after the +-0.5% "
-        f"walk: {after}.",
-        "",
-        "A tick is `Engine.apply` of one parsed mark, timed with `time.perf_counter_ns`: it "
-        "revalues every position, re-levels every margin account and builds the record of "
-        "every level change (with its positions' liquidation and bankruptcy prices). The walks "
-        "run one after the other on the same book, after one untimed warm-up tick.",
-        "",
-        "| walk | ticks | median | p99 | max | level changes per tick: median / max |",
-        "|---|---|---|---|---|---|",
-    ]
-    for key, name, count in rows:
-        w = walks[key]
-        lines.append(
-            f"| {name} | {count} | {w['median_ms']:.1f} ms | {w['p99_ms']:.1f} ms | "
-            f"{w['max_ms']:.1f} ms | {w['transitions_median']:,.0f} / "
-            f"{w['transitions_max']:,.0f} |"
-        )
-    scalar_rate = tick["scalar_positions"] / (tick["scalar_median_ms"] / 1e3)
-    lines += [
-        "",
-        f"Positions revalued per second (median tick of the +-0.5% walk): "
-        f"{tick['positions_per_second']:,.0f}.",
-        "",
-        f"Baseline: the same {tick['scalar_positions']:,} positions copied out of the engine into "
-        "Python lists and revalued by a plain loop (notional, uPnL, tier by `bisect`, "
-        "maintenance margin, per-account sums, the level with hysteresis; no records), "
-        f"{tick['scalar_ticks']} ticks of +-0.5%: median {tick['scalar_median_ms']:,.0f} ms a "
-        f"tick ({scalar_rate:,.0f} positions/s; level changes {tick['scalar_changes']}). "
-        f"Engine speed-up on the median tick: {tick['speedup']:.1f}x; on the unchanged-mark "
-        f"tick: {tick['scalar_median_ms'] / walks['flat']['median_ms']:.1f}x.",
-        "",
-    ]
-    profile = tick.get("profile")
-    if profile:
-        lines += [
-            "### Where the time of a tick goes",
-            "",
-            f"cProfile over {profile['ticks']} more +-0.5% ticks ({profile['transitions']:,} "
-            f"level changes; {profile['seconds'] / profile['ticks'] * 1e3:.0f} ms a tick under "
-            "the profiler). Times per tick; shares of the profiled time.",
-            "",
-            *_profile_tables(profile, "tick", profile["ticks"]),
-            "",
-        ]
-    return lines
 
 
 def _replay_section(replay: dict[str, Any]) -> list[str]:
@@ -637,30 +413,10 @@ def _replay_section(replay: dict[str, Any]) -> list[str]:
             "Python calls against numpy's: read the shares as indicative). Times per 1,000 "
             "lines; shares of the profiled time.",
             "",
-            *_profile_tables(profile, "1k lines", max(profile["lines"] / 1000, 1e-3)),
+            *profile_tables(profile, "1k lines", max(profile["lines"] / 1000, 1e-3)),
         ]
     lines.append("")
     return lines
-
-
-def _profile_tables(profile: dict[str, Any], unit: str, count: float) -> list[str]:
-    total = profile["seconds"]
-    return [
-        "| inclusive time (riskmon code) | calls | time | share |",
-        "|---|---|---|---|",
-        *(
-            f"| `{label}` | {calls:,} | {inclusive / count * 1e3:.2f} ms/{unit} | "
-            f"{inclusive / total:.0%} |"
-            for label, calls, _, inclusive in profile["inclusive"]
-        ),
-        "",
-        "| self time (any function) | calls | time | share |",
-        "|---|---|---|---|",
-        *(
-            f"| `{label}` | {calls:,} | {own / count * 1e3:.2f} ms/{unit} | {own / total:.0%} |"
-            for label, calls, own, _ in profile["self"]
-        ),
-    ]
 
 
 def _memory_section(memory: dict[str, Any]) -> list[str]:
@@ -700,8 +456,6 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     info = machine()
     print(json.dumps(info), flush=True)
-    tick = tick_benchmark(sizes.accounts, sizes.ticks, sizes.scalar_ticks, sizes.profile_ticks)
-    print(json.dumps({k: v for k, v in tick.items() if k != "profile"}), flush=True)
     gc.collect()
     memory = memory_benchmark(sizes.accounts)
     print(json.dumps(memory), flush=True)
@@ -715,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({k: v for k, v in replay.items() if k != "breakdown"}), flush=True)
     command = COMMAND if not arguments.quick else "python -m tests.bench.run_bench --quick"
     seconds = time.perf_counter() - started
-    text = report(tick, replay, memory, info=info, seconds=seconds, command=command)
+    text = report(replay, memory, info=info, seconds=seconds, command=command)
     if arguments.write:
         arguments.write.write_text(text, encoding="utf-8")
         print(f"wrote {arguments.write}", flush=True)
