@@ -236,6 +236,14 @@ def report(result: dict[str, Any]) -> str:
         f"A record costs about {per_record * 1e3:.1f} us of the +-0.5% tick (median tick less "
         "the unchanged-mark tick, over its records).",
         "",
+        "Where the time goes when (a') is missed: the numbers of a record (canonical totals, "
+        "level, liquidation and bankruptcy prices) come out of one compiled pass "
+        "(`evaluate_accounts`, `tick_rows`); what remains is Python building each record as "
+        "objects: its margin account id (`state.py:__call__`), the sort by it, one "
+        "`Transition` and one `PositionView` per position (`__new__`), in `_records` and "
+        "`_views`. The next step is a columnar record batch that the worker encodes to JSON "
+        "without the objects (the worker issue).",
+        "",
         f"### Where the time of a +-0.5% tick goes\n\ncProfile over {profile['ticks']} more "
         f"ticks ({profile['records']:,} records; {profile['seconds'] / profile['ticks'] * 1e3:.0f}"
         " ms a tick under the profiler). Times per tick.",
