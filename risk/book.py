@@ -75,6 +75,11 @@ class SymbolBlock:
     )
 
     def __init__(self) -> None:
+        self._allocate()
+        self.skipped = False
+
+    def _allocate(self) -> None:
+        """Fresh, empty columns (an emptied block gives its memory back: `remove`)."""
         self.size: array[float] = array("d")
         self.entry: array[float] = array("d")
         self.pnl: array[float] = array("d")
@@ -84,7 +89,6 @@ class SymbolBlock:
         self.pid: array[int] = array("i")
         self.band_low: array[float] = array("f")
         self.band_high: array[float] = array("f")
-        self.skipped = False
 
     def __len__(self) -> int:
         return len(self.pid)
@@ -123,6 +127,8 @@ class SymbolBlock:
             moved = self.pid[last]
         self.pid[row] = self.pid[last]
         self.pid.pop()
+        if not self.pid:  # a symbol nobody holds any more keeps no capacity (SPEC §13)
+            self._allocate()
         return moved
 
 
