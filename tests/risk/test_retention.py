@@ -146,3 +146,23 @@ def test_forgetting_is_for_good_a_later_tombstone_does_not_bring_a_wallet_back()
     accepted(target, position("a", "X", 0.0, 0.0, H + 6))  # a close of nothing: a tombstone
     reopened = accepted(target, position("a", "X", 1.0, 100.0, H + 7))
     assert [t.to_level for t in reopened.transitions] == ["bankrupt"]  # wallet 0, not 1000
+
+
+def test_a_symbol_nobody_holds_any_more_gives_its_columns_back() -> None:
+    """The churn of ever new symbols must not keep each dead symbol's peak capacity."""
+    import sys
+    from array import array
+
+    target = engine()
+    for number in range(2_000):
+        accepted(target, position(f"a{number}", "X", 1.0, 100.0, 1))
+    block = target.blocks[target.symbols["X"]]
+    assert sys.getsizeof(block.size) > sys.getsizeof(array("d")) + 8 * 1_000
+    for number in range(2_000):
+        accepted(target, position(f"a{number}", "X", 0.0, 0.0, 2))
+    assert len(block) == 0
+    for column in (block.size, block.entry, block.pnl, block.maintenance, block.band_low):
+        assert sys.getsizeof(column) == sys.getsizeof(array(column.typecode))
+    accepted(target, position("b", "X", 2.0, 100.0, 3))  # and the block works again
+    assert len(block) == 1
+    assert block.size[0] == 2.0
