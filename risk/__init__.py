@@ -1,4 +1,5 @@
-"""riskmon's pure core: numpy and the standard library only, no clock, no I/O, no settings.
+"""riskmon's pure core: numpy, numba (compiled kernels, risk.kernels) and the standard library
+only; no clock, no I/O, no settings.
 
 Time comes in with the events; the same engine runs in the Kafka workers, `riskmon replay` and
 the embedded demo.
