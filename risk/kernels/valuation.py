@@ -14,7 +14,9 @@ compiled and the scalar path give the same bits.
 
 `revalue_rows` is the full pass (instrument changes, a symbol without a mark, `settle`);
 `tick_rows` is a mark tick, which skips the rows whose price band holds the new mark
-(`risk.kernels.bands`) and reports the owners whose level changes.
+(`risk.kernels.bands`) and reports the owners whose level changes. Both write the row's
+valuation out in their own loop on purpose: one shared per-row helper (inlined, tuple
+arguments) made the full pass 7x slower under numba 0.68 (11 ms against 71 ms on 1M rows).
 """
 
 from __future__ import annotations
@@ -56,53 +58,33 @@ def revalue_rows(
     `tier` holds each row's previous tier and is updated in place: a row is looked up again
     only when its notional left (cap_{k-1}, cap_k] (`retier` looks every row up).
     """
-    entry = columns[1]
-    at_entry = np.isnan(price)
-    for row in range(len(entry)):
-        value = entry[row] if at_entry else price
-        _revalue_row(
-            row, (linear, contract_size, value), columns, tier, owner, tiers, retier, totals
-        )
-
-
-@njit(cache=True, inline="always")
-def _revalue_row(
-    row: int,
-    valuation: tuple[bool, float, float],
-    columns: tuple[NDArray[np.float64], ...],
-    tier: NDArray[np.int16],
-    owner: NDArray[np.int32],
-    tiers: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
-    retier: bool,
-    totals: tuple[NDArray[np.float64], NDArray[np.float64]],
-) -> tuple[float, int]:
-    """Revalue one row at `valuation` = (linear, contract size, price), move its owner's
-    running totals by the deltas; returns (q*cs, tier)."""
-    linear, contract_size, value = valuation
     size, entry, pnl, maintenance = columns
     caps, mmrs, cums = tiers
-    quantity = abs(size[row]) * contract_size
-    if linear:
-        notional = quantity * value
-        row_pnl = (value - entry[row]) * size[row] * contract_size
-    else:
-        notional = quantity / value
-        row_pnl = (1.0 / entry[row] - 1.0 / value) * size[row] * contract_size
-    k = np.int64(tier[row])
+    equity, total_maintenance = totals
     tier_count = len(caps)
-    if retier or (
-        tier_count
-        and ((k > 0 and notional <= caps[k - 1]) or (k < tier_count and notional > caps[k]))
-    ):
-        k = np.searchsorted(caps, notional)
-        tier[row] = k
-    row_maintenance = mmrs[k] * notional - cums[k]
-    account = owner[row]
-    totals[0][account] += row_pnl - pnl[row]
-    totals[1][account] += row_maintenance - maintenance[row]
-    pnl[row] = row_pnl
-    maintenance[row] = row_maintenance
-    return quantity, int(k)
+    at_entry = np.isnan(price)
+    for row in range(len(size)):
+        quantity = abs(size[row]) * contract_size
+        value = entry[row] if at_entry else price
+        if linear:
+            notional = quantity * value
+            row_pnl = (value - entry[row]) * size[row] * contract_size
+        else:
+            notional = quantity / value
+            row_pnl = (1.0 / entry[row] - 1.0 / value) * size[row] * contract_size
+        k = np.int64(tier[row])
+        if retier or (
+            tier_count
+            and ((k > 0 and notional <= caps[k - 1]) or (k < tier_count and notional > caps[k]))
+        ):
+            k = np.searchsorted(caps, notional)
+            tier[row] = k
+        row_maintenance = mmrs[k] * notional - cums[k]
+        account = owner[row]
+        equity[account] += row_pnl - pnl[row]
+        total_maintenance[account] += row_maintenance - maintenance[row]
+        pnl[row] = row_pnl
+        maintenance[row] = row_maintenance
 
 
 @njit(cache=True, nogil=True)
@@ -133,23 +115,39 @@ def tick_rows(
     ((t_watch, t_margin_call, t_liquidation), h). `slot` is 0 per margin account on entry and
     on exit; it numbers the owners touched meanwhile.
     """
-    size, entry = columns[0], columns[1]
-    caps, mmrs = tiers[0], tiers[1]
-    totals = (accounts[0], accounts[1])
+    size, entry, pnl, maintenance = columns
+    caps, mmrs, cums = tiers
+    equity, total_maintenance = accounts[0], accounts[1]
     band_low, band_high = band
     touched = np.empty(len(size), dtype=np.int64)
     sums = np.empty((len(size), SUMS), dtype=np.float64)
     revalued = np.empty(len(size), dtype=np.int64)
     touched_count = revalued_count = 0
+    tier_count = len(caps)
     for row in range(len(size)):
         if band_low[row] < price < band_high[row]:
             continue
         revalued[revalued_count] = row
         revalued_count += 1
-        quantity, k = _revalue_row(
-            row, (linear, contract_size, price), columns, tier, owner, tiers, False, totals
-        )
+        quantity = abs(size[row]) * contract_size
+        if linear:
+            notional = quantity * price
+            row_pnl = (price - entry[row]) * size[row] * contract_size
+        else:
+            notional = quantity / price
+            row_pnl = (1.0 / entry[row] - 1.0 / price) * size[row] * contract_size
+        k = np.int64(tier[row])
+        if tier_count and (
+            (k > 0 and notional <= caps[k - 1]) or (k < tier_count and notional > caps[k])
+        ):
+            k = np.searchsorted(caps, notional)
+            tier[row] = k
+        row_maintenance = mmrs[k] * notional - cums[k]
         account = owner[row]
+        equity[account] += row_pnl - pnl[row]
+        total_maintenance[account] += row_maintenance - maintenance[row]
+        pnl[row] = row_pnl
+        maintenance[row] = row_maintenance
         if not slot[account]:
             touched[touched_count] = account
             touched_count += 1
