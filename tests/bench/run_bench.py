@@ -47,12 +47,14 @@ from tests.bench.books import (
 )
 from tests.bench.generate import write_stream
 from tests.bench.profiles import profile_summary, profile_tables
+from tests.bench.sections import publish
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND = "make bench"
 DIRECT_COMMAND = ".venv/bin/python -m tests.bench.run_bench --write BENCHMARKS.md"
 REPLAY_TARGET = 100_000.0
 MEMORY_TARGET = 300.0
+START, END = "<!-- RUN:START -->", "<!-- RUN:END -->"
 
 
 @dataclass(frozen=True)
@@ -299,15 +301,17 @@ def report(
     if command == COMMAND:
         reproduce += f", which runs `{DIRECT_COMMAND}`"
     lines = [
-        "# Benchmarks",
+        START,
+        "## Replay and memory (`run_bench`)",
         "",
         f"Measured {today} on {info['nproc']} CPUs (`nproc`), {info['cpu']} "
         f"(`/proc/cpuinfo`), {info['system']}; Python {info['python']}, numpy {info['numpy']}. "
         f"The whole run took {seconds / 60:.1f} min.",
         "",
         f"Reproduce: {reproduce}. Every figure is next to a "
-        "baseline measured in the same run. The harness is `tests/bench/` (the book of (a) and "
-        "(c): `books.py`; the replay file of (b): `generate.py`).",
+        "baseline measured in the same run. The harness is `tests/bench/` (the book of (c): "
+        "`books.py`; the replay file of (b): `generate.py`); the mark tick (a) is its own "
+        "section below (`tick_bench`).",
         "",
         "| target | result | baseline (same run) | verdict |",
         "|---|---|---|---|",
@@ -324,6 +328,7 @@ def report(
     ]
     lines += _replay_section(replay)
     lines += _memory_section(memory)
+    lines += [END, ""]
     return "\n".join(lines)
 
 
@@ -470,11 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     command = COMMAND if not arguments.quick else "python -m tests.bench.run_bench --quick"
     seconds = time.perf_counter() - started
     text = report(replay, memory, info=info, seconds=seconds, command=command)
-    if arguments.write:
-        arguments.write.write_text(text, encoding="utf-8")
-        print(f"wrote {arguments.write}", flush=True)
-    else:
-        print(text)
+    publish(text, arguments.write, START, END)
     return 0
 
 
