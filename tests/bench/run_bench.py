@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from risk import REJECTED, STALE, Rejection
+from risk.engine.warmup import warm_up
 from risk.events import MarkEvent
 from streams import cli
 from streams.codec import decode_event, encode_record
@@ -227,8 +228,10 @@ def resident_bytes() -> int:
 
 
 def memory_probe(kind: str, accounts: int) -> dict[str, Any]:
-    """In a fresh process: the growth of VmRSS while the book is built (inputs made before)."""
+    """In a fresh process: the growth of VmRSS while the book is built (inputs made before,
+    and the compiled kernels loaded before: numba's runtime is the process's, not the book's)."""
     specs = book_specs(accounts)
+    warm_up()
     gc.collect()
     before = resident_bytes()
     held: Any
