@@ -12,10 +12,11 @@ from typing import TextIO
 
 from risk.engine.warmup import warm_up
 
-NOTICE_AFTER_SECONDS = 0.5
+NOTICE_AFTER_SECONDS = 2.0
+"""Loading the cached kernels takes about a second in a fresh process; compiling takes ~20 s."""
 NOTICE = (
-    "riskmon: compiling the engine's numeric kernels (first run on this machine, about 20 s;"
-    " later runs load them from the cache)..."
+    "riskmon: preparing the engine's numeric kernels (a machine's first run compiles them,"
+    " about 20 s; later runs load them from numba's cache)..."
 )
 
 
