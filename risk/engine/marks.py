@@ -186,6 +186,7 @@ class MarkPath(Evaluation):
             accounts,
             thresholds,
             slots,
+            self._tick_scratch(len(block)),
         )
         block.skipped = block.skipped or revalued < len(block)
         return list(changed.tolist())

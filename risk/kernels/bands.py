@@ -46,7 +46,7 @@ def _tighten(
     return low, high
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def level_band_v(
     level: int,
     money: tuple[float, float],
@@ -54,32 +54,43 @@ def level_band_v(
     v0: float,
     tier_interval: tuple[float, float],
     scale: float,
-    thresholds: tuple[NDArray[np.float64], float],
+    limits: tuple[float, float],
 ) -> tuple[float, float]:
     """The band in v inside `tier_interval`; (1, 0) when empty.
 
-    `money` = (E0, M0) at v0, `slopes` = (X, G), `thresholds` = ((t_watch, t_margin_call,
-    t_liquidation), h).
+    `money` = (E0, M0) at v0, `slopes` = (X, G), `limits` = (t_{L+1}, h - t_L) from
+    `level_limits`: NaN where the level has no such threshold. Floats only: an array passed
+    in would be reference-counted on every call.
     """
     equity, maintenance = money
     exposure, gradient = slopes
-    bounds, hysteresis = thresholds
+    ceiling, floor = limits
     low, high = tier_interval
     margin = BAND_MARGIN * scale
     if level == BANKRUPT_LEVEL:
         return _tighten(low, high, -equity, -exposure, v0, margin)
     low, high = _tighten(low, high, equity, exposure, v0, margin)
-    if level < len(bounds):
-        ceiling = bounds[level]
+    if not np.isnan(ceiling):
         low, high = _tighten(
             low, high, ceiling * equity - maintenance, ceiling * exposure - gradient, v0, margin
         )
-    if level > 0:
-        floor = hysteresis - bounds[level - 1]
+    if not np.isnan(floor):
         low, high = _tighten(
             low, high, maintenance + floor * equity, gradient + floor * exposure, v0, margin
         )
     return low, high
+
+
+@njit(cache=True)
+def level_limits(bounds: NDArray[np.float64], hysteresis: float) -> NDArray[np.float64]:
+    """Per level L: (t_{L+1}, h - t_L), NaN where there is none (the bankrupt level has none)."""
+    limits = np.full((BANKRUPT_LEVEL + 1, 2), np.nan)
+    for level in range(BANKRUPT_LEVEL):
+        if level < len(bounds):
+            limits[level, 0] = bounds[level]
+        if 0 < level <= len(bounds):
+            limits[level, 1] = hysteresis - bounds[level - 1]
+    return limits
 
 
 @njit(cache=True, inline="always")

@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from risk.kernels.bands import TIER_MARGIN, level_band_v, price_band
+from risk.kernels.bands import TIER_MARGIN, level_band_v, level_limits, price_band
 
 BANKRUPT_LEVEL = 4
 # Per touched owner: X, G, the tier interval in v (LOW, HIGH; the price band once solved), the
@@ -100,6 +100,7 @@ def tick_rows(
     accounts: AccountColumns,
     thresholds: tuple[NDArray[np.float64], float],
     slot: NDArray[np.int32],
+    scratch: tuple[NDArray[np.int64], NDArray[np.float64]],
 ) -> tuple[NDArray[np.int64], int]:
     """A mark tick at `price` (finite) over one symbol block; (changing accounts, rows revalued).
 
@@ -113,15 +114,17 @@ def tick_rows(
     `columns` = (size, entry, pnl, maintenance) of the block, `tiers` = (caps, mmrs, cums),
     `accounts` = (equity, maintenance, level, positions) per margin account, `thresholds` =
     ((t_watch, t_margin_call, t_liquidation), h). `slot` is 0 per margin account on entry and
-    on exit; it numbers the owners touched meanwhile.
+    on exit; it numbers the owners touched meanwhile. `scratch` = (int64 [2, n], float64
+    [n, SUMS]) with n >= rows: working room the caller keeps between ticks, since a fresh
+    allocation of that size per tick (pages mapped, faulted in and unmapped) cost more than
+    the tick's arithmetic.
     """
     size, entry, pnl, maintenance = columns
     caps, mmrs, cums = tiers
     equity, total_maintenance = accounts[0], accounts[1]
     band_low, band_high = band
-    touched = np.empty(len(size), dtype=np.int64)
-    sums = np.empty((len(size), SUMS), dtype=np.float64)
-    revalued = np.empty(len(size), dtype=np.int64)
+    indices, sums = scratch
+    touched, revalued = indices[0], indices[1]
     touched_count = revalued_count = 0
     tier_count = len(caps)
     for row in range(len(size)):
@@ -152,47 +155,57 @@ def tick_rows(
             touched[touched_count] = account
             touched_count += 1
             slot[account] = touched_count
-            _open_sums(sums[touched_count - 1])
+            _open_sums(sums, touched_count - 1)
         exposure = size[row] * contract_size
-        leg = (exposure, quantity, entry[row])
-        _add_leg(sums[slot[account] - 1], linear, leg, int(k), caps, mmrs)
+        _add_leg(
+            sums, slot[account] - 1, (exposure if linear else -exposure, quantity),
+            quantity * (entry[row] if linear else 1.0 / entry[row]), int(k), caps, mmrs,
+        )  # fmt: skip
     changed = _band_owners(touched[:touched_count], sums, linear, price, accounts, thresholds)
     for index in range(revalued_count):
         row = revalued[index]
-        solved = sums[slot[owner[row]] - 1]
-        band_low[row] = np.float32(solved[LOW])
-        band_high[row] = np.float32(solved[HIGH])
+        solved = slot[owner[row]] - 1
+        band_low[row] = np.float32(sums[solved, LOW])
+        band_high[row] = np.float32(sums[solved, HIGH])
     for index in range(touched_count):
         slot[touched[index]] = 0
     return changed, revalued_count
 
 
+# The per-row helpers index the sums in place (sums[owner, field]) and take no tuple of
+# arrays: a row view, or an array unpacked from a tuple, is reference-counted on every call,
+# and that had made the banded tick's per-row cost several times the full pass's.
+
+
 @njit(cache=True, inline="always")
-def _open_sums(sums: NDArray[np.float64]) -> None:
-    sums[:] = 0.0
-    sums[HIGH] = np.inf
+def _open_sums(sums: NDArray[np.float64], at: int) -> None:
+    for field in range(SUMS):
+        sums[at, field] = 0.0
+    sums[at, HIGH] = np.inf
 
 
 @njit(cache=True, inline="always")
 def _add_leg(
     sums: NDArray[np.float64],
-    linear: bool,
-    leg: tuple[float, float, float],
+    at: int,
+    legs: tuple[float, float],
+    money: float,
     k: int,
     caps: NDArray[np.float64],
     mmrs: NDArray[np.float64],
 ) -> None:
-    """Add one leg, (size*cs, q*cs, entry price) in tier k, to its owner's band sums."""
-    exposure, quantity, entry = leg
-    sums[EXPOSURE] += exposure if linear else -exposure
-    sums[GRADIENT] += mmrs[k] * quantity
+    """Add one leg in tier k to owner `at`'s band sums: `legs` = (X term, q*cs), `money` =
+    q*cs*EP (linear) or q*cs/EP (inverse)."""
+    exposure, quantity = legs
+    sums[at, EXPOSURE] += exposure
+    sums[at, GRADIENT] += mmrs[k] * quantity
     if k > 0:
-        sums[LOW] = max(sums[LOW], caps[k - 1] / quantity * (1.0 + TIER_MARGIN))
+        sums[at, LOW] = max(sums[at, LOW], caps[k - 1] / quantity * (1.0 + TIER_MARGIN))
     if k < len(caps):
-        sums[HIGH] = min(sums[HIGH], caps[k] / quantity * (1.0 - TIER_MARGIN))
-    sums[QUANTITY] += quantity
-    sums[MONEY] += quantity * (entry if linear else 1.0 / entry)
-    sums[ROWS] += 1.0
+        sums[at, HIGH] = min(sums[at, HIGH], caps[k] / quantity * (1.0 - TIER_MARGIN))
+    sums[at, QUANTITY] += quantity
+    sums[at, MONEY] += money
+    sums[at, ROWS] += 1.0
 
 
 @njit(cache=True)
@@ -209,22 +222,24 @@ def _band_owners(
     equity, total_maintenance, level, positions = accounts
     bounds, hysteresis = thresholds
     v0 = price if linear else 1.0 / price
+    limits = level_limits(bounds, hysteresis)
     changed = np.empty(len(touched), dtype=np.int64)
     count = 0
     for index in range(len(touched)):
-        account, owned = touched[index], sums[index]
+        account = touched[index]
         current, money = level[account], (equity[account], total_maintenance[account])
         low, high = 1.0, 0.0
         if _changes(current, money[0], money[1], bounds, hysteresis):
             changed[count] = account
             count += 1
-        elif owned[ROWS] == positions[account]:
-            scale = abs(money[0]) + money[1] + owned[MONEY] + owned[QUANTITY] * v0
+        elif sums[index, ROWS] == positions[account]:
+            scale = abs(money[0]) + money[1] + sums[index, MONEY] + sums[index, QUANTITY] * v0
             low, high = level_band_v(
-                current, money, (owned[EXPOSURE], owned[GRADIENT]), v0,
-                (owned[LOW], owned[HIGH]), scale, thresholds,
+                current, money, (sums[index, EXPOSURE], sums[index, GRADIENT]), v0,
+                (sums[index, LOW], sums[index, HIGH]), scale,
+                (limits[current, 0], limits[current, 1]),
             )  # fmt: skip
-        owned[LOW], owned[HIGH] = price_band(linear, low, high)
+        sums[index, LOW], sums[index, HIGH] = price_band(linear, low, high)
     result = changed[:count]
     result.sort()
     return result
