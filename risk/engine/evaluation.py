@@ -29,6 +29,7 @@ from risk.levels import LEVEL_NAMES, Level, margin_ratio
 from risk.records import PositionView, Transition
 
 BULK = 8  # more accounts than this are evaluated by one compiled pass
+FEW_MEMBERS = 48  # up to this many members are gathered and written back element by element
 
 
 class Evaluated(NamedTuple):
@@ -43,6 +44,7 @@ class Evaluated(NamedTuple):
     level: NDArray[np.int8]
     order: NDArray[np.int64]
     members: dict[str, NDArray[Any]]
+    pids: NDArray[np.int32]
 
 
 class Evaluation(EngineState):
@@ -126,11 +128,15 @@ class Evaluation(EngineState):
             level.astype(np.int8),
             order.astype(np.int64),
             members,
+            pids,
         )
 
     def _member_columns(self, pids: NDArray[np.int32]) -> dict[str, NDArray[Any]]:
         """Per pid: symbol, side, size, entry, uPnL, MM, stale (banded: valued at an older
-        mark) and its symbol's mark (NaN for none), gathered block by block."""
+        mark) and its symbol's mark (NaN for none), gathered block by block (a few of them
+        element by element: a numpy view of a block's column costs a microsecond)."""
+        if len(pids) <= FEW_MEMBERS:
+            return self._few_member_columns(pids.tolist())
         positions, count = self.positions, len(pids)
         symbol = int32_view(positions.symbol)[pids]
         rows = int32_view(positions.row)[pids]
@@ -151,6 +157,30 @@ class Evaluation(EngineState):
             )
             mark = self.marks[code]
             columns["mark"][where] = math.nan if mark is None else mark
+        return columns
+
+    def _few_member_columns(self, pids: list[int]) -> dict[str, NDArray[Any]]:
+        """`_member_columns` of a few pids, read one element at a time."""
+        positions, blocks, marks = self.positions, self.blocks, self.marks
+        symbols = [positions.symbol[pid] for pid in pids]
+        values: list[list[float]] = [[], [], [], [], [], []]
+        size, entry, pnl, maintenance, stale, mark = values
+        for code, pid in zip(symbols, pids, strict=True):
+            block, row, price = blocks[code], positions.row[pid], marks[code]
+            size.append(block.size[row])
+            entry.append(block.entry[row])
+            pnl.append(block.pnl[row])
+            maintenance.append(block.maintenance[row])
+            stale.append(block.band_low[row] < block.band_high[row])
+            mark.append(math.nan if price is None else price)
+        columns: dict[str, NDArray[Any]] = {
+            "symbol": np.array(symbols, dtype=np.int32),
+            "side": np.array([positions.side[pid] for pid in pids], dtype=np.int8),
+        }
+        for name, column in zip(("size", "entry", "pnl", "maintenance"), values, strict=False):
+            columns[name] = np.array(column, dtype=np.float64)
+        columns["stale"] = np.array(stale, dtype=np.bool_)
+        columns["mark"] = np.array(mark, dtype=np.float64)
         return columns
 
     def _records(

@@ -14,7 +14,7 @@ from risk.book import (
     int16_view,
     int32_view,
 )
-from risk.engine.evaluation import Evaluation
+from risk.engine.joint import JointBands
 from risk.engine.state import _QUIET, _STALE, ACCEPTED, REJECTED, Outcome
 from risk.events import (
     KIND_OR_SETTLE_CHANGE,
@@ -26,7 +26,7 @@ from risk.kernels.valuation import changing_owners, tick_rows
 from risk.records import Transition
 
 
-class MarkPath(Evaluation):
+class MarkPath(JointBands):
     """Marks, instrument changes and the fund projection's epoch clock."""
 
     def watch_epochs(self, listener: Callable[[int], None]) -> None:
@@ -147,15 +147,20 @@ class MarkPath(Evaluation):
         """Revalue every position of `symbol` and re-classify their margin accounts."""
         if not len(self.blocks[symbol]):
             return ()
-        return self._evaluate(self._revalue_block(symbol, retier=retier), trigger, ts)
+        changed, joint = self._revalue_block(symbol, retier=retier)
+        if not joint:
+            return self._evaluate(changed, trigger, ts)
+        return self._evaluate_jointly(changed + joint, trigger, ts)
 
-    def _revalue_block(self, symbol: int, *, retier: bool) -> list[int]:
-        """The margin accounts of `symbol` whose level may change, ascending.
+    def _revalue_block(self, symbol: int, *, retier: bool) -> tuple[list[int], list[int]]:
+        """(the one-symbol margin accounts of `symbol` whose level may change, the accounts
+        that also hold other symbols and were revalued), each ascending.
 
         A mark tick revalues only the rows whose band does not hold the new mark
         (`risk.kernels.valuation.tick_rows`); a new tier table, or a symbol without a mark,
-        revalues every row and drops the block's bands. The numpy views made here die with
-        this call, before anything can resize a column.
+        revalues every row and drops the block's bands, and with them the joint bands of
+        every owner that holds other symbols too. The numpy views made here die with this
+        call, before anything can resize a column.
         """
         block, margin = self.blocks[symbol], self.margin
         instrument, mark = self.instruments[symbol], self.marks[symbol]
@@ -172,9 +177,9 @@ class MarkPath(Evaluation):
             float32_view(block.band_low)[:] = np.inf
             float32_view(block.band_high)[:] = -np.inf
             changed = changing_owners(int32_view(block.account), accounts, thresholds, slots)
-            return list(changed.tolist())
+            return list(changed.tolist()), self._joint_owners(symbol)
         tiers = instrument.tiers
-        changed, revalued = tick_rows(
+        changed, joint, revalued = tick_rows(
             instrument.kind == "linear",
             instrument.contract_size,
             mark,
@@ -189,4 +194,4 @@ class MarkPath(Evaluation):
             self._tick_scratch(len(block)),
         )
         block.skipped = block.skipped or revalued < len(block)
-        return list(changed.tolist())
+        return list(changed.tolist()), list(joint.tolist())

@@ -17,8 +17,8 @@ _TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 
 
 
 def warm_up() -> None:
-    """Drive a throwaway engine through the mark tick (bands, bulk evaluation and records),
-    single-account events, an instrument change and an account view."""
+    """Drive a throwaway engine through the mark tick (bands, joint bands, bulk evaluation and
+    records), single-account events, an instrument change and an account view."""
     engine = Engine([])
     for kind, settle in (("linear", "USDT"), ("inverse", "BTC")):
         symbol = f"WARM{kind.upper()}"
@@ -34,6 +34,16 @@ def warm_up() -> None:
             _apply(engine, {"type": "mark", "symbol": symbol, "price": price, "ts": ts})
         _apply(engine, {"type": "instrument", "symbol": symbol, "kind": kind,
                         "settle": settle, "tiers": _TIERS[1:]})  # fmt: skip
+    _apply(engine, {"type": "instrument", "symbol": "WARMPAIR", "kind": "linear",
+                    "settle": "USDT", "tiers": _TIERS})  # fmt: skip
+    for number in range(12):  # accounts of two symbols: the joint bands
+        _apply(engine, {"type": "position", "account": f"warm{number}", "symbol": "WARMPAIR",
+                        "size": -5.0 - number, "entry_price": 100.0, "ts": 20})  # fmt: skip
+    for ts, (symbol, price) in enumerate(
+        (("WARMPAIR", 100.0), ("WARMPAIR", 100.1), ("WARMLINEAR", 90.0), ("WARMPAIR", 300.0)),
+        start=21,
+    ):
+        _apply(engine, {"type": "mark", "symbol": symbol, "price": price, "ts": ts})
     for index in engine.tracked_accounts():
         engine.account_view(int(index))
 

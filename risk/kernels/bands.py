@@ -1,4 +1,4 @@
-"""Price bands: where a single-symbol margin account's level cannot change (docs/ENGINE.md).
+"""Price bands: where a margin account's level cannot change (docs/ENGINE.md).
 
 Write v = P (linear) or v = 1/P (inverse). While no leg of the account changes tier, both its
 equity and its maintenance margin are linear in v around the valuation point v0:
@@ -18,6 +18,14 @@ Each condition a + b*(v - v0) must keep a margin eps = BAND_MARGIN * scale, wher
 the magnitude of every term the exact sums add (so the rounding of an exact recompute, and
 the drift of the running totals, stay far inside it). The band is the intersection, an open
 interval of prices; it is stored rounded inwards to float32 on every row of the account.
+
+Several symbols. For an account holding n symbols, E and M are sums of one term per symbol,
+each linear in that symbol's v_s alone, so each condition reads
+a + sum_s b_s*(v_s - v0_s) > eps. Symbol s gets the band where b_s*(v_s - v0_s) > -(a - eps)/n:
+while every symbol stays in its own band the sum keeps its margin, whichever way and in
+whichever order the marks move. The bands hold together only: when one symbol leaves its
+band, the account is valued afresh at every mark and all its bands are set again
+(`risk.engine.joint`).
 """
 
 from __future__ import annotations
@@ -33,10 +41,12 @@ TIER_MARGIN = 1e-9  # relative shrink of a tier's interval in v
 
 @njit(cache=True, inline="always")
 def _tighten(
-    low: float, high: float, value: float, slope: float, v0: float, margin: float
+    low: float, high: float, value: float, slope: float, v0: float, margins: tuple[float, float]
 ) -> tuple[float, float]:
-    """Intersect (low, high) with {v : value + slope*(v - v0) > margin}; empty gives (1, 0)."""
-    room = value - margin
+    """Intersect (low, high) with {v : slope*(v - v0) > -(value - margin)*share}, `margins` =
+    (margin, share); empty gives (1, 0). With share 1 that is value + slope*(v - v0) > margin."""
+    margin, share = margins
+    room = (value - margin) * share
     if room <= 0.0:
         return 1.0, 0.0
     if slope > 0.0:
@@ -55,18 +65,21 @@ def level_band_v(
     tier_interval: tuple[float, float],
     scale: float,
     limits: tuple[float, float],
+    share: float,
 ) -> tuple[float, float]:
     """The band in v inside `tier_interval`; (1, 0) when empty.
 
     `money` = (E0, M0) at v0, `slopes` = (X, G), `limits` = (t_{L+1}, h - t_L) from
     `level_limits`: NaN where the level has no such threshold. Floats only: an array passed
-    in would be reference-counted on every call.
+    in would be reference-counted on every call. `share` (1/n for an account holding n
+    symbols) is the part of each condition's room this symbol may use up (see the module
+    docstring, "Several symbols").
     """
     equity, maintenance = money
     exposure, gradient = slopes
     ceiling, floor = limits
     low, high = tier_interval
-    margin = BAND_MARGIN * scale
+    margin = (BAND_MARGIN * scale, share)
     if level == BANKRUPT_LEVEL:
         return _tighten(low, high, -equity, -exposure, v0, margin)
     low, high = _tighten(low, high, equity, exposure, v0, margin)

@@ -101,15 +101,18 @@ def tick_rows(
     thresholds: tuple[NDArray[np.float64], float],
     slot: NDArray[np.int32],
     scratch: tuple[NDArray[np.int64], NDArray[np.float64]],
-) -> tuple[NDArray[np.int64], int]:
-    """A mark tick at `price` (finite) over one symbol block; (changing accounts, rows revalued).
+) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
+    """A mark tick at `price` (finite) over one symbol block; (changing accounts, joint
+    accounts, rows revalued).
 
     Rows whose band (float32 `band` = (low, high)) holds `price` strictly inside are skipped:
     their owner's level cannot change. Every other row is revalued and its owner's running
-    totals move. Of the owners touched, those whose level would change are returned ascending
-    and left without a band (their evaluation sets the level); every other one whose positions
-    are all in this block gets a new band on each of its rows; an owner that also holds other
-    symbols gets none, and is revalued on every tick.
+    totals move. Of the owners touched whose positions are all in this block, those whose
+    level would change are returned ascending and left without a band (their evaluation sets
+    the level); every other one gets a new band on each of its rows. The owners touched that
+    also hold other symbols are returned ascending as joint accounts, without a band and not
+    decided here: their rows elsewhere may be banded, so valued at older marks, and the caller
+    values them afresh and bands all their symbols together (`risk.engine.joint`).
 
     `columns` = (size, entry, pnl, maintenance) of the block, `tiers` = (caps, mmrs, cums),
     `accounts` = (equity, maintenance, level, positions) per margin account, `thresholds` =
@@ -161,7 +164,9 @@ def tick_rows(
             sums, slot[account] - 1, (exposure if linear else -exposure, quantity),
             quantity * (entry[row] if linear else 1.0 / entry[row]), int(k), caps, mmrs,
         )  # fmt: skip
-    changed = _band_owners(touched[:touched_count], sums, linear, price, accounts, thresholds)
+    changed, joint = _band_owners(
+        touched[:touched_count], sums, linear, price, accounts, thresholds
+    )
     for index in range(revalued_count):
         row = revalued[index]
         solved = slot[owner[row]] - 1
@@ -169,7 +174,7 @@ def tick_rows(
         band_high[row] = np.float32(sums[solved, HIGH])
     for index in range(touched_count):
         slot[touched[index]] = 0
-    return changed, revalued_count
+    return changed, joint, revalued_count
 
 
 # The per-row helpers index the sums in place (sums[owner, field]) and take no tuple of
@@ -216,33 +221,36 @@ def _band_owners(
     price: float,
     accounts: AccountColumns,
     thresholds: tuple[NDArray[np.float64], float],
-) -> NDArray[np.int64]:
-    """The touched owners whose level changes, ascending. Every owner's price band is left in
-    its sums (LOW, HIGH): none, (inf, -inf), for those and for owners of other symbols too."""
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(the one-symbol owners whose level changes, the owners of other symbols too), each
+    ascending. Every owner's price band is left in its sums (LOW, HIGH): none, (inf, -inf),
+    for those two kinds."""
     equity, total_maintenance, level, positions = accounts
     bounds, hysteresis = thresholds
     v0 = price if linear else 1.0 / price
     limits = level_limits(bounds, hysteresis)
     changed = np.empty(len(touched), dtype=np.int64)
-    count = 0
+    joint = np.empty(len(touched), dtype=np.int64)
+    count = joint_count = 0
     for index in range(len(touched)):
         account = touched[index]
         current, money = level[account], (equity[account], total_maintenance[account])
         low, high = 1.0, 0.0
-        if _changes(current, money[0], money[1], bounds, hysteresis):
+        if sums[index, ROWS] != positions[account]:
+            joint[joint_count] = account
+            joint_count += 1
+        elif _changes(current, money[0], money[1], bounds, hysteresis):
             changed[count] = account
             count += 1
-        elif sums[index, ROWS] == positions[account]:
+        else:
             scale = abs(money[0]) + money[1] + sums[index, MONEY] + sums[index, QUANTITY] * v0
             low, high = level_band_v(
                 current, money, (sums[index, EXPOSURE], sums[index, GRADIENT]), v0,
                 (sums[index, LOW], sums[index, HIGH]), scale,
-                (limits[current, 0], limits[current, 1]),
+                (limits[current, 0], limits[current, 1]), 1.0,
             )  # fmt: skip
         sums[index, LOW], sums[index, HIGH] = price_band(linear, low, high)
-    result = changed[:count]
-    result.sort()
-    return result
+    return np.sort(changed[:count]), np.sort(joint[:joint_count])
 
 
 @njit(cache=True, nogil=True)

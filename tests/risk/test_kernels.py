@@ -24,6 +24,7 @@ from risk import Engine, parse_event
 from risk.engine.warmup import warm_up
 from risk.events import Rejection
 from risk.kernels import accounts as kernel_accounts
+from risk.kernels import joint as kernel_joint
 from risk.kernels import valuation as kernel_valuation
 from risk.kernels.accounts import CHANGED, EVERY
 from risk.levels import Level
@@ -124,6 +125,7 @@ ENTRY_POINTS = (
     kernel_valuation.revalue_rows,
     kernel_valuation.tick_rows,
     kernel_valuation.changing_owners,
+    kernel_joint.joint_bands,
 )
 
 
