@@ -4,9 +4,10 @@ The engine owns no clock and reads no settings: event time comes in with the eve
 "replay time" is the largest `ts` applied so far. The same engine serves the Kafka workers,
 `riskmon replay` and the embedded demo.
 
-Hot path: a mark for symbol S revalues S's block of positions with array operations, scatters
-the PnL and maintenance deltas into the margin-account columns (`np.add.at`), and re-classifies
-exactly the owning accounts; only accounts whose level changes reach Python code.
+Hot path: a mark for symbol S runs one compiled pass over S's block of positions
+(`risk.kernels.valuation.tick_rows`): rows whose price band holds the mark are skipped, the
+others are revalued and their deltas move the owners' running totals; only the accounts whose
+level may change, and the joint accounts revalued, reach Python code (docs/ENGINE.md).
 """
 
 from __future__ import annotations
