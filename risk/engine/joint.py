@@ -67,6 +67,7 @@ class JointBands(Evaluation):
             float32_view(block.band_high)[at] = high[where]
 
     def _write_few_members(self, evaluated: Evaluated, bands: Bands) -> None:
+        """`_write_members` of a few members, one element at a time."""
         positions, blocks, members = self.positions, self.blocks, evaluated.members
         columns = zip(
             evaluated.pids.tolist(),

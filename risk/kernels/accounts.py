@@ -153,12 +153,18 @@ def _refresh_and_sum(
                 pnl[member] = (
                     (1.0 / entry[member] - 1.0 / price) * size[member] * contract_size[code]
                 )
-            first = start[code]
-            k = first + np.searchsorted(caps[first : first + table[4][code]], value)
+            k = start[code] + table_tier(caps, start[code], table[4][code], value)
             maintenance[member] = value * mmrs[k] - cums[k]
         equity += pnl[member]
         total += maintenance[member]
     return equity, total
+
+
+@njit(cache=True, inline="always")
+def table_tier(caps: NDArray[np.float64], first: int, count: int, notional: float) -> int:
+    """The tier k of `notional` among one symbol's `count` caps at caps[first:] of the
+    instrument table: cap_{k-1} < notional <= cap_k (k = count above the last cap)."""
+    return int(np.searchsorted(caps[first : first + count], notional))
 
 
 @njit(cache=True, inline="always")

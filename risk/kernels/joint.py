@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from risk.kernels.accounts import Members, Table
+from risk.kernels.accounts import Members, Table, table_tier
 from risk.kernels.bands import TIER_MARGIN, level_band_v, level_limits, price_band
 
 Bands = tuple[NDArray[np.int16], NDArray[np.float32], NDArray[np.float32]]
@@ -80,8 +80,7 @@ def _member_tiers(
         price = entry[member] if np.isnan(mark[member]) else mark[member]
         quantity = abs(size[member]) * contract_size[code]
         notional = quantity * price if linear[code] else quantity / price
-        first = start[code]
-        tier[member] = np.searchsorted(caps[first : first + counts[code]], notional)
+        tier[member] = table_tier(caps, start[code], counts[code], notional)
 
 
 @njit(cache=True)
