@@ -29,6 +29,30 @@ CROSS: Final = 0
 ISOLATED: Final = 1
 SIDES: Final = ("both", "long", "short")
 MODES: Final = ("cross", "isolated")
+# The columns whose buffer addresses compiled code takes (`addresses`, risk.kernels.memory),
+# in this order; risk.kernels.updates names the same positions.
+MARGIN_COLUMNS: Final = (
+    "account",
+    "mode",
+    "asset",
+    "symbol",
+    "side",
+    "wallet",
+    "equity",
+    "maintenance",
+    "level",
+    "positions",
+    "head",
+    "balance_seq",
+    "balance_ts",
+)
+POSITION_COLUMNS: Final = ("symbol", "row", "side", "seq", "ts", "next")
+BLOCK_COLUMNS: Final = ("size", "entry", "pnl", "maintenance", "tier", "band_low", "band_high")
+
+
+def addresses(columns: object, names: tuple[str, ...]) -> list[int]:
+    """The buffer address of each named column of `columns` (valid until it is resized)."""
+    return [getattr(columns, name).buffer_info()[0] for name in names]
 
 
 def float_view(column: array[float]) -> NDArray[np.float64]:

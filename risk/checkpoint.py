@@ -68,7 +68,7 @@ def restore(
         by_kind[state_key(event)[0]].append(event)
     with engine.remembering_everything():
         for kind in RESTORE_ORDER:
-            engine.apply_batch(by_kind[kind])
+            engine.apply_events(by_kind[kind])
     engine.restore_levels(levels, replay_time)
 
 

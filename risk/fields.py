@@ -15,6 +15,7 @@ _NON_FINITE: Final = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 _DIGITS: Final = re.compile(r"[0-9]+")
 LARGEST_INTEGER: Final = 2**63 - 1  # stored as int64
 LARGEST_EXACT_FLOAT: Final = 2.0**53
+LARGEST_EXACT_INTEGER: Final = 2**53
 
 
 class FieldError(Exception):
@@ -73,6 +74,31 @@ def identifier(item: object, field: str) -> str:
     """A non-empty string without '/' (margin account ids are built from identifiers)."""
     if item is None:
         raise FieldError(f"missing {field}")
-    if not isinstance(item, str) or not item or "/" in item:
+    if not isinstance(item, str) or not is_identifier(item):
         raise FieldError(f"invalid {field}")
     return item
+
+
+# -- the decoders' fast path: what they may accept without `parse_event` --------------------------
+
+
+def is_identifier(item: str) -> bool:
+    """The rule `identifier` applies to a string."""
+    return bool(item) and "/" not in item
+
+
+def plain_number(item: object) -> float | None:
+    """`number` of a JSON float or int that is finite and exact as a float; None for every
+    other value (decimal strings, booleans, huge integers: `number` decides those)."""
+    if type(item) is float:
+        return item if math.isfinite(item) else None
+    if type(item) is int and -LARGEST_EXACT_INTEGER <= item <= LARGEST_EXACT_INTEGER:
+        return float(item)
+    return None
+
+
+def plain_integer(item: object) -> int | None:
+    """`integer` of a JSON int in range; None for every other value (`integer` decides)."""
+    if type(item) is int and 0 <= item <= LARGEST_INTEGER:
+        return item
+    return None

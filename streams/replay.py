@@ -1,8 +1,8 @@
 """Deterministic offline replay (SPEC §10): a JSONL file through the engine the workers run.
 
-Lines are decoded and applied in file order, in batches (`Engine.apply_batch`); every
-transition is emitted as one compact JSON line. Replay time is event time, never the wall
-clock, so the same input gives the same bytes.
+Lines are decoded straight into columns (`streams.columns`) and applied in file order, in
+batches (`Engine.apply_batch`); every transition is emitted as one compact JSON line. Replay
+time is event time, never the wall clock, so the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 from risk.engine import ACCEPTED, REJECTED, STALE, Engine
 from risk.fund.projection import aggregate_projection, asset_records
 from risk.fund.report import engine_share, fund_sections
-from streams.codec import decode_event, encode_record
+from streams.codec import encode_record
+from streams.columns import decode_lines
 
 BATCH_LINES = 4096
 
@@ -42,14 +43,14 @@ def replay_lines(
     for chunk in _batches(enumerate(lines, start=1), BATCH_LINES):
         read += len(chunk)
         numbered = [(number, line) for number, line in chunk if line.strip()]
-        outcomes = engine.apply_batch(decode_event(line) for _, line in numbered)
-        for (number, _), outcome in zip(numbered, outcomes, strict=True):
-            report.events[outcome.status] += 1
-            if outcome.status == REJECTED:
-                report.rejects.append((number, outcome.reason or ""))
-            for transition in outcome.transitions:
+        result = engine.apply_batch(decode_lines(line for _, line in numbered))
+        report.events.update(result.counts())
+        for row, reason in sorted(result.reasons.items()):
+            report.rejects.append((numbered[row][0], reason))
+        for _, transitions in result.transitions:
+            for transition in transitions:
                 emit(encode_record(transition.as_record()))
-            report.transitions += len(outcome.transitions)
+            report.transitions += len(transitions)
         if progress is not None:
             progress(read)
     return report

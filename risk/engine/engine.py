@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from risk.batch import EventBatch
+from risk.engine.bulk import BulkPath
 from risk.engine.marks import MarkPath
 from risk.engine.positions import PositionPath
 from risk.engine.queries import Queries
@@ -36,7 +38,7 @@ from risk.levels import Thresholds
 from risk.retention import Retention
 
 
-class Engine(MarkPath, PositionPath, Queries):
+class Engine(MarkPath, PositionPath, Queries, BulkPath):
     """Margin state of every account and the transitions between risk levels."""
 
     def __init__(
@@ -65,10 +67,9 @@ class Engine(MarkPath, PositionPath, Queries):
         """Apply one parsed event (a `Rejection` is counted as such and changes nothing)."""
         return self._handlers[type(event)](event)
 
-    def apply_batch(self, events: Iterable[Event | Rejection]) -> list[Outcome]:
-        """Apply events in order; the same result as calling `apply` on each."""
-        handlers = self._handlers
-        return [handlers[type(event)](event) for event in events]
+    def apply_events(self, events: Iterable[Event | Rejection]) -> list[Outcome]:
+        """Apply parsed events in order, in bulk (`apply_batch`); an `Outcome` for each."""
+        return self.apply_batch(EventBatch.from_events(events)).outcomes()
 
     # -- handlers ------------------------------------------------------------------------------
 

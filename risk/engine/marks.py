@@ -68,7 +68,7 @@ class MarkPath(JointBands):
         return self._set_mark(symbol, event)
 
     def _set_mark(self, symbol: int, event: MarkEvent) -> Outcome:
-        self.marks[symbol] = event.price
+        self.marks[symbol] = self.mark_prices[symbol] = event.price
         self.mark_times[symbol] = event.ts
         self._advance(event.ts)
         self.volatility.observe(event.symbol, event.price, event.ts)

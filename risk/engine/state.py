@@ -86,6 +86,7 @@ class EngineState:
         self.instruments: list[Instrument] = []
         self.blocks: list[SymbolBlock] = []
         self.marks: list[float | None] = []
+        self.mark_prices = np.zeros(0)  # the marks again, NaN for none, for compiled code
         self.mark_times: list[int] = []
         self.symbols: dict[str, int] = {}
         self.settle_assets: list[int] = []
@@ -142,6 +143,7 @@ class EngineState:
         self.instruments.append(instrument)
         self.blocks.append(SymbolBlock())
         self.marks.append(None)
+        self.mark_prices = np.append(self.mark_prices, math.nan)
         self.mark_times.append(-1)
         self.settle_assets.append(self._asset(instrument.settle))
 

@@ -10,6 +10,7 @@ the middle of a stream. The edge calls it and tells the user what the wait is
 
 from __future__ import annotations
 
+from risk.batch import EventBatch
 from risk.engine.engine import Engine
 from risk.events import Event, Rejection, parse_event
 
@@ -18,7 +19,7 @@ _TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 
 
 def warm_up() -> None:
     """Drive a throwaway engine through the mark tick (bands, joint bands, bulk evaluation and
-    records), single-account events, an instrument change and an account view."""
+    records), single-account events, an instrument change, a batch and an account view."""
     engine = Engine([])
     for kind, settle in (("linear", "USDT"), ("inverse", "BTC")):
         symbol = f"WARM{kind.upper()}"
@@ -44,6 +45,13 @@ def warm_up() -> None:
         start=21,
     ):
         _apply(engine, {"type": "mark", "symbol": symbol, "price": price, "ts": ts})
+    updates = [  # position updates and balances in bulk: the compiled runs
+        parse_event({"type": "position", "account": "warm1", "symbol": "WARMPAIR",
+                     "size": -7.0, "entry_price": 100.0, "ts": 30}),
+        parse_event({"type": "balance", "account": "warm1", "asset": "USDT",
+                     "wallet": 1.0, "ts": 31}),
+    ]  # fmt: skip
+    engine.apply_batch(EventBatch.from_events(updates))
     for index in engine.tracked_accounts():
         engine.account_view(int(index))
 

@@ -71,7 +71,7 @@ def churn(accounts: int, hours: int) -> dict[str, Any]:
     base = resident_bytes()
     tenth, early = len(events) // 10, 0
     for start in range(0, len(events), 10_000):
-        engine.apply_batch(events[start : start + 10_000])
+        engine.apply_events(events[start : start + 10_000])
         if early == 0 and start + 10_000 >= tenth:
             gc.collect()
             early = resident_bytes() - base

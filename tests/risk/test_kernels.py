@@ -21,10 +21,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk import Engine, parse_event
+from risk.batch import EventBatch
 from risk.engine.warmup import warm_up
-from risk.events import Rejection
+from risk.events import Event, Rejection
 from risk.kernels import accounts as kernel_accounts
 from risk.kernels import joint as kernel_joint
+from risk.kernels import updates as kernel_updates
 from risk.kernels import valuation as kernel_valuation
 from risk.kernels.accounts import CHANGED, EVERY
 from risk.levels import Level
@@ -126,6 +128,7 @@ ENTRY_POINTS = (
     kernel_valuation.tick_rows,
     kernel_valuation.changing_owners,
     kernel_joint.joint_bands,
+    kernel_updates.apply_updates,
 )
 
 
@@ -141,7 +144,19 @@ def test_warm_up_compiles_every_signature_a_stream_needs() -> None:
     before = _kernel_signatures()
     assert all(before), before
     engine = replay_checking(7, 400)
+    lines, _ = generate_stream(8, 400)
+    engine.apply_batch(EventBatch.from_events(_parsed(lines)))
     for index in engine.tracked_accounts():
         engine.account_view(int(index))
     engine.current_totals()
     assert _kernel_signatures() == before
+
+
+def _parsed(lines: list[str]) -> list[Event | Rejection]:
+    events: list[Event | Rejection] = []
+    for line in lines:
+        try:
+            events.append(parse_event(json.loads(line)))
+        except ValueError:
+            continue
+    return events

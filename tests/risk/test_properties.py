@@ -314,7 +314,7 @@ def test_one_by_one_equals_batches_in_random_chunks(
     start, chunk = 0, 0
     while start < len(events):
         size = chunk_sizes[chunk % len(chunk_sizes)]
-        in_batches += batched.apply_batch(events[start : start + size])
+        in_batches += batched.apply_events(events[start : start + size])
         start, chunk = start + size, chunk + 1
     assert in_batches == one_by_one
     assert [single.account_view(index) for index in single.tracked_accounts()] == [

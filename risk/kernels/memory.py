@@ -1,0 +1,69 @@
+"""The engine's columns as seen from compiled code: typed arrays over their buffers.
+
+The book keeps its columns in stdlib `array.array`s (`risk.book`), one set per symbol block.
+A kernel that follows an account's positions across blocks cannot take a numpy view of every
+column of every block at each call (a view costs about a microsecond, and a view exported
+while Python appends would make the append fail). It takes instead the columns' buffer
+addresses (`array.buffer_info`) in an int64 table, with their lengths, and reads and writes
+them through typed arrays made here.
+
+An address is valid until its column is resized. The caller takes the addresses right before
+the call and makes them again after anything that may have resized a column; compiled code
+cannot resize one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import numpy as np
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.numpy_support import carray
+from numpy.typing import NDArray
+
+
+def _address_as_pointer(_typing: object, address: types.Type) -> object:
+    """Typing of an intrinsic: an integer buffer address as a void pointer (LLVM inttoptr)."""
+    if not isinstance(address, types.Integer):
+        return None
+
+    def generate(_context: object, builder: Any, _signature: object, arguments: Any) -> object:
+        return builder.inttoptr(arguments[0], cgutils.voidptr_t)
+
+    return types.voidptr(address), generate
+
+
+_pointer = cast(Callable[[int], Any], intrinsic(_address_as_pointer))
+
+
+@njit(cache=True, inline="always")
+def float64s(address: int, length: int) -> NDArray[np.float64]:
+    return carray(_pointer(address), length, np.float64)
+
+
+@njit(cache=True, inline="always")
+def float32s(address: int, length: int) -> NDArray[np.float32]:
+    return carray(_pointer(address), length, np.float32)
+
+
+@njit(cache=True, inline="always")
+def int64s(address: int, length: int) -> NDArray[np.int64]:
+    return carray(_pointer(address), length, np.int64)
+
+
+@njit(cache=True, inline="always")
+def int32s(address: int, length: int) -> NDArray[np.int32]:
+    return carray(_pointer(address), length, np.int32)
+
+
+@njit(cache=True, inline="always")
+def int16s(address: int, length: int) -> NDArray[np.int16]:
+    return carray(_pointer(address), length, np.int16)
+
+
+@njit(cache=True, inline="always")
+def int8s(address: int, length: int) -> NDArray[np.int8]:
+    return carray(_pointer(address), length, np.int8)
