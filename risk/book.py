@@ -83,14 +83,20 @@ class SymbolBlock:
     """Open positions of one symbol: size, entry, cached uPnL / maintenance / tier, owner, and
     the owner's price band (float32 low, high: the mark tick skips a row whose band holds the
     new mark, `risk.kernels.bands`; (inf, -inf) is no band). `skipped` says a tick left some
-    rows valued at an older mark (`Engine.settle` brings them up to date)."""
+    rows valued at an older mark (`Engine.settle` brings them up to date).
+
+    Whatever may move the columns' buffers (adding or removing a row) puts the block's `code`
+    into `moved`, the set by which the engine keeps their addresses for compiled code current
+    (`BlockAddresses`)."""
 
     __slots__ = (
         "account",
         "band_high",
         "band_low",
+        "code",
         "entry",
         "maintenance",
+        "moved",
         "pid",
         "pnl",
         "size",
@@ -98,7 +104,9 @@ class SymbolBlock:
         "tier",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, code: int = 0, moved: set[int] | None = None) -> None:
+        self.code = code
+        self.moved = set() if moved is None else moved
         self._allocate()
         self.skipped = False
 
@@ -113,6 +121,7 @@ class SymbolBlock:
         self.pid: array[int] = array("i")
         self.band_low: array[float] = array("f")
         self.band_high: array[float] = array("f")
+        self.moved.add(self.code)
 
     def __len__(self) -> int:
         return len(self.pid)
@@ -128,6 +137,7 @@ class SymbolBlock:
         self.pid.append(pid)
         self.band_low.append(math.inf)
         self.band_high.append(-math.inf)
+        self.moved.add(self.code)
         return len(self.pid) - 1
 
     def remove(self, row: int) -> int:
@@ -151,17 +161,45 @@ class SymbolBlock:
             moved = self.pid[last]
         self.pid[row] = self.pid[last]
         self.pid.pop()
+        self.moved.add(self.code)
         if not self.pid:  # a symbol nobody holds any more keeps no capacity (SPEC §13)
             self._allocate()
         return moved
 
 
+class BlockAddresses:
+    """Per symbol block: its columns' buffer addresses (BLOCK_COLUMNS) and its rows, as an
+    int64 table for compiled code; `table()` first makes again the rows of the blocks that
+    may have moved since."""
+
+    __slots__ = ("blocks", "moved", "rows")
+
+    def __init__(self, blocks: list[SymbolBlock], moved: set[int]) -> None:
+        self.blocks = blocks
+        self.moved = moved
+        self.rows = np.zeros((0, len(BLOCK_COLUMNS) + 1), dtype=np.int64)
+
+    def table(self) -> NDArray[np.int64]:
+        if len(self.rows) < len(self.blocks):
+            capacity = max(len(self.blocks), 2 * len(self.rows))
+            grown = np.zeros((capacity, self.rows.shape[1]), dtype=np.int64)
+            grown[: len(self.rows)] = self.rows
+            self.rows = grown
+        for code in self.moved:
+            block = self.blocks[code]
+            self.rows[code, :-1] = addresses(block, BLOCK_COLUMNS)
+            self.rows[code, -1] = len(block)
+        self.moved.clear()
+        return self.rows
+
+
 class PositionIndex:
     """Per position id: where it lives, its side, order keys and account-list links."""
 
-    __slots__ = ("free", "next", "prev", "row", "seq", "side", "symbol", "ts")
+    __slots__ = ("free", "generation", "next", "prev", "row", "seq", "side", "symbol", "ts")
 
     def __init__(self) -> None:
+        self.generation = 0  # counts the appends, which may move the columns' buffers
         self.symbol: array[int] = array("i")
         self.row: array[int] = array("i")
         self.side: array[int] = array("b")
@@ -183,6 +221,7 @@ class PositionIndex:
         self.ts.append(ts)
         self.next.append(NO_POSITION)
         self.prev.append(NO_POSITION)
+        self.generation += 1
         return len(self.symbol) - 1
 
     def release(self, pid: int) -> None:
@@ -200,6 +239,7 @@ class MarginAccounts:
         "balance_ts",
         "equity",
         "free",
+        "generation",
         "head",
         "level",
         "maintenance",
@@ -227,6 +267,7 @@ class MarginAccounts:
         self.balance_seq: array[int] = array("q")
         self.balance_ts: array[int] = array("q")
         self.free: list[int] = []
+        self.generation = 0  # counts the appends, which may move the columns' buffers
 
     def __len__(self) -> int:
         return len(self.account)
@@ -254,6 +295,7 @@ class MarginAccounts:
             column.append(value)
         for money in (self.wallet, self.equity, self.maintenance):
             money.append(0.0)
+        self.generation += 1
         return len(self.account) - 1
 
     def release(self, index: int) -> None:

@@ -22,7 +22,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.batch import BALANCE, POSITION, EventBatch
-from risk.book import BLOCK_COLUMNS, MARGIN_COLUMNS, POSITION_COLUMNS, addresses
 from risk.engine.evaluation import Evaluation
 from risk.engine.state import ACCEPTED, KEY_SPAN, REJECTED, STALE, Outcome
 from risk.events import Event, Rejection
@@ -84,11 +83,10 @@ class BulkPath(Evaluation):
         resolved = np.array(found, dtype=np.int64).reshape(-1, 4)
         result = BatchOutcome(np.zeros(count, dtype=np.int8))
         outcome, owners = np.zeros(count, dtype=np.int8), np.full(count, -1, dtype=np.int64)
-        blocks = self._block_addresses()
         row = 0
         while row < count:
             if _candidate(batch, row, found[row]):
-                stop = self._run(row, (codes, floats, resolved), blocks, (outcome, owners))
+                stop = self._run(row, (codes, floats, resolved), (outcome, owners))
                 if stop > row:
                     if outcome[stop - 1] == DECIDE:  # applied; its level changes
                         result.transitions.append(
@@ -103,7 +101,7 @@ class BulkPath(Evaluation):
                     found[row] = fresh
                     resolved[row] = fresh
                     continue
-            blocks, swept = self._apply_one(batch, row, result, blocks)
+            swept = self._apply_one(batch, row, result)
             if swept:  # account names may have been released
                 found[row + 1 :] = [self._resolved(batch, after) for after in range(row + 1, count)]
                 resolved[row + 1 :] = np.array(found[row + 1 :], dtype=np.int64).reshape(-1, 4)
@@ -122,22 +120,15 @@ class BulkPath(Evaluation):
         self,
         row: int,
         rows: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]],
-        blocks: NDArray[np.int64],
         results: tuple[NDArray[np.int8], NDArray[np.int64]],
     ) -> int:
         """`apply_updates` from `row` over the book as it is now."""
-        margin, positions = self.margin, self.positions
-        book = np.array(
-            addresses(margin, MARGIN_COLUMNS) + addresses(positions, POSITION_COLUMNS),
-            dtype=np.int64,
-        )
-        lengths = np.array((len(margin), len(positions.symbol)), dtype=np.int64)
         clock = np.array((self.replay_time, self.next_sweep, self.horizon_ms), dtype=np.int64)
         codes, floats, resolved = rows
         stop: int = apply_updates(
             row,
             (codes, floats, resolved),
-            (book, lengths, blocks),
+            self.book_addresses(),
             self._market(),
             (self.threshold_bounds, self.thresholds.hysteresis),
             clock,
@@ -146,26 +137,16 @@ class BulkPath(Evaluation):
         self.replay_time = int(clock[0])
         return stop
 
-    def _apply_one(
-        self, batch: EventBatch, row: int, result: BatchOutcome, blocks: NDArray[np.int64]
-    ) -> tuple[NDArray[np.int64], bool]:
-        """The per-event path for one row: the block addresses, made again where it may have
-        resized a block, and whether a retention sweep ran."""
-        sweep, symbols = self.next_sweep, len(self.blocks)
-        event = batch.event(row)
-        outcome = self.apply(event)
+    def _apply_one(self, batch: EventBatch, row: int, result: BatchOutcome) -> bool:
+        """The per-event path for one row; did a retention sweep run?"""
+        sweep = self.next_sweep
+        outcome = self.apply(batch.event(row))
         result.status[row] = _CODES[outcome.status]
         if outcome.reason is not None:
             result.reasons[row] = outcome.reason
         if outcome.transitions:
             result.transitions.append((row, outcome.transitions))
-        swept = self.next_sweep != sweep
-        if len(self.blocks) != symbols:
-            return self._block_addresses(), swept
-        symbol = self.symbols.get(batch.key[row]) if batch.kind[row] == POSITION else None
-        if symbol is not None:  # a position event resizes no block but its own
-            blocks[symbol] = self._block_row(symbol)
-        return blocks, swept
+        return self.next_sweep != sweep
 
     def _resolved(self, batch: EventBatch, row: int) -> tuple[int, int, int, int]:
         """(symbol or asset, account, cross margin account, isolated margin account) of a
@@ -185,17 +166,6 @@ class BulkPath(Evaluation):
         identity = (account * KEY_SPAN + symbol) * 3 + batch.side[row]
         cross = self.cross_accounts.get(account * KEY_SPAN + self.settle_assets[symbol], -1)
         return symbol, account, cross, self.isolated_accounts.get(identity, -1)
-
-    def _block_addresses(self) -> NDArray[np.int64]:
-        """Per symbol: the buffer addresses of its block's columns, then its rows."""
-        table = np.zeros((len(self.blocks), len(BLOCK_COLUMNS) + 1), dtype=np.int64)
-        for symbol in range(len(self.blocks)):
-            table[symbol] = self._block_row(symbol)
-        return table
-
-    def _block_row(self, symbol: int) -> list[int]:
-        block = self.blocks[symbol]
-        return [*addresses(block, BLOCK_COLUMNS), len(block)]
 
     def _market(self) -> tuple[Table, NDArray[np.int32], NDArray[np.float64]]:
         """(instrument table, settle asset per symbol, marks) as the kernel reads them; the

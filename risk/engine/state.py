@@ -16,11 +16,15 @@ from numpy.typing import NDArray
 
 from risk.book import (
     CROSS,
+    MARGIN_COLUMNS,
     NO_POSITION,
+    POSITION_COLUMNS,
     SIDES,
+    BlockAddresses,
     MarginAccounts,
     PositionIndex,
     SymbolBlock,
+    addresses,
     float_view,
     int16_view,
     int32_view,
@@ -85,6 +89,9 @@ class EngineState:
         self.replay_time = 0
         self.instruments: list[Instrument] = []
         self.blocks: list[SymbolBlock] = []
+        self.block_addresses = BlockAddresses(self.blocks, set())
+        self._book_generations = (-1, -1)
+        self._book_columns = (np.zeros(0, dtype=np.int64), np.zeros(2, dtype=np.int64))
         self.marks: list[float | None] = []
         self.mark_prices = np.zeros(0)  # the marks again, NaN for none, for compiled code
         self.mark_times: list[int] = []
@@ -141,7 +148,7 @@ class EngineState:
         self._table = None
         self.symbols[instrument.symbol] = len(self.instruments)
         self.instruments.append(instrument)
-        self.blocks.append(SymbolBlock())
+        self.blocks.append(SymbolBlock(len(self.blocks), self.block_addresses.moved))
         self.marks.append(None)
         self.mark_prices = np.append(self.mark_prices, math.nan)
         self.mark_times.append(-1)
@@ -191,6 +198,22 @@ class EngineState:
             capacity = max(rows, 2 * self._scratch[1].shape[0])
             self._scratch = (np.empty((2, capacity), dtype=np.int64), np.empty((capacity, SUMS)))
         return self._scratch
+
+    def book_addresses(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """What compiled code reads the book through (`risk.kernels.memory`): the buffer
+        addresses of the margin account and position columns, their lengths, and the block
+        table. Valid until Python next changes the book."""
+        margin, positions = self.margin, self.positions
+        generations = (margin.generation, positions.generation)
+        if self._book_generations != generations:
+            columns = addresses(margin, MARGIN_COLUMNS) + addresses(positions, POSITION_COLUMNS)
+            lengths = (len(margin), len(positions.symbol))
+            self._book_columns = (
+                np.array(columns, dtype=np.int64),
+                np.array(lengths, dtype=np.int64),
+            )
+            self._book_generations = generations
+        return (*self._book_columns, self.block_addresses.table())
 
     # -- valuation -----------------------------------------------------------------------------
 

@@ -93,8 +93,8 @@ def evaluate_accounts(
     liquidation, bankruptcy = np.full(member_count, np.nan), np.full(member_count, np.nan)
     for account in range(count):
         start, end = offsets[account], offsets[account + 1]
-        ranked = _canonical_order(start, end, members, table)
-        money = _refresh_and_sum(ranked, members, table, wallet[account])
+        ranked = canonical_order(start, end, members, table)
+        money = refresh_and_sum(ranked, members, table, wallet[account])
         equity[account], maintenance[account] = money
         if end == start:
             level[account] = 0
@@ -110,7 +110,7 @@ def evaluate_accounts(
 
 
 @njit(cache=True)
-def _canonical_order(start: int, end: int, members: Members, table: Table) -> NDArray[np.int64]:
+def canonical_order(start: int, end: int, members: Members, table: Table) -> NDArray[np.int64]:
     """The member indices start..end-1 ordered by (rank of the symbol name, side)."""
     symbol, side, rank = members[0], members[1], table[2]
     ranked = np.arange(start, end)
@@ -129,7 +129,7 @@ def _canonical_order(start: int, end: int, members: Members, table: Table) -> ND
 
 
 @njit(cache=True)
-def _refresh_and_sum(
+def refresh_and_sum(
     ranked: NDArray[np.int64], members: Members, table: Table, wallet: float
 ) -> tuple[float, float]:
     """Value the stale members at their mark (in place), then (wallet + sum uPnL, sum MM)."""

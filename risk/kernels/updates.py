@@ -16,14 +16,20 @@ operations in the same order as the per-event path, so the same bits.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
 from risk.kernels.accounts import Table, next_level, table_tier
-from risk.kernels.memory import float32s, float64s, int8s, int16s, int32s, int64s
+from risk.kernels.memory import (
+    ROWS,
+    Columns,
+    float32s,
+    float64s,
+    int16s,
+    margin_columns,
+    position_columns,
+)
 
 # codes columns: kind, margin mode, position side, seq (-1: none), ts
 KIND, MODE, SIDE, SEQ, TS = range(5)
@@ -36,46 +42,10 @@ POSITION_KIND, BALANCE_KIND = 1, 2  # risk.batch.POSITION, BALANCE
 # per row, written by the kernel
 PENDING, APPLIED, STALE, DECIDE = 0, 1, 2, 3
 NO_SEQ, CROSS, ISOLATED = -1, 0, 1
-# book addresses: risk.book.MARGIN_COLUMNS, then POSITION_COLUMNS; blocks: BLOCK_COLUMNS, rows
-MARGIN_FIELDS = 13
-ROWS = 7
 
 Rows = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]
-Columns = tuple[NDArray[Any], ...]  # typed arrays over the book's columns (`_margin`, ...)
 Market = tuple[Table, NDArray[np.int32], NDArray[np.float64]]
 Found = tuple[int, int]
-
-
-@njit(cache=True, inline="always")
-def _margin(book: NDArray[np.int64], count: int) -> Columns:
-    return (
-        int32s(book[0], count),  # account
-        int8s(book[1], count),  # mode
-        int32s(book[2], count),  # asset
-        int32s(book[3], count),  # symbol
-        int8s(book[4], count),  # side
-        float64s(book[5], count),  # wallet
-        float64s(book[6], count),  # equity
-        float64s(book[7], count),  # maintenance
-        int8s(book[8], count),  # level
-        int32s(book[9], count),  # positions
-        int32s(book[10], count),  # head
-        int64s(book[11], count),  # balance seq
-        int64s(book[12], count),  # balance ts
-    )
-
-
-@njit(cache=True, inline="always")
-def _positions(book: NDArray[np.int64], count: int) -> Columns:
-    first = MARGIN_FIELDS
-    return (
-        int32s(book[first], count),  # symbol
-        int32s(book[first + 1], count),  # row
-        int8s(book[first + 2], count),  # side
-        int64s(book[first + 3], count),  # seq
-        int64s(book[first + 4], count),  # ts
-        int32s(book[first + 5], count),  # next
-    )
 
 
 @njit(cache=True)
@@ -99,8 +69,8 @@ def apply_updates(
     """
     codes = rows[0]
     addresses, counts, blocks = book
-    margin = _margin(addresses, counts[0])
-    positions = _positions(addresses, counts[1])
+    margin = margin_columns(addresses, counts[0])
+    positions = position_columns(addresses, counts[1])
     outcome, owners = results
     replay_time, next_sweep, horizon = clock[0], clock[1], clock[2]
     row = start

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from tests.bench import fund_bench, tick_bench
+from tests.bench import bulk_bench, fund_bench, tick_bench
 from tests.bench.run_bench import (
     machine,
     memory_benchmark,
@@ -84,3 +84,21 @@ def test_fund_benchmark_at_tiny_sizes_agrees_with_its_brute_force() -> None:
     text = fund_bench.report(result)
     assert text.startswith(fund_bench.START)
     assert text.rstrip().endswith(fund_bench.END)
+
+
+def test_bulk_harness_at_tiny_sizes_reports_what_it_built() -> None:
+    sizes = bulk_bench.Sizes(accounts=200, events=300, stream=1_500, stream_accounts=100)
+    events = bulk_bench.events_benchmark(sizes)
+    for kind in ("position", "balance"):
+        row = events[kind]
+        assert 0 < row["kernel"] <= row["apply"]
+        assert row["per_event"] > 0
+        assert row["json"] > 0
+    stream = bulk_bench.stream_benchmark(sizes)
+    assert stream["lines"] == 1_500
+    assert stream["counts"]["mark"] > 300
+    text = bulk_bench.report(events, stream, "test")
+    assert text.startswith(bulk_bench.START)
+    assert text.rstrip().endswith(bulk_bench.END)
+    assert "| position |" in text
+    assert "| balance |" in text

@@ -18,7 +18,13 @@ import pytest
 
 from risk import Engine
 from risk.batch import EventBatch
-from risk.book import float_view
+from risk.book import (
+    BLOCK_COLUMNS,
+    MARGIN_COLUMNS,
+    POSITION_COLUMNS,
+    addresses,
+    float_view,
+)
 from risk.engine.bulk import BatchOutcome
 from risk.events import BalanceEvent, Event, PositionEvent, Rejection, parse_event
 from risk.retention import Retention
@@ -88,7 +94,18 @@ def applied_in_batches(
         size = rng.choice((1, 2, 7, 50, 300))
         results.append(engine.apply_batch(EventBatch.from_events(events[start : start + size])))
         start += size
+        assert_addresses_current(engine)
     return results
+
+
+def assert_addresses_current(engine: Engine) -> None:
+    """The addresses compiled code reads are the book's columns as they are now."""
+    columns, lengths, table = engine.book_addresses()
+    fresh = addresses(engine.margin, MARGIN_COLUMNS) + addresses(engine.positions, POSITION_COLUMNS)
+    assert columns.tolist() == fresh
+    assert lengths.tolist() == [len(engine.margin), len(engine.positions.symbol)]
+    for code, block in enumerate(engine.blocks):
+        assert table[code].tolist() == [*addresses(block, BLOCK_COLUMNS), len(block)]
 
 
 def state(engine: Engine) -> tuple[Any, ...]:

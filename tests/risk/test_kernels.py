@@ -127,7 +127,7 @@ ENTRY_POINTS = (
     kernel_valuation.revalue_rows,
     kernel_valuation.tick_rows,
     kernel_valuation.changing_owners,
-    kernel_joint.joint_bands,
+    kernel_joint.value_jointly,
     kernel_updates.apply_updates,
 )
 
