@@ -145,8 +145,16 @@ def stream_benchmark(sizes: Sizes) -> dict[str, Any]:
         "lines": len(lines),
         "counts": counts,
         "replay": replay,
-        "json": decoding(json.loads, lines),
+        "json": decoding(_json_or_none, lines),
     }
+
+
+def _json_or_none(line: bytes) -> object:
+    """`json.loads`, None for the stream's deliberately broken lines."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def report(events: dict[str, Any], stream: dict[str, Any], command: str) -> str:
