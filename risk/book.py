@@ -30,7 +30,8 @@ ISOLATED: Final = 1
 SIDES: Final = ("both", "long", "short")
 MODES: Final = ("cross", "isolated")
 # The columns whose buffer addresses compiled code takes (`addresses`, risk.kernels.memory),
-# in this order; risk.kernels.updates names the same positions.
+# in this order; risk.kernels.memory (`margin_columns`, `position_columns`, ROWS) reads them
+# by position.
 MARGIN_COLUMNS: Final = (
     "account",
     "mode",

@@ -44,7 +44,6 @@ class Evaluated(NamedTuple):
     level: NDArray[np.int8]
     order: NDArray[np.int64]
     members: dict[str, NDArray[Any]]
-    pids: NDArray[np.int32]
 
 
 class Evaluation(EngineState):
@@ -128,7 +127,6 @@ class Evaluation(EngineState):
             level.astype(np.int8),
             order.astype(np.int64),
             members,
-            pids,
         )
 
     def _member_columns(self, pids: NDArray[np.int32]) -> dict[str, NDArray[Any]]:
