@@ -13,10 +13,10 @@ from typing import TextIO
 from risk.engine.warmup import warm_up
 
 NOTICE_AFTER_SECONDS = 2.0
-"""Loading the cached kernels takes about a second in a fresh process; compiling takes ~20 s."""
+"""Loading the cached kernels takes about a second in a fresh process; compiling takes ~25 s."""
 NOTICE = (
     "riskmon: preparing the engine's numeric kernels (a machine's first run compiles them,"
-    " about 20 s; later runs load them from numba's cache)..."
+    " about 25 s; later runs load them from numba's cache)..."
 )
 
 

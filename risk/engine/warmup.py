@@ -1,6 +1,6 @@
 """Compile (or load from numba's cache) every kernel the engine calls, before real events.
 
-The first process on a machine compiles the kernels of `risk.kernels` (about 20 s here, see
+The first process on a machine compiles the kernels of `risk.kernels` (about 25 s here, see
 BENCHMARKS.md); numba caches the machine code next to the sources (`cache=True`), so later
 processes load it in well under a second. `warm_up` runs a tiny engine through every path that
 reaches a kernel, with the argument types the real paths pass, so nothing compiles later in

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+import sys
 from array import array
 from dataclasses import dataclass
 from typing import Any
@@ -202,3 +203,38 @@ def column_bytes(engine: Engine) -> int:
             if isinstance(column, array):
                 total += column.itemsize * len(column)
     return total
+
+
+def footprint(engine: Engine) -> dict[str, int]:
+    """Where the engine's bytes are, by holder (sys.getsizeof, so allocator overhead and
+    shared objects are not counted): the columns' used bytes and their spare room, then each
+    Python container with the objects only it holds (names, keys, values)."""
+    used = allocated = 0
+    holders: list[Any] = [engine.positions, engine.margin, *engine.blocks]
+    for holder in holders:
+        for name in holder.__slots__:
+            column = getattr(holder, name)
+            if isinstance(column, array):
+                used += column.itemsize * len(column)
+                allocated += sys.getsizeof(column)
+    sizes = {"columns (used)": used, "columns (spare room)": allocated - used}
+    for name in ("account_names", "account_refs"):
+        held = getattr(engine, name)
+        sizes[name] = sys.getsizeof(held) + sum(_object_bytes(item) for item in held)
+    for name in ("accounts_by_name", "cross_accounts", "isolated_accounts", "tombstones"):
+        held = getattr(engine, name)
+        inner = sum(_object_bytes(key) + _object_bytes(value) for key, value in held.items())
+        sizes[name] = sys.getsizeof(held) + inner
+    sizes["accounts_by_name"] -= sum(sys.getsizeof(name) for name in engine.accounts_by_name)
+    return sizes
+
+
+def _object_bytes(item: object) -> int:
+    """The bytes of an object a container holds alone (small ints are shared: 0)."""
+    if isinstance(item, int) and -5 <= item <= 256:
+        return 0
+    if isinstance(item, dict):
+        return sys.getsizeof(item) + sum(
+            _object_bytes(key) + _object_bytes(value) for key, value in item.items()
+        )
+    return sys.getsizeof(item)

@@ -44,6 +44,7 @@ from tests.bench.books import (
     book_specs,
     build_engine,
     column_bytes,
+    footprint,
     naive_book,
 )
 from tests.bench.generate import write_stream
@@ -244,7 +245,9 @@ def memory_probe(kind: str, accounts: int) -> dict[str, Any]:
         positions, columns = len(held[0]), 0
     gc.collect()
     after = resident_bytes()
-    return {"kind": kind, "bytes": after - before, "positions": positions, "columns": columns}
+    parts = footprint(held) if kind == "engine" else {}
+    return {"kind": kind, "bytes": after - before, "positions": positions, "columns": columns,
+            "parts": parts}  # fmt: skip
 
 
 def memory_benchmark(accounts: int) -> dict[str, Any]:
@@ -264,6 +267,9 @@ def memory_benchmark(accounts: int) -> dict[str, Any]:
         "naive_positions": results["naive"]["positions"],
         "engine_bytes_per_position": engine_per,
         "column_bytes_per_position": results["engine"]["columns"] / positions,
+        "parts_per_position": {
+            part: size / positions for part, size in results["engine"]["parts"].items()
+        },
         "naive_bytes_per_position": naive_per,
         "ratio": naive_per / engine_per if engine_per > 0 else float("inf"),
     }
@@ -443,6 +449,16 @@ def _memory_section(memory: dict[str, Any]) -> list[str]:
         f"{memory['column_bytes_per_position']:.0f} bytes per position, the rest is Python "
         "objects (account names, the name and margin-account dicts) and the spare room of "
         f"growing arrays. The dicts take {memory['ratio']:.1f}x the engine's memory.",
+        "",
+        "Where the engine's bytes are (`tests.bench.books.footprint`, `sys.getsizeof`, so "
+        "the allocator's own overhead is the difference to the figure above):",
+        "",
+        "| holder | bytes per position |",
+        "|---|---|",
+        *(
+            f"| `{part}` | {size:.1f} |"
+            for part, size in memory.get("parts_per_position", {}).items()
+        ),
         "",
     ]
 
