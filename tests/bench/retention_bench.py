@@ -159,9 +159,9 @@ def report(churned: dict[str, Any], single: dict[str, Any], command: str) -> str
             "missed: the state grows for the first few hours of event time and then holds "
             "(compare the last tenths); the live set (margin accounts, open positions, "
             "tombstones younger than the horizon) is the same size throughout, so what grows "
-            "early is the room of dicts under insert-and-delete churn (CPython keeps a dict's "
-            "table when entries are deleted and sizes it anew only when it fills) and "
-            "allocator pages.",
+            "early is most likely the room of dicts under insert-and-delete churn (CPython "
+            "keeps a dict's table when entries are deleted and sizes it anew only when it "
+            "fills) and allocator pages.",
             f"- one-shot: {single['accounts']} accounts open and close one position: "
             f"{single['peak_bytes_per_account']:.0f} B of RSS per account for the first wave; a "
             f"second wave of as many new accounts 2 h later adds "
