@@ -22,6 +22,7 @@ import math
 import random
 import sys
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,28 +196,25 @@ def naive_book(specs: list[BookSpec]) -> tuple[list[dict[str, Any]], dict[str, f
 
 def column_bytes(engine: Engine) -> int:
     """Bytes held by the engine's typed columns (a lower bound of its footprint)."""
-    total = 0
+    return sum(column.itemsize * len(column) for column in _typed_columns(engine))
+
+
+def _typed_columns(engine: Engine) -> Iterator[array[Any]]:
+    """Every typed column of the book: positions, margin accounts, symbol blocks."""
     holders: list[Any] = [engine.positions, engine.margin, *engine.blocks]
     for holder in holders:
         for name in holder.__slots__:
             column = getattr(holder, name)
             if isinstance(column, array):
-                total += column.itemsize * len(column)
-    return total
+                yield column
 
 
 def footprint(engine: Engine) -> dict[str, int]:
     """Where the engine's bytes are, by holder (sys.getsizeof, so allocator overhead and
     shared objects are not counted): the columns' used bytes and their spare room, then each
     Python container with the objects only it holds (names, keys, values)."""
-    used = allocated = 0
-    holders: list[Any] = [engine.positions, engine.margin, *engine.blocks]
-    for holder in holders:
-        for name in holder.__slots__:
-            column = getattr(holder, name)
-            if isinstance(column, array):
-                used += column.itemsize * len(column)
-                allocated += sys.getsizeof(column)
+    used = column_bytes(engine)
+    allocated = sum(sys.getsizeof(column) for column in _typed_columns(engine))
     sizes = {"columns (used)": used, "columns (spare room)": allocated - used}
     for name in ("account_names", "account_refs"):
         held = getattr(engine, name)
