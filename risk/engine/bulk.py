@@ -38,10 +38,12 @@ _TRIGGERS: Final = {POSITION: "position", BALANCE: "balance"}
 
 @dataclass
 class BatchOutcome:
-    """Per row its status code (an index into STATUSES); the reasons of rejected rows; the
+    """Per row its status code (an index into STATUSES) and whether the compiled kernel
+    decided it (`compiled`; False: the per-event path); the reasons of rejected rows; the
     transitions by row, in row order."""
 
     status: NDArray[np.int8]
+    compiled: NDArray[np.bool_]
     reasons: dict[int, str] = field(default_factory=dict)
     transitions: list[tuple[int, tuple[Transition, ...]]] = field(default_factory=list)
 
@@ -81,13 +83,14 @@ class BulkPath(Evaluation):
         floats, codes = batch.numbers()
         found = [self._resolved(batch, row) for row in range(count)]
         resolved = np.array(found, dtype=np.int64).reshape(-1, 4)
-        result = BatchOutcome(np.zeros(count, dtype=np.int8))
+        result = BatchOutcome(np.zeros(count, dtype=np.int8), np.zeros(count, dtype=np.bool_))
         outcome, owners = np.zeros(count, dtype=np.int8), np.full(count, -1, dtype=np.int64)
         row = 0
         while row < count:
             if _candidate(batch, row, found[row]):
                 stop = self._run(row, (codes, floats, resolved), (outcome, owners))
                 if stop > row:
+                    result.compiled[row:stop] = True
                     if outcome[stop - 1] == DECIDE:  # applied; its level changes
                         result.transitions.append(
                             (stop - 1, self._decided(batch, stop - 1, owners))

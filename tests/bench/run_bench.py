@@ -8,13 +8,13 @@
     (`tests/reference.py`) on the file's first 20k events;
 (c) resident memory per position at 1M positions, against a list of dicts, in fresh processes.
 
-A target that is missed is profiled (cProfile), and the report says where the time goes.
+A target that is missed is profiled (cProfile), and the report says where the time goes
+(`tests/bench/replay_paths.py` for (b)).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime
 import gc
 import json
@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
@@ -33,12 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from risk import REJECTED, STALE, Rejection
 from risk.engine.warmup import warm_up
-from risk.events import MarkEvent
 from streams import cli
-from streams.codec import decode_event, encode_record
-from streams.config import load_config
 from tests.bench.books import (
     SYMBOL,
     book_specs,
@@ -48,7 +43,7 @@ from tests.bench.books import (
     naive_book,
 )
 from tests.bench.generate import write_stream
-from tests.bench.profiles import profile_summary, profile_tables
+from tests.bench.replay_paths import breakdown_section, replay_breakdown
 from tests.bench.sections import publish
 
 REPO = Path(__file__).resolve().parents[2]
@@ -132,68 +127,6 @@ def replay_benchmark(
     }
 
 
-def replay_breakdown(lines: Iterable[bytes], timed: int, profiled: int) -> dict[str, Any]:
-    """The replay again, one line at a time with a clock around each step, by kind of line.
-
-    The first `timed` lines are timed; the `profiled` lines after them run under cProfile.
-    Kinds: the event type of accepted lines, `rejected`, `stale`.
-    """
-    config = load_config(None)
-    engine = config.engine()
-    kinds: dict[str, list[float]] = {}  # kind -> [lines, decode s, apply s, encode s, records]
-    outcomes = {"accepted": 0, "rejected": 0, "stale": 0}
-    revalued = 0
-    clock = time.perf_counter
-    source: Iterator[bytes] = iter(lines)
-    for line in islice(source, timed):
-        started = clock()
-        event = decode_event(line)
-        decoded = clock()
-        if isinstance(event, MarkEvent) and event.symbol in engine.symbols:
-            revalued += len(engine.blocks[engine.symbols[event.symbol]])
-        outcome = engine.apply(event)
-        applied = clock()
-        for transition in outcome.transitions:
-            encode_record(transition.as_record())
-        encoded = clock()
-        if outcome.status == REJECTED or isinstance(event, Rejection):
-            kind = "rejected"
-        elif outcome.status == STALE:
-            kind = "stale"
-        else:
-            kind = type(event).__name__.removesuffix("Event").lower()
-        outcomes[outcome.status] += 1
-        row = kinds.setdefault(kind, [0.0, 0.0, 0.0, 0.0, 0.0])
-        row[0] += 1
-        row[1] += decoded - started
-        row[2] += applied - decoded
-        row[3] += encoded - applied
-        row[4] += len(outcome.transitions)
-    result: dict[str, Any] = {
-        "kinds": {
-            kind: dict(zip(("lines", "decode", "apply", "encode", "records"), row, strict=True))
-            for kind, row in sorted(kinds.items(), key=lambda item: -sum(item[1][1:4]))
-        },
-        "positions_revalued": revalued,
-        "open_positions": sum(len(block) for block in engine.blocks),
-        "tracked_accounts": len(engine.tracked_accounts()),
-    }
-    if profiled:
-        profiler = cProfile.Profile()
-        count = 0
-        profiler.enable()
-        for line in islice(source, profiled):
-            outcome = engine.apply(decode_event(line))
-            for transition in outcome.transitions:
-                encode_record(transition.as_record())
-            outcomes[outcome.status] += 1
-            count += 1
-        profiler.disable()
-        result["profile"] = {"lines": count, **profile_summary(profiler)}
-    result["outcomes"] = outcomes
-    return result
-
-
 def reference_baseline(head: list[bytes]) -> dict[str, Any]:
     """tests/reference.py's `reference_replay` on the same first lines, events per second."""
     from tests.reference import load_reference_config, reference_replay
@@ -273,9 +206,6 @@ def memory_benchmark(accounts: int) -> dict[str, Any]:
         "naive_bytes_per_position": naive_per,
         "ratio": naive_per / engine_per if engine_per > 0 else float("inf"),
     }
-
-
-# -- profiles -----------------------------------------------------------------------------------
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -388,49 +318,7 @@ def _replay_section(replay: dict[str, Any]) -> list[str]:
         "grows with the book: it is a correctness oracle, not a contender.",
         "",
     ]
-    breakdown = replay["breakdown"]
-    kinds = breakdown["kinds"]
-    total = sum(row["decode"] + row["apply"] + row["encode"] for row in kinds.values())
-    timed = sum(int(row["lines"]) for row in kinds.values())
-    lines += [
-        "### Where the replay's time goes",
-        "",
-        f"A second replay of the first {timed:,} lines, one line at a time with a clock around "
-        f"each step ({total:.0f} s; after them {breakdown['open_positions']:,} open positions "
-        f"in {breakdown['tracked_accounts']:,} margin accounts). Per line, by kind of line:",
-        "",
-        "| lines | count | decode + validate | apply | records + JSON | total | share of time |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for kind, row in kinds.items():
-        spent = row["decode"] + row["apply"] + row["encode"]
-        count = max(row["lines"], 1.0)
-        lines.append(
-            f"| {kind} | {int(row['lines']):,} | {row['decode'] / count * 1e6:.1f} us | "
-            f"{row['apply'] / count * 1e6:.1f} us | {row['encode'] / count * 1e6:.1f} us | "
-            f"{spent / count * 1e6:.1f} us | {spent / total:.0%} |"
-        )
-    marks = kinds.get("mark")
-    if marks:
-        lines += [
-            "",
-            f"A mark revalued {breakdown['positions_revalued'] / marks['lines']:,.0f} positions "
-            f"on average and caused {marks['records'] / marks['lines']:.2f} level changes. "
-            f"Records are built inside apply; the records + JSON column is `as_record` and "
-            "`encode_record`.",
-        ]
-    profile = breakdown.get("profile")
-    if profile:
-        lines += [
-            "",
-            f"cProfile over the next {profile['lines']:,} lines (cProfile inflates the cost of "
-            "Python calls against numpy's: read the shares as indicative). Times per 1,000 "
-            "lines; shares of the profiled time.",
-            "",
-            *profile_tables(profile, "1k lines", max(profile["lines"] / 1000, 1e-3)),
-        ]
-    lines.append("")
-    return lines
+    return lines + breakdown_section(replay["breakdown"])
 
 
 def _memory_section(memory: dict[str, Any]) -> list[str]:

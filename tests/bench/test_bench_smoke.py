@@ -56,6 +56,7 @@ def test_harness_at_tiny_sizes_reports_what_it_built() -> None:
         "stale": counts["stale"],
     }
     assert breakdown["profile"]["lines"] == 500
+    assert sum(breakdown["profile"]["paths"].values()) == 500
     reference = replay["reference"]
     assert replay["head_lines"] == reference["lines"] == 400
     assert sum(reference["events"].values()) == 400

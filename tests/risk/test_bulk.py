@@ -133,6 +133,8 @@ def test_batches_equal_one_event_at_a_time(seed: int, horizon: int | None) -> No
     outcomes = [outcome for result in results for outcome in result.outcomes()]
     assert outcomes == expected
     assert sum(bool(outcome.transitions) for outcome in expected) > 20
+    compiled = sum(int(result.compiled.sum()) for result in results)
+    assert compiled == len(events) - batched.one_by_one
     assert state(batched) == state(single)
     if horizon is None or horizon > 10:  # a 9 ms horizon forgets most positions between events
         updates = sum(isinstance(event, (PositionEvent, BalanceEvent)) for event in events)
@@ -153,4 +155,6 @@ def test_counts_and_reasons_of_a_batch() -> None:
     assert result.counts() == {"accepted": 3, "rejected": 2, "stale": 1}
     assert result.reasons == {3: "unknown symbol", 4: "non-positive price"}
     assert np.array_equal(result.status, [0, 0, 2, 1, 1, 0])
+    # new identities, the unknown symbol and the rejection take the per-event path
+    assert result.compiled.tolist() == [False, False, True, False, False, True]
     assert engine.margin.wallet[engine.cross_accounts[next(iter(engine.cross_accounts))]] == 80.0
