@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from risk.batch import BALANCE, MARK, POSITION, EventBatch
+from risk.book import SIDES
 from risk.engine import Engine
 from risk.events import (
     BalanceEvent,
@@ -47,6 +49,21 @@ def state_key(event: Event) -> StateKey:
     if isinstance(event, DepthEvent):
         return ("depth", event.symbol)
     raise TypeError(f"not an event: {event!r}")
+
+
+def row_state_key(batch: EventBatch, row: int) -> StateKey:
+    """`state_key` of the event of a batch row, without building the event."""
+    kind = batch.kind[row]
+    if kind == MARK:
+        return ("mark", batch.key[row])
+    if kind == BALANCE:
+        return ("balance", batch.name[row], batch.key[row])
+    if kind == POSITION:
+        return ("position", batch.name[row], batch.key[row], SIDES[batch.side[row]])
+    event = batch.others[row]
+    if not isinstance(event, Event):
+        raise TypeError(f"not an event: {event!r}")
+    return state_key(event)
 
 
 def restore(

@@ -17,8 +17,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 # Sources of equal timestamps: definitions before prices before account changes.
 RANKS: Final = {"instrument": 0, "mark": 1, "fund": 2, "depth": 3, "balance": 4, "position": 5}
@@ -52,15 +56,17 @@ class MemoryRecord(NamedTuple):
     value: bytes | None = None
 
 
-class Head(NamedTuple):
-    """The next record of one source, with the type its topic implies."""
+@dataclass(frozen=True)
+class Slot:
+    """One source of a task's merge: its type and partition, the records it has buffered (in
+    offset order), and what its consumer vouches for once they are taken: the Kafka
+    timestamp up to which nothing else exists, or None when it may hold an earlier record."""
 
-    order: tuple[int, int, str, int, int]
-    record: Record
     event_type: str
-
-
-WAIT: Final = "wait"  # a source may still receive an earlier record
+    topic: str
+    partition: int
+    records: Sequence[Record]
+    horizon: int | None
 
 
 @dataclass
@@ -100,11 +106,16 @@ class BroadcastLog:
                 last = record.offset
 
     def head(self, key: tuple[str, int], cursor: int) -> Record | None:
+        following = self.since(key, cursor, 1)
+        return following[0] if following else None
+
+    def since(self, key: tuple[str, int], cursor: int, limit: int) -> list[Record]:
+        """At most `limit` records from offset `cursor` on."""
         offsets = self.offsets.get(key)
         if not offsets:
-            return None
+            return []
         index = bisect_left(offsets, cursor)
-        return self.records[key][index] if index < len(offsets) else None
+        return self.records[key][index : index + limit]
 
     def trim(self, key: tuple[str, int], below: int) -> None:
         """Forget records below offset `below` (every task has passed them)."""
@@ -123,24 +134,57 @@ class BroadcastLog:
         self.offsets.clear()
 
 
-def order_of(record: Record, event_type: str) -> tuple[int, int, str, int, int]:
-    return (record.timestamp, RANKS[event_type], record.topic, record.partition, record.offset)
+def merge_order(slots: Sequence[Slot], budget: int) -> list[tuple[int, int]]:
+    """(slot, index in its records) of what can be taken now, in merge order, at most `budget`.
 
-
-def earliest(heads: list[Head | None], horizons: list[int | None]) -> Head | str | None:
-    """The head to take next, or `WAIT`, or None when there is nothing to take.
-
-    `horizons` has one entry per source with nothing buffered: None when its consumer has not
-    fetched everything the broker holds (it may hold an earlier record), else the Kafka
-    timestamp up to which its last fetch vouches that nothing else exists. The earliest head
-    is taken only when no drained source could still receive an earlier record.
+    The merge takes, again and again, the earliest head of the slots by (timestamp, source
+    rank, topic, partition, offset); each slot's records go in their own order. That is a
+    sort of every record by the running maximum of its slot's keys (a record behind a later
+    one waits for it), computed here in arrays. It stops before the first record a drained
+    slot (all its buffered records taken) could still precede: every record, if that slot's
+    horizon is None, else a record stamped after its horizon.
     """
-    if any(horizon is None for horizon in horizons):
-        return WAIT
-    present = [head for head in heads if head is not None]
-    if not present:
-        return None
-    chosen = min(present, key=lambda head: head.order)
-    if horizons and chosen.order[0] > min(horizon for horizon in horizons if horizon is not None):
-        return WAIT
-    return chosen
+    lengths = np.array([len(slot.records) for slot in slots], dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0 or budget <= 0:
+        return []
+    stamps = np.fromiter(
+        (record.timestamp for slot in slots for record in slot.records), np.int64, total
+    )
+    which = np.repeat(np.arange(len(slots)), lengths)
+    starts = np.cumsum(lengths) - lengths
+    index = np.arange(total) - starts[which]
+    peaks = stamps.copy()
+    for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
+        np.maximum.accumulate(peaks[start : start + length], out=peaks[start : start + length])
+    rank = np.empty(len(slots), dtype=np.int64)
+    rank[sorted(range(len(slots)), key=lambda at: _slot_order(slots[at]))] = np.arange(len(slots))
+    order = np.lexsort((index, rank[which], peaks))
+    cut = min(total, budget, _first_blocked(slots, which[order], stamps[order]))
+    chosen = order[:cut]
+    return list(zip(which[chosen].tolist(), index[chosen].tolist(), strict=True))
+
+
+def _slot_order(slot: Slot) -> tuple[int, str, int]:
+    return RANKS[slot.event_type], slot.topic, slot.partition
+
+
+def _first_blocked(
+    slots: Sequence[Slot], which: NDArray[np.int64], stamps: NDArray[np.int64]
+) -> int:
+    """The first merge position a drained slot's horizon does not vouch for."""
+    positions = np.arange(len(which))
+    ends = np.full(len(slots), -1, dtype=np.int64)
+    np.maximum.at(ends, which, positions)
+    blocked = len(which)
+    for slot, end in zip(slots, ends.tolist(), strict=True):
+        after = end + 1
+        if after >= blocked:
+            continue
+        if slot.horizon is None:
+            blocked = after
+            continue
+        late = np.flatnonzero(stamps[after:blocked] > slot.horizon)
+        if len(late):
+            blocked = after + int(late[0])
+    return blocked

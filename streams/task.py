@@ -12,26 +12,31 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Final
 
 import orjson
 
+from risk.batch import EventBatch
 from risk.checkpoint import (
     PROJECTION,
     StateKey,
     projection_entries,
     restore,
     restore_projection,
-    state_key,
+    row_state_key,
     written_versions,
 )
 from risk.engine import ACCEPTED, REJECTED
+from risk.engine.bulk import STATUSES
 from risk.events import NOT_AN_OBJECT, Event, Rejection
 from risk.records import Transition
 from streams.codec import decode_event, encode_record
+from streams.columns import add_line
 from streams.config import EngineConfig
-from streams.inputs import BroadcastLog, Head, OwnSource, Record, earliest, order_of
+from streams.inputs import BroadcastLog, OwnSource, Record, Slot, merge_order
 
 CURSOR_KEY: Final = orjson.dumps(["cursor"])
 LEVEL: Final = "level"
@@ -152,78 +157,71 @@ class PartitionTask:
         """Apply records in merge order until one must wait, all are drained or `budget` ends.
 
         `horizons[(topic, partition)]` is what the consumer vouches for a drained partition
-        (see `streams.inputs.earliest`); a missing entry means nothing is known yet. Buffers
-        only grow between runs, so a source drained during the run stays drained and only the
-        taken source's head changes. Returns the number of records applied.
+        (see `streams.inputs.merge_order`); a missing entry means nothing is known yet. The
+        records are ordered in arrays, decoded into columns and applied in one batch.
+        Returns the number of records applied.
         """
-        slots: list[tuple[str, tuple[str, int]]] = [
-            (kind, (source.topic, self.partition)) for kind, source in self.sources.items()
-        ]
-        slots += [(event_type, key) for key, event_type in broadcast_types.items()]
-        heads = [self._head(kind, key, broadcast) for kind, key in slots]
-        waiting = [
-            horizons.get(key) for (_, key), head in zip(slots, heads, strict=True) if not head
-        ]
-        applied = 0
-        while applied < budget:
-            chosen = earliest(heads, waiting)
-            if not isinstance(chosen, Head):
-                break
-            index = heads.index(chosen)
-            self._take(chosen)
-            applied += 1
-            kind, key = slots[index]
-            heads[index] = self._head(kind, key, broadcast)
-            if heads[index] is None:
-                waiting.append(horizons.get(key))
-        return applied
-
-    def _head(self, kind: str, key: tuple[str, int], broadcast: BroadcastLog) -> Head | None:
-        """The next record of one source, if it has one buffered."""
-        own = self.sources.get(kind)
-        if own is not None:
-            record = own.head()
-        else:
-            record = broadcast.head(key, self.broadcast_cursors.setdefault(key, 0))
-        return None if record is None else Head(order_of(record, kind), record, kind)
-
-    def _take(self, head: Head) -> None:
-        record, event_type = head.record, head.event_type
-        own = self.sources.get(event_type)
-        if own is not None:
-            own.take()
-        else:
-            self.broadcast_cursors[(record.topic, record.partition)] = record.offset + 1
-        self.apply(record, event_type, broadcast=own is None)
+        slots = [
+            Slot(kind, source.topic, self.partition, list(islice(source.records, budget)),
+                 horizons.get((source.topic, self.partition)))
+            for kind, source in self.sources.items()
+        ]  # fmt: skip
+        for key, event_type in broadcast_types.items():
+            cursor = self.broadcast_cursors.setdefault(key, 0)
+            records = broadcast.since(key, cursor, budget)
+            slots.append(Slot(event_type, key[0], key[1], records, horizons.get(key)))
+        taken: list[tuple[Record, str, bool]] = []
+        for slot, index in merge_order(slots, budget):
+            chosen = slots[slot]
+            record = chosen.records[index]
+            own = self.sources.get(chosen.event_type)
+            if own is not None:
+                own.take()
+            else:
+                self.broadcast_cursors[(record.topic, record.partition)] = record.offset + 1
+            taken.append((record, chosen.event_type, own is None))
+        self.apply_records(taken)
+        return len(taken)
 
     def apply(self, record: Record, event_type: str, *, broadcast: bool) -> None:
-        """Decode and apply one record; collect its transitions, dead letter and state."""
+        """Decode and apply one record (`apply_records` of one)."""
+        self.apply_records([(record, event_type, broadcast)])
+
+    def apply_records(self, taken: Sequence[tuple[Record, str, bool]]) -> None:
+        """Decode (record, event type, is it a broadcast) into columns and apply them in one
+        batch; collect the transitions, dead letters and state entries."""
+        if not taken:
+            return
+        batch = EventBatch()
+        for record, event_type, _ in taken:
+            if record.value is None:
+                batch.add(Rejection(NOT_AN_OBJECT))
+            else:
+                add_line(batch, record.value, event_type)
+        result = self.engine.apply_batch(batch)
         output = self.output
-        output.events += 1
-        value = record.value
-        event = Rejection(NOT_AN_OBJECT) if value is None else decode_event(value, event_type)
-        outcome = self.engine.apply(event)
-        reports = not broadcast or self.reports_broadcasts
-        if reports:
-            output.outcomes[(event_type, outcome.status)] += 1
-        if outcome.status == REJECTED:
-            reason = outcome.reason or ""
+        output.events += len(taken)
+        statuses = result.status.tolist()
+        for row, (record, event_type, broadcast) in enumerate(taken):
+            status = STATUSES[statuses[row]]
+            reports = not broadcast or self.reports_broadcasts
             if reports:
-                output.rejects[reason] += 1
-                output.dead_letters.append(DeadLetter(record, reason))
-            return
-        if outcome.status != ACCEPTED or isinstance(event, Rejection):
-            return
-        assert value is not None
-        output.changelog[encode_key(state_key(event))] = value
-        taken = time.monotonic()
-        for transition in outcome.transitions:
-            output.transitions.append(transition)
-            output.taken_at.append(taken)
-            count = int(transition.event_id.rsplit("#", 1)[1])
-            output.changelog[encode_key((LEVEL, transition.margin_account))] = orjson.dumps(
-                {"level": transition.to_level, "count": count}
-            )
+                output.outcomes[(event_type, status)] += 1
+            if status == REJECTED:
+                if reports:
+                    reason = result.reasons.get(row, "")
+                    output.rejects[reason] += 1
+                    output.dead_letters.append(DeadLetter(record, reason))
+            elif status == ACCEPTED and record.value is not None:
+                output.changelog[encode_key(row_state_key(batch, row))] = record.value
+        taken_at = time.monotonic()
+        for _, transitions in result.transitions:
+            for transition in transitions:
+                output.transitions.append(transition)
+                output.taken_at.append(taken_at)
+                count = int(transition.event_id.rsplit("#", 1)[1])
+                key = encode_key((LEVEL, transition.margin_account))
+                output.changelog[key] = orjson.dumps({"level": transition.to_level, "count": count})
 
     def drain_output(self) -> Output:
         """Hand over the round's output, with this task's cursor as the last changelog entry."""

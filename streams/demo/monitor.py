@@ -100,13 +100,14 @@ class Monitor:
 
     def feed(self, events: list[dict[str, Any]]) -> None:
         """Apply `events` through the partition task; count as a worker's commit does."""
-        task = self.task
+        task, records = self.task, []
         for event in events:
             kind = event["type"]
             value = orjson.dumps(event)
             record = MemoryRecord(f"demo.{kind}", 0, self.events, event.get("ts", 0), None, value)
             self.events += 1
-            task.apply(record, kind, broadcast=False)
+            records.append((record, kind, False))
+        task.apply_records(records)
         output = task.drain_output()
         self.rounds += 1
         self.outcomes.update(output.outcomes)

@@ -2,37 +2,76 @@
 
 from __future__ import annotations
 
-from streams.inputs import WAIT, BroadcastLog, Head, OwnSource, earliest, order_of
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.inputs import BroadcastLog, OwnSource, Slot, merge_order
 from streams.inputs import MemoryRecord as Record
+from tests.streams.merge_reference import sequential_merge
 
 
-def head(record: Record, kind: str) -> Head:
-    return Head(order_of(record, kind), record, kind)
+def slot(kind: str, stamps: list[int], horizon: int | None = 10**9, partition: int = 0) -> Slot:
+    topic = kind[0]
+    records = [Record(topic, partition, offset, ts) for offset, ts in enumerate(stamps)]
+    return Slot(kind, topic, partition, records, horizon)
 
 
 def test_the_earliest_timestamp_goes_first_and_ties_break_by_type() -> None:
-    mark = head(Record("m", 0, 5, 100), "mark")
-    position = head(Record("p", 0, 1, 100), "position")
-    later = head(Record("b", 0, 9, 99), "balance")
-    assert earliest([mark, position, later], []) is later
-    assert earliest([position, mark], []) is mark  # same ms: the price before the account
-    instrument = head(Record("i", 0, 0, 100), "instrument")
-    assert earliest([mark, instrument], []) is instrument
+    slots = [slot("mark", [100]), slot("position", [100]), slot("balance", [99])]
+    assert merge_order(slots, 10) == [(2, 0), (0, 0), (1, 0)]  # the price before the account
+    slots = [slot("mark", [100]), slot("instrument", [100])]
+    assert merge_order(slots, 10) == [(1, 0), (0, 0)]
 
 
 def test_a_source_that_may_hold_more_makes_everyone_wait() -> None:
-    mark = head(Record("m", 0, 5, 100), "mark")
-    assert earliest([mark], [None]) == WAIT
-    assert earliest([], [None]) == WAIT
+    assert merge_order([slot("mark", [100]), slot("position", [], None)], 10) == []
+    assert merge_order([slot("position", [], None)], 10) == []
 
 
 def test_a_drained_source_vouches_only_up_to_its_horizon() -> None:
-    mark = head(Record("m", 0, 5, 100), "mark")
-    assert earliest([mark], [99]) == WAIT  # its next record could still be at 99.5
-    assert earliest([mark], [100]) is mark
-    assert earliest([mark], [150, 120]) is mark
-    assert earliest([mark], [150, 60]) == WAIT
-    assert earliest([], [10]) is None
+    def taken(*horizons: int) -> int:
+        drained = [slot("position", [], horizon, partition) for partition, horizon in
+                   enumerate(horizons)]  # fmt: skip
+        return len(merge_order([slot("mark", [100]), *drained], 10))
+
+    assert taken(99) == 0  # its next record could still be at 99.5
+    assert taken(100) == 1
+    assert taken(150, 120) == 1
+    assert taken(150, 60) == 0
+    assert merge_order([slot("mark", [], 10)], 10) == []
+
+
+def test_a_record_behind_a_later_one_of_its_partition_waits_for_it() -> None:
+    slots = [slot("position", [5, 3]), slot("balance", [4])]
+    assert merge_order(slots, 10) == [(1, 0), (0, 0), (0, 1)]
+    assert merge_order(slots, 2) == [(1, 0), (0, 0)]
+    # the balance partition drained at 4.5: the position at 5 (and the 3 behind it) wait
+    assert merge_order([slot("position", [5, 3]), slot("balance", [4], 4)], 10) == [(1, 0)]
+
+
+KINDS = ("instrument", "mark", "balance", "position")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(KINDS),
+            st.lists(st.integers(0, 30), max_size=8),
+            st.one_of(st.none(), st.integers(0, 35)),
+        ),
+        max_size=6,
+    ),
+    st.integers(0, 40),
+)
+def test_merge_in_arrays_equals_the_merge_one_record_at_a_time(
+    sources: list[tuple[str, list[int], int | None]], budget: int
+) -> None:
+    slots = [
+        slot(kind, stamps, horizon, partition)
+        for partition, (kind, stamps, horizon) in enumerate(sources)
+    ]
+    assert merge_order(slots, budget) == sequential_merge(slots, budget)
 
 
 def test_own_source_skips_what_it_has_passed() -> None:
@@ -49,6 +88,7 @@ def test_broadcast_log_serves_every_cursor_and_trims() -> None:
     log.extend(key, [Record("m", 0, offset, offset) for offset in (0, 1, 4, 5)])  # a gap
     log.extend(key, [Record("m", 0, 5, 5), Record("m", 0, 6, 6)])  # a re-fetch overlaps
     assert [log.head(key, cursor).offset for cursor in (0, 2, 5, 6)] == [0, 4, 5, 6]  # type: ignore[union-attr]
+    assert [record.offset for record in log.since(key, 2, 2)] == [4, 5]
     assert log.head(key, 7) is None
     log.trim(key, 5)
     assert log.head(key, 0).offset == 5  # type: ignore[union-attr]
