@@ -125,8 +125,14 @@ class Forgetting(EngineState):
         sweep = self.retention.sweep_ms
         self.next_sweep = (self.replay_time // sweep + 1) * sweep
         for account, found in list(self.tombstones.items()):
-            for key in [key for key, (_, ts) in found.items() if ts <= edge]:
+            expired = [key for key, (_, ts) in found.items() if ts <= edge]
+            for key in expired:
                 self._unbury(account, key)
+            if expired and account in self.tombstones:
+                # A dict keeps its table when entries are deleted, and under insert-and-delete
+                # churn it grows: a fresh one is sized for what is left (built entry by entry:
+                # `dict(found)` may copy the table as it is).
+                self.tombstones[account] = {key: entry for key, entry in found.items()}  # noqa: C416
         margin = self.margin
         candidates = np.flatnonzero(
             (int32_view(margin.positions) == 0)

@@ -189,7 +189,10 @@ def _growth_by_holder(churned: dict[str, Any]) -> str:
     return (
         f"Where the growth is (`tests.bench.books.footprint` after the first tenth and at the "
         f"end, `sys.getsizeof`): {parts or 'nothing'}; together {counted / 1024:+,.0f} KiB of "
-        f"the {total / 1024:+,.0f} KiB of RSS. The rest is outside the engine's containers: "
+        f"the {total / 1024:+,.0f} KiB of RSS. Tombstones hold about the same number of entries "
+        "throughout; their keys (symbol index x 3 + side) become int objects of their own once "
+        "the symbol index passes 85 (CPython shares only the ints up to 256), a cost of ever "
+        "new symbols. The rest is outside the engine's containers: "
         "the allocator's pages (freed objects leave partly used arenas that RSS keeps) and "
         "per-symbol objects (instruments, blocks, their table rows), which grow with every "
         "symbol defined."
