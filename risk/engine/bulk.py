@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.batch import BALANCE, POSITION, EventBatch
+from risk.book import int32_view
 from risk.engine.evaluation import Evaluation
 from risk.engine.state import ACCEPTED, KEY_SPAN, REJECTED, STALE, Outcome
 from risk.events import Event, Rejection
@@ -126,7 +127,8 @@ class BulkPath(Evaluation):
         results: tuple[NDArray[np.int8], NDArray[np.int64]],
     ) -> int:
         """`apply_updates` from `row` over the book as it is now."""
-        clock = np.array((self.replay_time, self.next_sweep, self.horizon_ms), dtype=np.int64)
+        times = np.array(self.replay_times, dtype=np.int64)
+        sweep = np.array((self.next_sweep, self.horizon_ms), dtype=np.int64)
         codes, floats, resolved = rows
         stop: int = apply_updates(
             row,
@@ -134,10 +136,10 @@ class BulkPath(Evaluation):
             self.book_addresses(),
             self._market(),
             (self.threshold_bounds, self.thresholds.hysteresis),
-            clock,
+            (sweep, times, int32_view(self.account_shards)),
             results,
         )
-        self.replay_time = int(clock[0])
+        self.replay_times = times.tolist()
         return stop
 
     def _apply_one(self, batch: EventBatch, row: int, result: BatchOutcome) -> bool:

@@ -1,7 +1,8 @@
 """The risk engine: `apply(event) -> Outcome` over a numpy-backed book (SPEC §3-§7, §9).
 
 The engine owns no clock and reads no settings: event time comes in with the events, and
-"replay time" is the largest `ts` applied so far. The same engine serves the Kafka workers,
+"replay time" is the largest `ts` applied so far (kept per shard of accounts, `risk.sharding`,
+when one engine holds several Kafka partitions). The same engine serves the Kafka workers,
 `riskmon replay` and the embedded demo.
 
 Hot path: a mark for symbol S runs one compiled pass over S's block of positions
@@ -36,6 +37,7 @@ from risk.fund import FundParameters
 from risk.instruments import Instrument
 from risk.levels import Thresholds
 from risk.retention import Retention
+from risk.sharding import Sharding
 
 
 class Engine(MarkPath, PositionPath, Queries, BulkPath):
@@ -47,8 +49,9 @@ class Engine(MarkPath, PositionPath, Queries, BulkPath):
         thresholds: Thresholds | None = None,
         fund: FundParameters | None = None,
         retention: Retention | None = None,
+        sharding: Sharding | None = None,
     ) -> None:
-        super().__init__(thresholds, fund, retention)
+        super().__init__(thresholds, fund, retention, sharding)
         self._handlers: dict[type, Callable[[Any], Outcome]] = {
             Rejection: self._reject,
             MarkEvent: self._apply_mark,

@@ -1,7 +1,7 @@
 """Retention: what the engine forgets once it is older than the horizon (SPEC §13).
 
 The rule is logical (docs/ENGINE.md, "Retention"): with the watermark `W = replay time -
-horizon`, taken before each event,
+horizon` (the replay time of the account's shard, `risk.sharding`), taken before each event,
 - a closed position's tombstone (its last order keys) whose `ts <= W` is forgotten;
 - an emptied margin account is forgotten when its last balance event has `ts <= W` (or it has
   none) and no tombstone that could belong to it is remembered (for a cross account (a, S): a
@@ -30,9 +30,10 @@ NEVER: Final = 1 << 62  # a horizon no replay time reaches: nothing is forgotten
 class Forgetting(EngineState):
     """Tombstones, emptied margin accounts and account names under the retention rule."""
 
-    def watermark(self) -> int:
-        """Replay time minus the horizon (ms): what is at or below it is forgotten."""
-        return self.replay_time - self.horizon_ms
+    def watermark(self, account: int) -> int:
+        """The replay time of the account's shard minus the horizon (ms): what of the
+        account is at or below it is forgotten."""
+        return self.replay_times[self.account_shards[account]] - self.horizon_ms
 
     @contextmanager
     def remembering_everything(self) -> Iterator[None]:
@@ -121,10 +122,10 @@ class Forgetting(EngineState):
     def reclaim(self) -> None:
         """Free everything the rule has forgotten at the current watermark (any time: the
         results never depend on when this runs)."""
-        edge = self.watermark()
         sweep = self.retention.sweep_ms
         self.next_sweep = (self.replay_time // sweep + 1) * sweep
         for account, found in list(self.tombstones.items()):
+            edge = self.watermark(account)
             expired = [key for key, (_, ts) in found.items() if ts <= edge]
             for key in expired:
                 self._unbury(account, key)
@@ -134,13 +135,16 @@ class Forgetting(EngineState):
                 # `dict(found)` may copy the table as it is).
                 self.tombstones[account] = {key: entry for key, entry in found.items()}  # noqa: C416
         margin = self.margin
+        accounts = int32_view(margin.account)
+        edges = np.array(self.replay_times, dtype=np.int64) - self.horizon_ms
+        shards = int32_view(self.account_shards)[np.maximum(accounts, 0)]
         candidates = np.flatnonzero(
             (int32_view(margin.positions) == 0)
-            & (np.frombuffer(margin.balance_ts, dtype=np.int64) <= edge)
-            & (int32_view(margin.account) != NO_POSITION)
+            & (np.frombuffer(margin.balance_ts, dtype=np.int64) <= edges[shards])
+            & (accounts != NO_POSITION)
         ).tolist()
         for index in candidates:
-            if not self._holds_tombstone(index, edge):
+            if not self._holds_tombstone(index, self.watermark(margin.account[index])):
                 self._forget(index)
         self._release_names()
 

@@ -90,6 +90,11 @@ class MarkPath(JointBands):
         self._table = None
         self.settle_assets[symbol] = self._asset(instrument.settle)
         transitions = self._revalue(symbol, "instrument", self.replay_time, retier=True)
+        if self.sharding.count > 1:  # each record at the replay time of its account's shard
+            times, shards, names = self.replay_times, self.account_shards, self.accounts_by_name
+            transitions = tuple(
+                record._replace(ts=times[shards[names[record.account]]]) for record in transitions
+            )
         return Outcome(ACCEPTED, None, transitions)
 
     # -- epochs --------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ class PositionPath(Forgetting, Evaluation):
 
     def _apply_balance(self, event: BalanceEvent) -> Outcome:
         self._reclaim_if_due()
-        edge = self.watermark()
         account, asset = self._account(event.account), self._asset(event.asset)
+        edge = self.watermark(account)
         margin = self.margin
         key = account * KEY_SPAN + asset
         target = self._live(self.cross_accounts, key, edge)
@@ -37,7 +37,7 @@ class PositionPath(Forgetting, Evaluation):
         if target is None:
             target = self._new_margin_account(account, CROSS, asset, NO_POSITION, 0)
             self.cross_accounts[key] = target
-        self._advance(event.ts)
+        self._advance(event.ts, account)
         self._settle_account(target)
         margin.balance_seq[target] = NO_SEQ if event.seq is None else event.seq
         margin.balance_ts[target] = event.ts
@@ -53,14 +53,14 @@ class PositionPath(Forgetting, Evaluation):
         if symbol is None:
             return Outcome(REJECTED, UNKNOWN_SYMBOL, ())
         self._reclaim_if_due()
-        edge = self.watermark()
         account = self._account(event.account)
+        edge = self.watermark(account)
         side = SIDE_CODES[event.position_side]
         identity = (account * KEY_SPAN + symbol) * 3 + side
         pid, owner = self._find_position(account, symbol, side, identity)
         if self._is_stale(pid, account, symbol * 3 + side, event, edge):
             return _STALE
-        self._advance(event.ts)
+        self._advance(event.ts, account)
         seq = NO_SEQ if event.seq is None else event.seq
         if owner != NO_POSITION:
             self._settle_account(owner)

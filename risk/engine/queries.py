@@ -43,7 +43,7 @@ class Queries(Forgetting, Evaluation):
         """The index of a margin account by its SPEC §4 id, or None when there is none (or the
         retention rule has forgotten it)."""
         found = self._find_margin_account(margin_account_id)
-        if found is None or self._forgotten(found, self.watermark()):
+        if found is None or self._forgotten(found, self.watermark(self.margin.account[found])):
             return None
         return found
 

@@ -8,6 +8,7 @@ evaluation and queries are layered over it (`risk.engine.engine.Engine` composes
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 from typing import Final, NamedTuple, TypeVar
 
@@ -41,6 +42,7 @@ from risk.kernels.valuation import SUMS, revalue_rows
 from risk.levels import Thresholds
 from risk.records import Transition
 from risk.retention import Retention
+from risk.sharding import Sharding
 from risk.valuation import value_position
 
 ACCEPTED: Final = "accepted"
@@ -71,6 +73,7 @@ class EngineState:
         thresholds: Thresholds | None = None,
         fund: FundParameters | None = None,
         retention: Retention | None = None,
+        sharding: Sharding | None = None,
     ) -> None:
         self.thresholds = thresholds or Thresholds()
         self.threshold_bounds = np.array(self.thresholds.bounds, dtype=np.float64)
@@ -86,7 +89,8 @@ class EngineState:
             self.fund_parameters.decay,
             self.fund_parameters.prior_bar_variance,
         )
-        self.replay_time = 0
+        self.sharding = sharding or Sharding()
+        self.replay_times = [0] * self.sharding.count  # per shard (risk.sharding)
         self.instruments: list[Instrument] = []
         self.blocks: list[SymbolBlock] = []
         self.block_addresses = BlockAddresses(self.blocks, set())
@@ -106,6 +110,7 @@ class EngineState:
         # account -> (symbol * 3 + side) -> (seq, ts) of a closed position (docs/ENGINE.md)
         self.tombstones: dict[int, dict[int, tuple[int, int]]] = {}
         self.account_refs: list[int] = []  # margin accounts and tombstones per account name
+        self.account_shards = array("i")  # the shard of each account name
         self.unreferenced: set[int] = set()  # account names that may hold nothing any more
         self.free_names: list[int] = []
         self.next_sweep = 0
@@ -171,13 +176,16 @@ class EngineState:
         index = self.accounts_by_name.get(name)
         if index is not None:
             return index
+        shard = self.sharding.of(name) if self.sharding.count > 1 else 0
         if self.free_names:
             index = self.free_names.pop()
             self.account_names[index] = name
+            self.account_shards[index] = shard
         else:
             index = len(self.account_names)
             self.account_names.append(name)
             self.account_refs.append(0)
+            self.account_shards.append(shard)
         self.accounts_by_name[name] = index
         self.unreferenced.add(index)
         return index
@@ -319,8 +327,25 @@ class EngineState:
             float_view(block.maintenance),
         )
 
-    def _advance(self, ts: int) -> None:
-        self.replay_time = max(self.replay_time, ts)
+    @property
+    def replay_time(self) -> int:
+        """The largest `ts` applied so far, over every shard (ms)."""
+        return max(self.replay_times)
+
+    @replay_time.setter
+    def replay_time(self, ts: int) -> None:
+        """Every shard's replay time (a restore sets it)."""
+        self.replay_times = [ts] * self.sharding.count
+
+    def _advance(self, ts: int, account: int | None = None) -> None:
+        """Replay time after an event: of the account's shard, or of every shard (None: a
+        broadcast)."""
+        times = self.replay_times
+        if account is not None:
+            shard = self.account_shards[account]
+            times[shard] = max(times[shard], ts)
+        elif ts > min(times):
+            self.replay_times = [max(time, ts) for time in times]
 
 
 class _Namer:

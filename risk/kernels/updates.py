@@ -55,27 +55,32 @@ def apply_updates(
     book: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]],
     market: Market,
     thresholds: tuple[NDArray[np.float64], float],
-    clock: NDArray[np.int64],
+    clock: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]],
     results: tuple[NDArray[np.int8], NDArray[np.int64]],
 ) -> int:
     """Apply rows start.. until one needs the per-event path; return the first row not done.
 
     `rows` = (codes, floats, resolved); `book` = (engine column addresses, their lengths
     (margin accounts, pids), block addresses and rows per symbol); `market` = (instrument
-    table, settle asset per symbol, mark per symbol (NaN: none)); `clock` = (replay time,
-    next sweep, horizon), replay time advanced in place; `results` = (outcome, margin account)
-    per row. A row left PENDING is the caller's; a DECIDE row is applied but its level change
-    is not written.
+    table, settle asset per symbol, mark per symbol (NaN: none)); `clock` = ((next sweep,
+    horizon), replay time per shard (advanced in place), shard per account name);
+    `results` = (outcome, margin account) per row. A row left PENDING is the caller's; a
+    DECIDE row is applied but its level change is not written.
     """
-    codes = rows[0]
+    codes, resolved = rows[0], rows[2]
     addresses, counts, blocks = book
     margin = margin_columns(addresses, counts[0])
     positions = position_columns(addresses, counts[1])
     outcome, owners = results
-    replay_time, next_sweep, horizon = clock[0], clock[1], clock[2]
+    (next_sweep, horizon), times, shards = (clock[0][0], clock[0][1]), clock[1], clock[2]
+    latest = times.max()
     row = start
-    while row < len(codes) and replay_time < next_sweep:
-        edge = replay_time - horizon
+    while row < len(codes) and latest < next_sweep:
+        account = resolved[row, ACCOUNT]
+        if account < 0:
+            break
+        shard = shards[account]
+        edge = times[shard] - horizon
         kind = codes[row, KIND]
         if kind == POSITION_KIND:
             result, owner = _position(row, rows, (margin, positions), blocks, market)
@@ -86,14 +91,14 @@ def apply_updates(
         if result == PENDING:
             break
         if result != STALE:
-            replay_time = max(replay_time, codes[row, TS])
+            times[shard] = max(times[shard], codes[row, TS])
+            latest = max(latest, times[shard])
             if margin[9][owner]:  # an emptied account's balance is only written
                 result = _decide(owner, (margin, positions), blocks, market, thresholds)
         outcome[row], owners[row] = result, owner
         row += 1
         if result == DECIDE:
             break
-    clock[0] = replay_time
     return row
 
 
