@@ -89,6 +89,32 @@ def restore(
     engine.restore_levels(levels, replay_time)
 
 
+ACCOUNT_KINDS: Final = ("balance", "position")
+
+
+def admit(
+    engine: Engine,
+    shard: int,
+    events: Iterable[Event],
+    levels: Mapping[str, tuple[str, int]],
+    replay_time: int,
+) -> None:
+    """Restore one shard's accounts into a running sharded engine (risk.sharding) that holds
+    nothing of that shard, at the same broadcasts (marks, instruments, fund, depth) as the
+    checkpoint's: `events` are the shard's last account events, `levels` and `replay_time`
+    the shard's. Broadcast events among them are skipped (the engine has them already);
+    transitions the rebuilding causes are discarded, as in `restore`."""
+    by_kind: dict[str, list[Event]] = {kind: [] for kind in ACCOUNT_KINDS}
+    for event in events:
+        kind = state_key(event)[0]
+        if kind in by_kind:
+            by_kind[kind].append(event)
+    with engine.remembering_everything():
+        for kind in ACCOUNT_KINDS:
+            engine.apply_events(by_kind[kind])
+    engine.restore_shard(shard, levels, replay_time)
+
+
 # -- the fund projection's path-dependent state ------------------------------------------------
 
 PROJECTION: Final = "projection"

@@ -18,8 +18,8 @@ from typing import Any
 
 from risk.batch import EventBatch
 from risk.engine.bulk import BulkPath
+from risk.engine.handover import Handover
 from risk.engine.marks import MarkPath
-from risk.engine.positions import PositionPath
 from risk.engine.queries import Queries
 from risk.engine.state import _QUIET, _STALE, ACCEPTED, REJECTED, Outcome, Snapshot
 from risk.events import (
@@ -40,7 +40,7 @@ from risk.retention import Retention
 from risk.sharding import Sharding
 
 
-class Engine(MarkPath, PositionPath, Queries, BulkPath):
+class Engine(MarkPath, Handover, Queries, BulkPath):
     """Margin state of every account and the transitions between risk levels."""
 
     def __init__(

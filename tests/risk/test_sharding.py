@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from risk import Engine, Transition
+from risk.checkpoint import admit, state_key
 from risk.events import BalanceEvent, Event, InstrumentEvent, PositionEvent, Rejection
 from risk.retention import Retention
 from risk.sharding import Sharding
@@ -108,3 +109,45 @@ def test_a_shard_out_of_range_is_refused() -> None:
         engine.apply(BalanceEvent("a0", "USDT", 1.0, None, 1))
     with pytest.raises(ValueError, match="at least one shard"):
         Sharding(0)
+
+
+def views(engine: Engine) -> list[Any]:
+    return [engine.account_view(index) for index in engine.tracked_accounts()]
+
+
+@pytest.mark.parametrize(("seed", "horizon", "moved"), [(21, 12, 0), (22, 40, 1), (23, 25, 2)])
+def test_a_shard_dropped_and_admitted_again_goes_on_as_if_it_never_left(
+    seed: int, horizon: int, moved: int
+) -> None:
+    """What a worker does on a rebalance: drop a partition's shard, later restore it from
+    its checkpoint (its last account events, levels and replay time) while the engine holds
+    the same broadcasts; the engine then goes on exactly as one that kept it."""
+    events = sharded_stream(seed, 3_000)
+    half = len(events) // 2
+    retention, sharding = Retention(horizon), Sharding(SHARDS, shard_of)
+    kept = Engine(instruments(), retention=retention, sharding=sharding)
+    handed = Engine(instruments(), retention=retention, sharding=sharding)
+    latest: dict[tuple[str, ...], Event] = {}  # the shard's changelog: last accepted events
+    for event in events[:half]:
+        outcome = handed.apply(event)
+        kept.apply(event)
+        if not isinstance(event, PositionEvent | BalanceEvent) or outcome.status != "accepted":
+            continue
+        if shard_of(event.account) == moved:
+            latest[state_key(event)] = event
+    levels, clock = handed.shard_levels(moved), handed.replay_times[moved]
+    others = [view for view in views(handed) if shard_of(view.account) != moved]
+    handed.drop_shard(moved)
+    assert views(handed) == others
+    assert not handed.shard_accounts(moved)
+    assert not any(shard_of(name) == moved for name in handed.accounts_by_name)
+    admit(handed, moved, latest.values(), levels, clock)
+    assert views(handed) == views(kept)
+    assert handed.replay_times == kept.replay_times
+    after = seen(handed.apply_events(events[half:]))
+    assert after == seen(kept.apply_events(events[half:]))
+    assert views(handed) == views(kept)
+    # the moved shard held accounts with history, and they changed level after the move
+    assert any(count for _, count in levels.values())
+    moved_records = [r for _, _, records in after for r in records if shard_of(r.account) == moved]
+    assert moved_records

@@ -1,0 +1,98 @@
+"""Handing a shard over: drop all of it, or take one back in from its checkpoint.
+
+A worker holding several Kafka partitions in one sharded engine (risk.sharding) loses a
+partition on a rebalance and gains others. `drop_shard` forgets every account of a shard at
+once, with no records: the partition's new owner rebuilds it from the changelog.
+`restore_shard` is the end of `risk.checkpoint.admit`: after the shard's last account events
+were applied (nothing forgotten), its levels, transition counts and replay time are those of
+the checkpoint. Nothing the other shards hold changes (docs/ENGINE.md, "Shards").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from risk.book import CROSS, NO_POSITION, int32_view
+from risk.engine.positions import PositionPath
+from risk.engine.state import KEY_SPAN
+from risk.levels import LEVEL_NAMES
+
+
+class Handover(PositionPath):
+    """Dropping and restoring whole shards of a sharded engine."""
+
+    def shard_accounts(self, shard: int) -> list[int]:
+        """The margin accounts (free slots excluded) whose account is in `shard`."""
+        accounts = int32_view(self.margin.account)
+        held = accounts != NO_POSITION
+        shards = int32_view(self.account_shards)[np.maximum(accounts, 0)]
+        return np.flatnonzero(held & (shards == shard)).tolist()
+
+    def shard_levels(self, shard: int) -> dict[str, tuple[str, int]]:
+        """Margin account id -> (level, transitions so far) of the shard's margin accounts
+        and of its forgotten ones with a carried count: what a checkpoint stores."""
+        margin, levels = self.margin, {}
+        for index in self.shard_accounts(shard):
+            levels[self.margin_account_id(index)] = (
+                LEVEL_NAMES[margin.level[index]],
+                margin.transitions[index],
+            )
+        for identity, count in self.carried_counts.items():
+            if self._shard_of_id(identity) == shard:
+                levels.setdefault(identity, ("safe", count))
+        return levels
+
+    def drop_shard(self, shard: int) -> None:
+        """Forget every account of `shard`: positions, margin accounts, tombstones, carried
+        counts and names, with no records; its replay time starts again at 0."""
+        for index in self.shard_accounts(shard):
+            pid = self.margin.head[index]
+            while pid != NO_POSITION:
+                following = self.positions.next[pid]
+                self._close_position(pid, index)
+                pid = following
+            self._drop_margin_account(index)
+        for account in [account for account in self.tombstones if self._in(account, shard)]:
+            for key in list(self.tombstones[account]):
+                self._unbury(account, key)
+        self.carried_counts = {
+            identity: count
+            for identity, count in self.carried_counts.items()
+            if self._shard_of_id(identity) != shard
+        }
+        self._release_names()
+        self.replay_times[shard] = 0
+
+    def restore_shard(
+        self, shard: int, levels: Mapping[str, tuple[str, int]], replay_time: int
+    ) -> None:
+        """Levels and counts of the shard's margin accounts from `levels` (others `safe`, no
+        transitions; counts of accounts holding nothing are carried), its replay time, then
+        a sweep of what the rule has forgotten at that time."""
+        margin, remaining = self.margin, dict(levels)
+        for index in self.shard_accounts(shard):
+            name, count = remaining.pop(self.margin_account_id(index), ("safe", 0))
+            margin.level[index] = LEVEL_NAMES.index(name)
+            margin.transitions[index] = count
+        self.carried_counts.update((key, count) for key, (_, count) in remaining.items() if count)
+        self.replay_times[shard] = replay_time
+        self.reclaim()
+
+    def _drop_margin_account(self, index: int) -> None:
+        margin = self.margin
+        account = margin.account[index]
+        if margin.mode[index] == CROSS:
+            del self.cross_accounts[account * KEY_SPAN + margin.asset[index]]
+        else:
+            symbol, side = margin.symbol[index], margin.side[index]
+            del self.isolated_accounts[(account * KEY_SPAN + symbol) * 3 + side]
+        margin.release(index)
+        self._unref(account)
+
+    def _in(self, account: int, shard: int) -> bool:
+        return self.account_shards[account] == shard
+
+    def _shard_of_id(self, margin_account_id: str) -> int:
+        return self.sharding.of(margin_account_id.split("/", 1)[0])
