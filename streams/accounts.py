@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from risk.levels import LEVEL_NAMES, Level
+from streams.holding import Holding
 from streams.partitioning import partition_of
-from streams.task import PartitionTask
 
 Record = dict[str, Any]
 
@@ -28,7 +28,7 @@ def owning_partition(margin_account_id: str, partitions: int) -> int:
     return partition_of(account.encode(), partitions)
 
 
-def find_account(task: PartitionTask, margin_account_id: str) -> Record | None:
+def find_account(task: Holding, margin_account_id: str) -> Record | None:
     engine = task.engine
     index = engine.find_margin_account(margin_account_id)
     return None if index is None else engine.account_view(index).as_record()
@@ -43,12 +43,14 @@ def worst_first(record: Record) -> tuple[int, float, str]:
     return (-level, -badness, record["margin_account"])
 
 
-def worst_accounts(tasks: Iterable[PartitionTask], minimum: Level, limit: int) -> list[Record]:
-    """The `limit` worst accounts at `minimum` or above over `tasks`."""
+def worst_accounts(tasks: Iterable[Holding], minimum: Level, limit: int) -> list[Record]:
+    """The `limit` worst accounts at `minimum` or above over `tasks` (partitions that share
+    an engine are asked once)."""
+    engines = {id(task.engine): task.engine for task in tasks}.values()
     found = [
-        task.engine.account_view(index).as_record()
-        for task in tasks
-        for index in task.engine.worst_accounts(minimum, limit)
+        engine.account_view(index).as_record()
+        for engine in engines
+        for index in engine.worst_accounts(minimum, limit)
     ]
     return merge_worst([found], limit)
 

@@ -19,6 +19,7 @@ from risk.fund import FundParameters
 from risk.instruments import Instrument
 from risk.levels import Thresholds
 from risk.retention import HOUR_MS, Retention
+from risk.sharding import Sharding
 
 _LEVEL_KEYS = ("watch", "margin_call", "liquidation", "hysteresis")
 _FUND_INTEGERS = (
@@ -44,9 +45,9 @@ class EngineConfig:
     fund: FundParameters = field(default_factory=FundParameters)
     retention: Retention = field(default_factory=Retention)
 
-    def engine(self) -> Engine:
-        """A fresh engine with this configuration."""
-        return Engine(self.instruments, self.thresholds, self.fund, self.retention)
+    def engine(self, sharding: Sharding | None = None) -> Engine:
+        """A fresh engine with this configuration (one shard unless `sharding` is given)."""
+        return Engine(self.instruments, self.thresholds, self.fund, self.retention, sharding)
 
 
 def load_config(path: Path | None) -> EngineConfig:

@@ -1,9 +1,10 @@
 """Live fund projections on the Kafka workers (docs/FUND.md, "Live projections").
 
-Every task's engine calls `FundDesk.listener` at each epoch; the desk keeps, per epoch, each
-task's market and book share. The worker that owns partition 0 aggregates: once its own tasks
-hold an epoch, it asks every other worker for its share of that epoch over HTTP (its totals,
-then its stress answers while the depletion search runs), combines them with its own
+The engine a worker serves its partitions from calls `FundDesk.listener` at each epoch; the
+desk keeps, per epoch, its market and book share under the partitions it held then. The
+worker that owns partition 0 aggregates: once it holds an epoch for all its partitions, it
+asks every other worker for its share of that epoch over HTTP (its totals, then its stress
+answers while the depletion search runs), combines them with its own
 (`risk.fund.projection.aggregate_projection`) and queues one `riskmon.fund` record per asset
 for its next transaction. Every worker computes its share with the aggregator's covariance,
 so all of them draw the same Monte Carlo paths. An epoch some worker no longer holds, or whose
@@ -18,7 +19,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Final
 
@@ -48,7 +49,7 @@ class FundDesk:
     """One worker's epochs, its share of each, and what its aggregation produced."""
 
     def __init__(self) -> None:
-        self.snapshots: dict[int, dict[int, tuple[Market, BookShare]]] = {}
+        self.snapshots: dict[int, dict[frozenset[int], tuple[Market, BookShare]]] = {}
         self.served: dict[int, EpochShare] = {}  # shares computed for the aggregator
         self.outbox: list[tuple[bytes, bytes]] = []
         self.latest: dict[str, Any] | None = None
@@ -56,10 +57,15 @@ class FundDesk:
         self.published = 0
         self.skipped = 0
 
-    def listener(self, partition: int, engine: Engine) -> Callable[[int], None]:
+    def listener(
+        self, partitions: Callable[[], Iterable[int]], engine: Engine
+    ) -> Callable[[int], None]:
+        """What `engine` calls at each epoch: its market and book, kept under the partitions
+        it holds at that moment."""
+
         def on_epoch(at: int) -> None:
             taken = (take_market(engine, at), take_share(engine))
-            self.snapshots.setdefault(at, {})[partition] = taken
+            self.snapshots.setdefault(at, {})[frozenset(partitions())] = taken
             for old in sorted(self.snapshots)[:-KEEP_EPOCHS]:
                 del self.snapshots[old]
                 self.served.pop(old, None)
@@ -68,24 +74,23 @@ class FundDesk:
 
     def forget(self, partition: int) -> None:
         for held in self.snapshots.values():
-            held.pop(partition, None)
+            for key in [key for key in held if partition in key]:
+                del held[key]
         self.served.clear()
 
     def complete(self, partitions: set[int]) -> list[int]:
-        """Epochs every one of `partitions` holds, oldest first."""
+        """Epochs whose snapshots cover exactly `partitions`, oldest first."""
         return [
             at
             for at, held in sorted(self.snapshots.items())
-            if partitions and partitions <= held.keys()
+            if _covering(held, partitions) is not None
         ]
 
     def taken(self, at: int, partitions: set[int]) -> list[tuple[Market, BookShare]]:
-        held = self.snapshots.get(at, {})
-        if not partitions or not partitions <= held.keys():
-            raise NotReadyError(
-                f"epoch {at} not held by partitions {sorted(partitions - held.keys())}"
-            )
-        return [held[partition] for partition in sorted(partitions)]
+        covering = _covering(self.snapshots.get(at, {}), partitions)
+        if covering is None:
+            raise NotReadyError(f"epoch {at} not held by exactly partitions {sorted(partitions)}")
+        return covering
 
     def take_outbox(self) -> list[tuple[bytes, bytes]]:
         outbox, self.outbox = self.outbox, []
@@ -97,6 +102,17 @@ class FundDesk:
         for asset, record in asset_records(projection, settle).items():
             self.outbox.append((asset.encode(), encode_record(record).encode()))
         self.published += 1
+
+
+def _covering(
+    held: dict[frozenset[int], tuple[Market, BookShare]], partitions: set[int]
+) -> list[tuple[Market, BookShare]] | None:
+    """The snapshots that together hold exactly `partitions`, each once; None if none do."""
+    parts = sorted((key for key in held if key <= partitions), key=min)
+    covered = [partition for key in parts for partition in key]
+    if not partitions or sorted(covered) != sorted(partitions):
+        return None
+    return [held[key] for key in parts]
 
 
 def share_of(
@@ -166,7 +182,7 @@ def aggregate(
 
 
 async def aggregate_forever(worker: Any, desk: FundDesk, stopping: asyncio.Event) -> None:
-    """On the owner of partition 0: aggregate each new epoch its tasks all hold."""
+    """On the owner of partition 0: aggregate each new epoch held for all its partitions."""
     while not stopping.is_set():
         await asyncio.sleep(0.2)
         tasks = set(worker.tasks)

@@ -19,6 +19,7 @@ partitions it lacks, and status 503: a partial list must never pass for the whol
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 import aiohttp
@@ -29,8 +30,8 @@ from prometheus_client.registry import CollectorRegistry
 
 from streams.accounts import find_account, level_of, merge_worst, owning_partition, worst_accounts
 from streams.fund_wire import stress_document, totals_document, unpack
+from streams.holding import Holding
 from streams.projections import FundDesk, NotReadyError, share_of
-from streams.task import PartitionTask
 
 FORWARDED: Final = "X-Riskmon-Forwarded"
 MAX_LIMIT: Final = 1000
@@ -41,7 +42,7 @@ class Directory(Protocol):
     """What the API needs from a worker: its tasks and who owns the rest."""
 
     @property
-    def tasks(self) -> dict[int, PartitionTask]: ...
+    def tasks(self) -> Mapping[int, Holding]: ...
     @property
     def url(self) -> str: ...
     def partition_count(self) -> int | None: ...

@@ -13,23 +13,24 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
 from prometheus_client.registry import CollectorRegistry
 
 from risk.engine import Engine
+from streams.assignment import Assignment, Listener
 from streams.config import EngineConfig
+from streams.holding import Holding
+from streams.holdings import Holdings
 from streams.inputs import BroadcastLog, OwnSource
-from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain, read_committed
+from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain
 from streams.metrics import register_metrics, register_runtime
+from streams.outputs import Output, transition_value
 from streams.projections import FundDesk
 from streams.routing import RoutingAssignor
 from streams.settings import Settings
-from streams.task import Checkpoint, Output, PartitionTask, transition_value
 
 log = logging.getLogger("riskmon.worker")
 
@@ -41,7 +42,7 @@ PAUSE_ABOVE: Final = 50_000  # buffered records of one input partition
 RESUME_BELOW: Final = 10_000
 
 
-class Worker:
+class Worker(Assignment):
     """Owns the consumers, the transactional producer and the partition tasks."""
 
     def __init__(self, settings: Settings, config: EngineConfig) -> None:
@@ -51,7 +52,8 @@ class Worker:
         self.own_types = {topics.positions: "position", topics.balances: "balance"}
         by_type = topics.by_type()
         self.broadcast_topics = {by_type[kind]: kind for kind in BROADCAST_TYPES}
-        self.tasks: dict[int, PartitionTask] = {}
+        self.fund = FundDesk()
+        self.holdings = Holdings(config, self._watch)
         self.pending: set[int] = set()
         self.lock = asyncio.Lock()
         self.log = BroadcastLog()
@@ -65,7 +67,6 @@ class Worker:
         self.rejects: Counter[str] = Counter()
         self.transitions_published = 0
         self.level_transitions: Counter[tuple[str, str]] = Counter()
-        self.fund = FundDesk()
         self.rounds = 0
         self.restores = 0
         options = client_options(settings)
@@ -102,7 +103,7 @@ class Worker:
             await self.broadcast.start()
             await self.group.start()
             await self._assign_broadcast()
-            self.group.subscribe(list(self.own_types), listener=_Listener(self))
+            self.group.subscribe(list(self.own_types), listener=Listener(self))
         except KafkaError as error:
             await self.stop()
             raise BrokerError(explain(error, self.settings)) from error
@@ -169,17 +170,20 @@ class Worker:
             if self.pending:
                 await self._restore_pending()
             applied = self._process()
+            committed = True
             if applied or self.fund.outbox:
-                await self._commit_or_reset()
+                committed = await self._commit_or_reset()
+            if committed and self.holdings.joining:
+                for partition in self.holdings.join_ready(list(self.broadcast_types)):
+                    log.info("partition %d caught up and joined the served engine", partition)
         return bool(fetched or applied)
 
     async def _fetch(self) -> int:
         fetched = 0
         batches = await self.group.getmany(timeout_ms=0)
         for tp, records in batches.items():
-            task = self.tasks.get(tp.partition)
-            if task is not None:
-                source = task.sources[self.own_types[tp.topic]]
+            source = self.holdings.source(tp.partition, self.own_types[tp.topic])
+            if source is not None:
                 source.extend(records)
                 self._pace(tp, len(source.records))
             fetched += len(records)
@@ -224,12 +228,9 @@ class Worker:
 
     def _process(self) -> int:
         budget = self.settings.max_batch_events
-        applied = 0
-        for task in self.tasks.values():
-            applied += task.run(self.log, self.broadcast_types, self.horizons, budget)
+        applied = self.holdings.run(self.log, self.broadcast_types, self.horizons, budget)
         for tp in list(self.paused):
-            owner = self.tasks.get(tp.partition)
-            source = None if owner is None else owner.sources[self.own_types[tp.topic]]
+            source = self.holdings.source(tp.partition, self.own_types[tp.topic])
             if source is None or len(source.records) < RESUME_BELOW:
                 self.group.resume(tp)
                 self.paused.discard(tp)
@@ -237,18 +238,20 @@ class Worker:
         return applied
 
     def _trim_broadcast(self) -> None:
-        if not self.tasks:
-            return
         for key in self.broadcast_types:
-            lowest = min(task.broadcast_cursors.get(key, 0) for task in self.tasks.values())
+            lowest = self.holdings.lowest_cursor(key)
+            if lowest is None:
+                return
             self.log.trim(key, lowest)
             if key in self.broadcast_from:  # the log now serves cursors from `lowest` on
                 self.broadcast_from[key] = max(self.broadcast_from[key], lowest)
 
     # -- commit --------------------------------------------------------------------------------
 
-    async def _commit_or_reset(self) -> None:
-        outputs = [(task, task.drain_output()) for task in self.tasks.values()]
+    async def _commit_or_reset(self) -> bool:
+        """Publish the round in one transaction; False when it failed (then every partition
+        is restored from its changelog)."""
+        outputs = self.holdings.drain_outputs()
         try:
             await asyncio.wait_for(self._commit(outputs), COMMIT_TIMEOUT_SECONDS)
         except ProducerFenced as error:
@@ -261,10 +264,10 @@ class Worker:
                 "transaction failed (%s); restoring tasks from the changelog", error or "timeout"
             )
             await self._reset()
-            return
+            return False
         self.rounds += 1
         published = time.monotonic()
-        for _, output in outputs:
+        for _, _, output in outputs:
             self.outcomes.update(output.outcomes)
             self.rejects.update(output.rejects)
             self.transitions_published += len(output.transitions)
@@ -272,12 +275,13 @@ class Worker:
                 self.level_transitions[(transition.from_level, transition.to_level)] += 1
                 trigger = transition.trigger.split(":", 1)[0]
                 self.metrics.evaluation.labels(trigger).observe(published - taken)
+        return True
 
-    async def _commit(self, outputs: list[tuple[PartitionTask, Output]]) -> None:
+    async def _commit(self, outputs: list[tuple[int, dict[str, OwnSource], Output]]) -> None:
         producer, topics = self.producer, self.settings.topics
         offsets: dict[TopicPartition, int] = {}
         async with producer.transaction():
-            for task, output in outputs:
+            for partition, sources, output in outputs:
                 for transition in output.transitions:
                     await producer.send(
                         topics.liquidations,
@@ -292,11 +296,9 @@ class Worker:
                         headers=letter.headers(),
                     )
                 for key, value in output.changelog.items():
-                    await producer.send(
-                        topics.changelog, key=key, value=value, partition=task.partition
-                    )
-                for source in task.sources.values():
-                    offsets[TopicPartition(source.topic, task.partition)] = source.next_offset
+                    await producer.send(topics.changelog, key=key, value=value, partition=partition)
+                for source in sources.values():
+                    offsets[TopicPartition(source.topic, partition)] = source.next_offset
             for key, value in self.fund.take_outbox():  # lost with an aborted transaction
                 await producer.send(topics.projections, key=key, value=value)
             await producer.send_offsets_to_transaction(offsets, self.settings.group_id)
@@ -315,105 +317,38 @@ class Worker:
             except KafkaError as error:
                 log.warning("producer restart failed (%s); retrying", error)
                 await asyncio.sleep(1.0)
-        self.pending |= set(self.tasks)
-        for partition in self.tasks:
+        self.pending |= self.holdings.all_partitions()
+        for partition in self.holdings.all_partitions():
             self.fund.forget(partition)
-        self.tasks.clear()
+        self.holdings.clear()
         self._forget_broadcasts()
 
-    # -- assignment ----------------------------------------------------------------------------
-
-    async def revoke(self, partitions: Iterable[int]) -> None:
-        async with self.lock:  # no round is half done: each one commits before releasing
-            for partition in partitions:
-                self.tasks.pop(partition, None)
-                self.pending.discard(partition)
-                self.fund.forget(partition)
-            if not self.tasks:
-                self.broadcast.pause(*self.broadcast.assignment())
-                self._forget_broadcasts()
-
-    def _forget_broadcasts(self) -> None:
-        """Drop the broadcast log: the next restore seeks to the tasks' own cursors."""
-        self.log.clear()
-        self.broadcast_from.clear()
-
-    def assign(self, partitions: Iterable[int]) -> None:
-        self.pending |= set(partitions) - set(self.tasks)
-
-    async def _restore_pending(self) -> None:
-        partitions = sorted(self.pending)
-        self.pending.clear()
-        assigned = {tp.partition for tp in self.group.assignment()}
-        partitions = [partition for partition in partitions if partition in assigned]
-        if not partitions:
-            return
-        entries = await read_changelog(self.settings, partitions)
-        broadcast_start = await self.broadcast.beginning_offsets(
-            [TopicPartition(*key) for key in self.broadcast_types]
-        )
-        for partition in partitions:
-            checkpoint = Checkpoint.from_entries(entries[partition])
-            sources = await self._own_sources(partition, checkpoint)
-            task = PartitionTask(partition, self.config, sources, checkpoint)
-            task.engine.watch_epochs(self.fund.listener(partition, task.engine))
-            for tp, offset in broadcast_start.items():
-                task.broadcast_cursors.setdefault((tp.topic, tp.partition), offset)
-            self.tasks[partition] = task
-            self.restores += 1
-            log.info("partition %d restored: %d entries", partition, len(entries[partition]))
-        self._rewind_broadcast()
-
-    async def _own_sources(self, partition: int, checkpoint: Checkpoint) -> dict[str, OwnSource]:
-        stored = checkpoint.cursor.get("inputs", {})
-        sources = {}
-        for topic, kind in self.own_types.items():
-            tp = TopicPartition(topic, partition)
-            start = (await self.group.beginning_offsets([tp]))[tp]
-            offset = stored.get(kind, start)
-            if offset < start:  # never skip input silently: the state would be incomplete
-                raise BrokerError(
-                    f"{topic}[{partition}] starts at offset {start}, but the checkpoint resumes "
-                    f"from {offset}: retention dropped input this worker has not applied"
-                )
-            self.group.seek(tp, offset)
-            self.horizons[(topic, partition)] = None
-            sources[kind] = OwnSource(topic, int(offset))
-        return sources
-
-    def _rewind_broadcast(self) -> None:
-        """Seek each broadcast partition back to the lowest task cursor the log lacks."""
-        for key in self.broadcast_types:
-            lowest = min(task.broadcast_cursors[key] for task in self.tasks.values())
-            held_from = self.broadcast_from.get(key)
-            if held_from is None or lowest < held_from:
-                tp = TopicPartition(*key)
-                self.broadcast.seek(tp, lowest)
-                self.log.drop(key)
-                self.broadcast_from[key] = lowest
-                self.horizons[key] = None
-        self.broadcast.resume(*self.broadcast.assignment())
-
-    def partition_count(self) -> int | None:
-        """Partitions of the account topics, once the group has metadata for them."""
-        found = self.group.partitions_for_topic(self.settings.topics.positions)
-        return len(found) if found else None
+    # -- what the API and the metrics read --------------------------------------------------------
 
     def lag(self) -> dict[str, int]:
         """Per input topic: committed records not applied yet by this worker's tasks."""
         lag: Counter[str] = Counter()
-        for task in self.tasks.values():
-            for source in task.sources.values():
-                end = self.ends.get((source.topic, task.partition), source.next_offset)
-                lag[source.topic] += max(0, end - source.next_offset)
+        for partition, source in self.holdings.sources():
+            end = self.ends.get((source.topic, partition), source.next_offset)
+            lag[source.topic] += max(0, end - source.next_offset)
         for key in self.broadcast_types:
-            cursors = [task.broadcast_cursors.get(key, 0) for task in self.tasks.values()]
-            if cursors and key in self.ends:
-                lag[key[0]] += max(0, self.ends[key] - min(cursors))
+            lowest = self.holdings.lowest_cursor(key)
+            if lowest is not None and key in self.ends:
+                lag[key[0]] += max(0, self.ends[key] - lowest)
         return dict(lag)
 
+    @property
+    def tasks(self) -> dict[int, Holding]:
+        """The partitions served, each to the holding that serves it (HTTP, fund desk)."""
+        served = self.holdings.served
+        return {} if served is None else dict.fromkeys(served.partitions, served)
+
     def engines(self) -> list[Engine]:
-        return [task.engine for task in self.tasks.values()]
+        return self.holdings.engines()
+
+    def _watch(self, served: Holding) -> None:
+        """The served engine's epochs go to the fund desk, under the partitions it holds."""
+        served.engine.watch_epochs(self.fund.listener(lambda: served.partitions, served.engine))
 
     def fund_projection(self) -> dict[str, Any] | None:
         return self.fund.latest
@@ -425,8 +360,8 @@ class Worker:
     def status(self) -> dict[str, Any]:
         return {
             "worker_id": self.settings.worker_id,
-            "partitions": sorted(self.tasks),
-            "restoring": sorted(self.pending),
+            "partitions": self.holdings.partitions,
+            "restoring": sorted(self.pending | set(self.holdings.joining)),
             "rounds": self.rounds,
             "restores": self.restores,
             "transitions_published": self.transitions_published,
@@ -436,30 +371,3 @@ class Worker:
                 "latest_epoch": None if self.fund.latest is None else self.fund.latest["ts"] + 1,
             },
         }
-
-
-async def read_changelog(
-    settings: Settings, partitions: list[int]
-) -> dict[int, dict[bytes, bytes]]:
-    """The latest committed value of every key in the given changelog partitions."""
-    entries: dict[int, dict[bytes, bytes]] = {partition: {} for partition in partitions}
-    async for record in read_committed(settings, settings.topics.changelog, partitions):
-        latest = entries[record.partition]
-        if record.value is None:
-            latest.pop(record.key, None)
-        else:
-            latest[record.key] = record.value
-    return entries
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Hands partition changes to the worker; revocation waits for the round in progress."""
-
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.worker.revoke({tp.partition for tp in revoked})
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.worker.assign({tp.partition for tp in assigned})

@@ -106,7 +106,7 @@ class Monitor:
             value = orjson.dumps(event)
             record = MemoryRecord(f"demo.{kind}", 0, self.events, event.get("ts", 0), None, value)
             self.events += 1
-            records.append((record, kind, False))
+            records.append((record, kind, task.partition))
         task.apply_records(records)
         output = task.drain_output()
         self.rounds += 1

@@ -56,7 +56,8 @@ def build(seed: int) -> tuple[list[FakeWorker], dict[int, EpochShare]]:
     for partition, part in enumerate(split(lines, PARTITIONS)):
         task = PartitionTask(partition, config, {}, Checkpoint())
         worker = FakeWorker({partition: task})
-        task.engine.watch_epochs(worker.fund.listener(partition, task.engine))
+        held = frozenset((partition,))
+        task.engine.watch_epochs(worker.fund.listener(held.__iter__, task.engine))
         for line in part:
             event_type = typed(line)
             if event_type is not None:
