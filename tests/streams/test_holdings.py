@@ -1,0 +1,155 @@
+"""A worker's holdings in memory: one served engine over its partitions, and a partition that
+joins it from another worker's checkpoint, write exactly what each partition's own engine
+writes (`streams.partitioning.partitioned_replay`), whether the served engine is ahead of
+the checkpoint or behind it when the partition arrives.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from streams.config import EngineConfig, parse_config
+from streams.holdings import Holdings, account_sharding
+from streams.inputs import BroadcastLog, MemoryRecord, OwnSource
+from streams.outputs import transition_value
+from streams.partitioning import partition_of, partitioned_replay
+from streams.publish import route
+from streams.settings import Settings
+from streams.task import Checkpoint, PartitionTask
+from tests.streamgen import config_text, generate_stream
+
+PARTITIONS = 3
+MOVED = 1
+SETTINGS = Settings(partitions=PARTITIONS)
+ALL_FETCHED = 1 << 62  # every source has been fetched to its end
+Stream = tuple[dict[int, dict[str, list[MemoryRecord]]], dict[tuple[str, int], list[MemoryRecord]]]
+
+
+def stream_records(lines: list[bytes]) -> Stream:
+    """Each line as the Kafka record `riskmon publish` would make of it, stamped in file
+    order: account lines by partition and type, broadcast lines by topic (partition 0)."""
+    types = {topic: kind for kind, topic in SETTINGS.topics.by_type().items()}
+    own: dict[int, dict[str, list[MemoryRecord]]] = defaultdict(lambda: defaultdict(list))
+    broadcast: dict[tuple[str, int], list[MemoryRecord]] = defaultdict(list)
+    for stamp, line in enumerate(lines):
+        routed = route(line, SETTINGS)
+        kind = types.get(routed.topic)
+        if kind in ("position", "balance"):
+            if routed.key is None:
+                continue
+            partition = partition_of(routed.key, PARTITIONS)
+            held = own[partition][kind]
+            held.append(MemoryRecord(routed.topic, partition, len(held), stamp, routed.key, line))
+        elif kind is not None:
+            held = broadcast[(routed.topic, 0)]
+            held.append(MemoryRecord(routed.topic, 0, len(held), stamp, None, line))
+    return own, broadcast
+
+
+def sources_from(
+    own: dict[str, list[MemoryRecord]], offsets: dict[str, int], before: int
+) -> dict[str, OwnSource]:
+    sources = {}
+    for kind in ("balance", "position"):
+        topic = SETTINGS.topics.by_type()[kind]
+        source = OwnSource(topic, offsets.get(kind, 0))
+        source.extend([record for record in own.get(kind, []) if record.timestamp < before])
+        sources[kind] = source
+    return sources
+
+
+def drain(holdings: Holdings, log: BroadcastLog, budget: int, written: dict[int, list[str]]) -> int:
+    """One round: run, publish (collect the records), let caught-up partitions join."""
+    types = {key: _type_of(key[0]) for key in log.records}
+    horizons = dict.fromkeys(list(types) + _own_keys(), ALL_FETCHED)
+    applied = holdings.run(log, types, horizons, budget)
+    for partition, _, output in holdings.drain_outputs():
+        written[partition] += [transition_value(t).decode() for t in output.transitions]
+    holdings.join_ready(list(types))
+    return applied
+
+
+def _type_of(topic: str) -> str:
+    return {value: key for key, value in SETTINGS.topics.by_type().items()}[topic]
+
+
+def _own_keys() -> list[tuple[str, int]]:
+    topics = (SETTINGS.topics.positions, SETTINGS.topics.balances)
+    return [(topic, partition) for topic in topics for partition in range(PARTITIONS)]
+
+
+def checkpoint_elsewhere(
+    config: EngineConfig, records: Stream, before: int, written: dict[int, list[str]]
+) -> dict[bytes, bytes]:
+    """Another worker ran partition MOVED over the records stamped before `before`: its
+    committed changelog state."""
+    own, broadcast = records
+    entries: dict[bytes, bytes] = {}
+    task = PartitionTask(
+        MOVED,
+        config,
+        sources_from(own[MOVED], {}, before),
+        Checkpoint(),
+        sharding=account_sharding(PARTITIONS),
+        entries=entries,
+    )
+    log = BroadcastLog()
+    for key, held in broadcast.items():
+        log.extend(key, [record for record in held if record.timestamp < before])
+    holdings = Holdings(config, lambda _: None)
+    holdings.joining[MOVED] = task
+    holdings.served = None
+    while task.run(log, {key: _type_of(key[0]) for key in log.records},
+                   dict.fromkeys([*log.records, *_own_keys()], ALL_FETCHED), 10_000):  # fmt: skip
+        pass
+    ((_, output),) = task.drain_outputs()
+    written[MOVED] += [transition_value(t).decode() for t in output.transitions]
+    return entries
+
+
+@pytest.mark.parametrize(("seed", "served_ahead"), [(5, True), (6, False), (7, True)])
+def test_a_partition_joining_from_another_workers_checkpoint_writes_its_own_replay(
+    seed: int, served_ahead: bool
+) -> None:
+    lines, instruments = generate_stream(seed, 1_500)
+    config = parse_config(config_text(instruments), "test")
+    raw = [line.encode() for line in lines]
+    expected = partitioned_replay(raw, SETTINGS, config)
+    records = stream_records(raw)
+    own, broadcast = records
+    written: dict[int, list[str]] = defaultdict(list)
+    handover = len(raw) // 3 if served_ahead else len(raw) * 9 // 10
+    entries = checkpoint_elsewhere(config, records, handover, written)
+    holdings = Holdings(config, lambda _: None)
+    for partition in range(PARTITIONS):
+        if partition != MOVED:
+            holdings.start(partition, sources_from(own[partition], {}, len(raw)), Checkpoint(),
+                           count=PARTITIONS, entries={})  # fmt: skip
+    log = BroadcastLog()
+    for key, held in broadcast.items():
+        log.extend(key, held)
+    budget = 10_000 if served_ahead else 40
+    # the first restored partition is served at once, the other catches up and joins it
+    while holdings.joining if served_ahead else holdings.served is None:
+        drain(holdings, log, budget, written)
+    served = holdings.served
+    assert served is not None
+    checkpoint = Checkpoint.from_entries(entries)
+    offsets = checkpoint.cursor["inputs"]
+    holdings.start(MOVED, sources_from(own[MOVED], offsets, len(raw)), checkpoint,
+                   count=PARTITIONS, entries=dict(entries))  # fmt: skip
+    position = sum(served.broadcast_cursors.values())
+    assert (position > sum(checkpoint.cursor["broadcast"].values())) == served_ahead
+    holdings.joining[MOVED].broadcast_cursors.update(
+        {key: 0 for key in log.records if key not in holdings.joining[MOVED].broadcast_cursors}
+    )
+    rounds = 0
+    while drain(holdings, log, budget, written) or holdings.joining:
+        rounds += 1
+        assert rounds < 500, "the partition never joined"
+    assert holdings.partitions == [0, 1, 2]
+    for partition in range(PARTITIONS):
+        assert written[partition] == expected[partition], partition
+    assert sum(len(found) for found in expected.values()) > 20
