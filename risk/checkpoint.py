@@ -11,7 +11,7 @@ the rebuilt engine then emits exactly what the original one would have (docs/STR
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from risk.batch import BALANCE, MARK, POSITION, EventBatch
@@ -70,7 +70,7 @@ def restore(
     engine: Engine,
     events: Iterable[Event],
     levels: Mapping[str, tuple[str, int]],
-    replay_time: int,
+    replay_time: int | Sequence[int],
 ) -> None:
     """Rebuild `engine` (fresh, built from the same configuration) from a checkpoint.
 
@@ -79,6 +79,8 @@ def restore(
     discarded: the levels in force are the checkpoint's. The events are applied with nothing
     forgotten (their order is not their time order); what the retention rule has forgotten at
     the checkpoint's `replay_time` is then dropped, so it is not resurrected (docs/ENGINE.md).
+    `replay_time` is one for every shard, or one per shard: checkpoints of several partitions
+    at the same broadcast position restore into one sharded engine at once.
     """
     by_kind: dict[str, list[Event]] = {kind: [] for kind in RESTORE_ORDER}
     for event in events:

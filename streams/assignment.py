@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from streams.holding import Holding
 from streams.holdings import Holdings
 from streams.inputs import BroadcastLog, OwnSource
 from streams.kafka import BrokerError, read_committed
@@ -83,16 +84,37 @@ class Assignment:
         )
         count = self.partition_count()
         assert count is not None  # partitions are assigned
+        checkpoints = {
+            partition: Checkpoint.from_entries(entries[partition]) for partition in partitions
+        }
+        sources = {
+            partition: await self._own_sources(partition, checkpoints[partition])
+            for partition in partitions
+        }
+        holdings: list[Holding] = []
+        if self.holdings.served is None and not self.holdings.joining:
+            together = _same_position(checkpoints)
+            parts = [
+                (partition, sources[partition], checkpoints[partition]) for partition in together
+            ]
+            holdings.append(self.holdings.start_together(parts, count=count))
+            partitions = [partition for partition in partitions if partition not in together]
         for partition in partitions:
-            checkpoint = Checkpoint.from_entries(entries[partition])
-            sources = await self._own_sources(partition, checkpoint)
-            task = self.holdings.start(
-                partition, sources, checkpoint, count=count, entries=entries[partition]
+            holdings.append(
+                self.holdings.start(
+                    partition,
+                    sources[partition],
+                    checkpoints[partition],
+                    count=count,
+                    entries=entries[partition],
+                )
             )
+        for holding in holdings:
             for tp, offset in broadcast_start.items():
-                task.broadcast_cursors.setdefault((tp.topic, tp.partition), offset)
-            self.restores += 1
-            log.info("partition %d restored: %d entries", partition, len(entries[partition]))
+                holding.broadcast_cursors.setdefault((tp.topic, tp.partition), offset)
+        self.restores += len(checkpoints)
+        log.info("partitions %s restored: %d entries", sorted(checkpoints),
+                 sum(len(entries[partition]) for partition in checkpoints))  # fmt: skip
         self._rewind_broadcast()
 
     async def _own_sources(self, partition: int, checkpoint: Checkpoint) -> dict[str, OwnSource]:
@@ -152,3 +174,12 @@ class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.worker.assign({tp.partition for tp in assigned})
+
+
+def _same_position(checkpoints: dict[int, Checkpoint]) -> list[int]:
+    """The largest group of partitions whose checkpoints stand at one broadcast position."""
+    groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
+    for partition, checkpoint in sorted(checkpoints.items()):
+        position = tuple(sorted(checkpoint.cursor.get("broadcast", {}).items()))
+        groups.setdefault(position, []).append(partition)
+    return max(groups.values(), key=len)

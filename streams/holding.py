@@ -17,7 +17,7 @@ worker's broadcast position, then joins the worker's holding.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import islice
 from typing import Any
 
@@ -87,7 +87,7 @@ class Holding:
         self,
         broadcast: BroadcastLog,
         broadcast_types: dict[BroadcastKey, str],
-        horizons: dict[BroadcastKey, int | None],
+        horizons: Mapping[BroadcastKey, int | None],
         budget: int,
         limit: dict[BroadcastKey, int] | None = None,
     ) -> int:
@@ -127,7 +127,7 @@ class Holding:
         key: BroadcastKey,
         event_type: str,
         broadcast: BroadcastLog,
-        horizons: dict[BroadcastKey, int | None],
+        horizons: Mapping[BroadcastKey, int | None],
         budget: int,
         *,
         limit: dict[BroadcastKey, int] | None,

@@ -12,17 +12,18 @@ clock, so the partition goes on exactly as in an engine of its own (docs/STREAMS
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
-from risk.checkpoint import admit
+from risk.checkpoint import ACCOUNT_KINDS, admit, restore, restore_projection, state_key
 from risk.engine import Engine
+from risk.events import Event
 from risk.sharding import Sharding
 from streams.config import EngineConfig
 from streams.holding import BroadcastKey, Holding
 from streams.inputs import BroadcastLog, OwnSource
 from streams.outputs import Output
 from streams.partitioning import partition_of
-from streams.task import Checkpoint, PartitionTask
+from streams.task import Checkpoint, PartitionTask, broadcast_cursors
 
 
 def account_sharding(partitions: int) -> Sharding:
@@ -97,6 +98,36 @@ class Holdings:
         self.joining[partition] = task
         return task
 
+    def start_together(
+        self, parts: list[tuple[int, dict[str, OwnSource], Checkpoint]], *, count: int
+    ) -> Holding:
+        """Partitions whose checkpoints stand at the same broadcast position (a restarted
+        worker's: it committed them together), restored at once as the served engine: the
+        account events of each, the broadcasts and projection state of one, each partition's
+        own replay time."""
+        assert self.served is None
+        engine = self.config.engine(account_sharding(count))
+        events: list[Event] = []
+        levels: dict[str, tuple[str, int]] = {}
+        times = [0] * count
+        for index, (partition, _, checkpoint) in enumerate(parts):
+            events += [
+                event
+                for event in checkpoint.events
+                if index == 0 or state_key(event)[0] in ACCOUNT_KINDS
+            ]
+            levels.update(checkpoint.levels)
+            times[partition] = int(checkpoint.cursor.get("replay_time", 0))
+        restore(engine, events, levels, times)
+        first = parts[0][2]
+        restore_projection(engine, first.projection)
+        served = Holding(engine, broadcast_cursors(first))
+        for partition, sources, _ in parts:
+            served.add_partition(partition, sources)
+        self.served = served
+        self.watch(served)
+        return served
+
     def drop(self, partition: int) -> None:
         """Let go of `partition`: its accounts leave the served engine, or its task ends."""
         if self.joining.pop(partition, None) is not None:
@@ -118,7 +149,7 @@ class Holdings:
         self,
         broadcast: BroadcastLog,
         broadcast_types: dict[BroadcastKey, str],
-        horizons: dict[BroadcastKey, int | None],
+        horizons: Mapping[BroadcastKey, int | None],
         budget: int,
     ) -> int:
         """The served holding's round, then each catching-up task's up to its position."""

@@ -77,7 +77,7 @@ class OwnSource:
     next_offset: int
     records: deque[Record] = field(default_factory=deque)
 
-    def extend(self, records: list[Record]) -> None:
+    def extend(self, records: Sequence[Record]) -> None:
         self.records.extend(record for record in records if record.offset >= self.next_offset)
 
     def head(self) -> Record | None:
@@ -96,7 +96,7 @@ class BroadcastLog:
         self.records: dict[tuple[str, int], list[Record]] = {}
         self.offsets: dict[tuple[str, int], list[int]] = {}
 
-    def extend(self, key: tuple[str, int], records: list[Record]) -> None:
+    def extend(self, key: tuple[str, int], records: Sequence[Record]) -> None:
         kept, offsets = self.records.setdefault(key, []), self.offsets.setdefault(key, [])
         last = offsets[-1] if offsets else -1
         for record in records:

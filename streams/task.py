@@ -81,11 +81,7 @@ class PartitionTask(Holding):
             int(checkpoint.cursor.get("replay_time", 0)),
         )
         restore_projection(engine, checkpoint.projection)
-        cursors = {
-            _split(name): int(offset)
-            for name, offset in checkpoint.cursor.get("broadcast", {}).items()
-        }
-        super().__init__(engine, cursors)
+        super().__init__(engine, broadcast_cursors(checkpoint))
         self.partition = partition
         self.add_partition(partition, sources)
         self.entries = entries  # the changelog's latest values, kept up to date (None: not)
@@ -109,6 +105,13 @@ class PartitionTask(Holding):
                     else:
                         self.entries[key] = value
         return drained
+
+
+def broadcast_cursors(checkpoint: Checkpoint) -> dict[tuple[str, int], int]:
+    """The broadcast position of a checkpoint: (topic, partition) -> next offset."""
+    return {
+        _split(name): int(offset) for name, offset in checkpoint.cursor.get("broadcast", {}).items()
+    }
 
 
 def _split(name: str) -> tuple[str, int]:

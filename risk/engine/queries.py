@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -103,14 +103,17 @@ class Queries(Forgetting, Evaluation):
 
     # -- restore -------------------------------------------------------------------------------
 
-    def restore_levels(self, levels: Mapping[str, tuple[str, int]], replay_time: int) -> None:
+    def restore_levels(
+        self, levels: Mapping[str, tuple[str, int]], replay_time: int | Sequence[int]
+    ) -> None:
         """Set every margin account's level and transition count after a restore.
 
         `levels` maps margin account id to (level name, transitions so far). An account the
         map does not name is `safe` with no transitions. Counts of accounts that hold nothing
         now are carried until the account opens again, so its event ids go on counting.
-        Free slots are skipped; what the retention rule has forgotten at `replay_time` is then
-        reclaimed, as a worker that never stopped would have.
+        Free slots are skipped; what the retention rule has forgotten at `replay_time` (one
+        for every shard, or one per shard) is then reclaimed, as a worker that never stopped
+        would have.
         """
         margin = self.margin
         remaining = dict(levels)
@@ -121,5 +124,8 @@ class Queries(Forgetting, Evaluation):
             margin.level[account] = LEVEL_NAMES.index(name)
             margin.transitions[account] = count
         self.carried_counts = {key: count for key, (_, count) in remaining.items() if count}
-        self.replay_time = replay_time
+        if isinstance(replay_time, int):
+            self.replay_time = replay_time
+        else:
+            self.replay_times = list(replay_time)
         self.reclaim()

@@ -153,3 +153,42 @@ def test_a_partition_joining_from_another_workers_checkpoint_writes_its_own_repl
     for partition in range(PARTITIONS):
         assert written[partition] == expected[partition], partition
     assert sum(len(found) for found in expected.values()) > 20
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_a_restarted_worker_restores_its_partitions_together_and_goes_on(seed: int) -> None:
+    """A worker commits all its partitions in every round, so after a restart their
+    checkpoints stand at one broadcast position: they are restored into the served engine
+    at once, and the outputs before and after the restart are each partition's replay."""
+    lines, instruments = generate_stream(seed, 1_500)
+    config = parse_config(config_text(instruments), "test")
+    raw = [line.encode() for line in lines]
+    own, broadcast = stream_records(raw)
+    written: dict[int, list[str]] = defaultdict(list)
+    entries: dict[int, dict[bytes, bytes]] = defaultdict(dict)
+    first = Holdings(config, lambda _: None)
+    parts = [(p, sources_from(own[p], {}, len(raw)), Checkpoint()) for p in range(PARTITIONS)]
+    first.start_together(parts, count=PARTITIONS)
+    log = BroadcastLog()
+    for key, held in broadcast.items():
+        log.extend(key, held)
+    types = {key: _type_of(key[0]) for key in log.records}
+    horizons = dict.fromkeys([*types, *_own_keys()], ALL_FETCHED)
+    for _ in range(6):  # six rounds of 100, then the worker is killed
+        first.run(log, types, horizons, 100)
+        for partition, _, output in first.drain_outputs():
+            written[partition] += [transition_value(t).decode() for t in output.transitions]
+            entries[partition].update((k, v) for k, v in output.changelog.items() if v)
+    checkpoints = {p: Checkpoint.from_entries(entries[p]) for p in range(PARTITIONS)}
+    restarted = Holdings(config, lambda _: None)
+    restarted.start_together(
+        [(p, sources_from(own[p], checkpoints[p].cursor["inputs"], len(raw)), checkpoints[p])
+         for p in range(PARTITIONS)],
+        count=PARTITIONS,
+    )  # fmt: skip
+    while drain(restarted, log, 100, written):
+        pass
+    expected = partitioned_replay(raw, SETTINGS, config)
+    for partition in range(PARTITIONS):
+        assert written[partition] == expected[partition], partition
+    assert all(written[partition] for partition in range(PARTITIONS))
