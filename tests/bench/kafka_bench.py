@@ -360,8 +360,8 @@ def section(results: dict[str, Any], when: str) -> str:
         f"marks {t['kinds'].get('mark', 0):,}) published before the worker starts; the worker "
         f"took {t['worker_seconds']:.1f} s from its partition assignment until its committed "
         f"offsets reached the end of the account topics; the bare consumer read them in "
-        f"{t['bare_seconds']:.1f} s. Every worker task applies every broadcast message "
-        f"(marks) to its own engine, so a mark costs {PARTITIONS} engine updates here.",
+        f"{t['bare_seconds']:.1f} s. The worker serves its {PARTITIONS} partitions from one "
+        "engine (docs/STREAMS.md), so a mark costs one engine update, not one a partition.",
         "",
         f"(2) {lat['events']:,} lines paced in 10 ms slices; latency = the time the "
         "transition was fetched (read committed) minus the time its mark was handed to the "
