@@ -30,15 +30,15 @@ from typing import Any, NoReturn, TextIO
 from risk.engine import Engine
 from risk.fund.report import fund_sections
 from streams.config import ConfigError, load_config
-from streams.kafka import BrokerError
+from streams.kafka.client import BrokerError
+from streams.kafka.publish import publish_file
+from streams.kafka.runner import run_worker, tail
+from streams.kafka.task import CheckpointError
 from streams.kernels import prepare_kernels
 from streams.pipes import silence_stdout
 from streams.progress import Progress
-from streams.publish import publish_file
 from streams.replay import ReplayReport, replay_lines, summary_document, watch_fund
-from streams.runner import run_worker, tail
 from streams.settings import SettingsError, load_settings
-from streams.task import CheckpointError
 
 USAGE_ERROR = 2
 
@@ -189,7 +189,11 @@ def run_kafka_command(arguments: argparse.Namespace) -> int:
 
 def run_dashboards_push(arguments: argparse.Namespace) -> int:
     """Upload the generated dashboards; one line per dashboard on stderr."""
-    from streams.grafana import PushError, PushTarget, push_dashboards  # 0.3 s: only here
+    from streams.observability.grafana import (  # 0.3 s: only here
+        PushError,
+        PushTarget,
+        push_dashboards,
+    )
 
     token = arguments.token or load_settings().grafana_token
     if not token:

@@ -97,9 +97,14 @@ class Forgetting(EngineState):
     def _forget(self, index: int) -> None:
         """Free an emptied margin account, carrying its transition count (SPEC §7)."""
         margin = self.margin
-        account = margin.account[index]
         if margin.transitions[index]:
             self.carried_counts[self.margin_account_id(index)] = margin.transitions[index]
+        self._release_margin_account(index)
+
+    def _release_margin_account(self, index: int) -> None:
+        """Free a margin account's slot and its entry in the identity tables."""
+        margin = self.margin
+        account = margin.account[index]
         if margin.mode[index] == CROSS:
             del self.cross_accounts[account * KEY_SPAN + margin.asset[index]]
         else:

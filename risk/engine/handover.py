@@ -14,9 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from risk.book import CROSS, NO_POSITION, int32_view
+from risk.book import NO_POSITION, int32_view
 from risk.engine.positions import PositionPath
-from risk.engine.state import KEY_SPAN
 from risk.levels import LEVEL_NAMES
 
 
@@ -53,7 +52,7 @@ class Handover(PositionPath):
                 following = self.positions.next[pid]
                 self._close_position(pid, index)
                 pid = following
-            self._drop_margin_account(index)
+            self._release_margin_account(index)
         for account in [account for account in self.tombstones if self._in(account, shard)]:
             for key in list(self.tombstones[account]):
                 self._unbury(account, key)
@@ -79,17 +78,6 @@ class Handover(PositionPath):
         self.carried_counts.update((key, count) for key, (_, count) in remaining.items() if count)
         self.replay_times[shard] = replay_time
         self.reclaim()
-
-    def _drop_margin_account(self, index: int) -> None:
-        margin = self.margin
-        account = margin.account[index]
-        if margin.mode[index] == CROSS:
-            del self.cross_accounts[account * KEY_SPAN + margin.asset[index]]
-        else:
-            symbol, side = margin.symbol[index], margin.side[index]
-            del self.isolated_accounts[(account * KEY_SPAN + symbol) * 3 + side]
-        margin.release(index)
-        self._unref(account)
 
     def _in(self, account: int, shard: int) -> bool:
         return self.account_shards[account] == shard

@@ -1,11 +1,11 @@
 """The demo's monitor: the simulator's events through a worker's partition task.
 
-Every event is encoded as JSON and handed to `PartitionTask.apply`, the path a Kafka record
-takes in a worker (decode, engine, transitions, dead letters, counters). The monitor is the
-metrics `Source` of `streams.metrics`, so `/metrics` serves the workers' families, with the
-simulated clock as "now" (mark age is then simulated seconds). Fund projections are taken at
-the engine's epochs like a worker's (a copy in the loop) and computed by `project`, which the
-runner calls in a thread.
+Each step's events are encoded as JSON and handed to `PartitionTask.apply_records`, the path
+Kafka records take in a worker (decode, engine, transitions, dead letters, counters). The
+monitor is the metrics `Source` of `streams.observability.metrics`, so `/metrics` serves the
+workers' families, with the simulated clock as "now" (mark age is then simulated seconds).
+Fund projections are taken at the engine's epochs like a worker's (a copy in the loop) and
+computed by `project`, which the runner calls in a thread.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from risk.levels import Level
 from streams.config import EngineConfig
 from streams.demo.scenarios import Scenario
 from streams.demo.simulator import MarketSimulator
-from streams.inputs import MemoryRecord
-from streams.metrics import register_metrics, register_runtime
-from streams.task import Checkpoint, PartitionTask
+from streams.kafka.inputs import MemoryRecord
+from streams.kafka.task import Checkpoint, PartitionTask
+from streams.observability.metrics import register_metrics, register_runtime
 
 RECENT_TRANSITIONS: Final = 200
 HISTORY_POINTS: Final = 720

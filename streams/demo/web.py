@@ -5,7 +5,7 @@ GET /api/status          scenario, simulated time, marks, accounts per level, fu
 GET /api/levels          accounts per level at each step (oldest first)
 GET /api/fund            the latest fund projection (as a worker's GET /fund); 503 before
 GET /api/transitions     the latest SPEC §7 records, newest first (?limit=1..200, 50)
-GET /metrics             the workers' metric families (streams.metrics)
+GET /metrics             the workers' metric families (streams.observability.metrics)
 GET /health              200 while the simulation runs
 """
 
@@ -18,7 +18,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from streams.demo.monitor import RECENT_TRANSITIONS, Monitor
-from streams.web import REGISTRY, metrics
+from streams.http.web import REGISTRY, metrics
 
 MONITOR: Final = web.AppKey("monitor", Monitor)
 STATUS: Final = web.AppKey("status", dict)

@@ -26,9 +26,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.kafka import ensure_topics
-from streams.partitioning import partition_of
-from streams.publish import Clock, route
+from streams.kafka.client import ensure_topics
+from streams.kafka.partitioning import partition_of
+from streams.kafka.publish import Clock, route
 from streams.settings import load_settings
 from tests.bench.generate import write_stream
 from tests.bench.sections import bench_parser, publish

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.kafka import read_committed
+from streams.kafka.client import read_committed
 from streams.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.config import parse_config
-from streams.partitioning import partitioned_replay
+from streams.kafka.partitioning import partitioned_replay
 from streams.replay import replay_lines
 from streams.settings import Settings
 from tests.integration.kafka import INPUT_KINDS, Message, Stack, read_topic, records_by_event_id

@@ -21,7 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
-from streams.accounts import owning_partition
+from streams.http.accounts import owning_partition
 from tests.integration.conftest import launch
 from tests.integration.kafka import (
     ROOT,

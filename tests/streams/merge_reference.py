@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from streams.inputs import RANKS, Record, Slot
+from streams.kafka.inputs import RANKS, Record, Slot
 
 
 class Head(NamedTuple):

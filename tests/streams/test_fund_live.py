@@ -19,10 +19,10 @@ from risk.fund.projection import fund_projection
 from risk.fund.report import engine_share
 from risk.fund.share import EpochShare
 from streams.config import parse_config
-from streams.inputs import MemoryRecord as Record
-from streams.projections import NotReadyError, SkipEpochError, aggregate
-from streams.task import Checkpoint, PartitionTask
-from streams.web import build_app
+from streams.http.web import build_app
+from streams.kafka.inputs import MemoryRecord as Record
+from streams.kafka.projections import NotReadyError, SkipEpochError, aggregate
+from streams.kafka.task import Checkpoint, PartitionTask
 from tests.streamgen import config_text, generate_stream
 from tests.streams.test_fund_partitions import assert_close, book_scale, split
 from tests.streams.test_web import FakeWorker

@@ -21,7 +21,7 @@ from risk.fund.projection import aggregate_projection, fund_projection
 from risk.fund.report import engine_share
 from risk.fund.share import EpochShare
 from streams.config import EngineConfig, parse_config
-from streams.partitioning import line_partition
+from streams.kafka.partitioning import line_partition
 from streams.settings import Settings
 from tests.streamgen import config_text, generate_stream
 

@@ -11,13 +11,13 @@ from collections import defaultdict
 import pytest
 
 from streams.config import EngineConfig, parse_config
-from streams.holdings import Holdings, account_sharding
-from streams.inputs import BroadcastLog, MemoryRecord, OwnSource
-from streams.outputs import transition_value
-from streams.partitioning import partition_of, partitioned_replay
-from streams.publish import route
+from streams.kafka.holdings import Holdings, account_sharding
+from streams.kafka.inputs import BroadcastLog, MemoryRecord, OwnSource
+from streams.kafka.outputs import transition_value
+from streams.kafka.partitioning import partition_of, partitioned_replay
+from streams.kafka.publish import route
+from streams.kafka.task import Checkpoint, PartitionTask
 from streams.settings import Settings
-from streams.task import Checkpoint, PartitionTask
 from tests.streamgen import config_text, generate_stream
 
 PARTITIONS = 3

@@ -1,12 +1,12 @@
-"""The timestamp merge and the input buffers (streams/inputs.py)."""
+"""The timestamp merge and the input buffers (streams/kafka/inputs.py)."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.inputs import BroadcastLog, OwnSource, Slot, merge_order
-from streams.inputs import MemoryRecord as Record
+from streams.kafka.inputs import BroadcastLog, OwnSource, Slot, merge_order
+from streams.kafka.inputs import MemoryRecord as Record
 from tests.streams.merge_reference import sequential_merge
 
 

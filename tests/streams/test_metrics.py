@@ -12,9 +12,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from risk.fund.projection import fund_projection
 from risk.fund.report import engine_share
-from streams.metrics import register_metrics
+from streams.kafka.worker import Worker
+from streams.observability.metrics import register_metrics
 from streams.settings import Settings
-from streams.worker import Worker
 from tests.streams.test_web import CONFIG, FakeWorker, build_tasks, feed
 
 NOW = 1_000.0  # the scrape's wall clock, in seconds

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.config import parse_config
-from streams.partitioning import line_partition, partition_of, partitioned_replay
+from streams.kafka.partitioning import line_partition, partition_of, partitioned_replay
 from streams.replay import replay_lines
 from streams.settings import Settings
 from tests.streamgen import config_text, generate_stream

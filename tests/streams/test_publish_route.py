@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from streams.publish import Clock, Routed, route
+from streams.kafka.publish import Clock, Routed, route
 from streams.settings import Settings
 
 SETTINGS = Settings()

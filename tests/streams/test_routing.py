@@ -6,7 +6,7 @@ import json
 
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
-from streams.routing import RoutingAssignor
+from streams.kafka.routing import RoutingAssignor
 
 
 class Cluster:

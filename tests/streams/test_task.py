@@ -9,9 +9,9 @@ import orjson
 
 from risk.fund.snapshot import Market, take_market
 from streams.config import load_config, parse_config
-from streams.inputs import MemoryRecord as Record
-from streams.outputs import CURSOR_KEY
-from streams.task import Checkpoint, PartitionTask
+from streams.kafka.inputs import MemoryRecord as Record
+from streams.kafka.outputs import CURSOR_KEY
+from streams.kafka.task import Checkpoint, PartitionTask
 from tests.streamgen import config_text, generate_stream
 from tests.streams.test_fund_live import typed
 

@@ -19,13 +19,13 @@ from prometheus_client.registry import CollectorRegistry
 
 from risk import Engine
 from risk.levels import Level
-from streams.accounts import owning_partition, worst_accounts
 from streams.config import load_config
-from streams.inputs import MemoryRecord as Record
-from streams.metrics import register_metrics
-from streams.projections import FundDesk
-from streams.task import Checkpoint, PartitionTask
-from streams.web import build_app
+from streams.http.accounts import owning_partition, worst_accounts
+from streams.http.web import build_app
+from streams.kafka.inputs import MemoryRecord as Record
+from streams.kafka.projections import FundDesk
+from streams.kafka.task import Checkpoint, PartitionTask
+from streams.observability.metrics import register_metrics
 
 PARTITIONS = 2
 CONFIG = load_config(None)

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams.config import EngineConfig
-from streams.kafka import BROADCAST_TYPES
-from streams.publish import route
+from streams.kafka.client import BROADCAST_TYPES
+from streams.kafka.publish import route
 from streams.replay import replay_lines
 from streams.settings import Settings
 

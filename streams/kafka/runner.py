@@ -9,12 +9,18 @@ import sys
 from aiokafka import AIOKafkaConsumer
 
 from streams.config import EngineConfig
-from streams.kafka import check_credentials, client_options, ensure_topics, retrying, translated
+from streams.http.web import start_web
+from streams.kafka.client import (
+    check_credentials,
+    client_options,
+    ensure_topics,
+    retrying,
+    translated,
+)
+from streams.kafka.projections import aggregate_forever
+from streams.kafka.worker import Worker
 from streams.pipes import silence_stdout
-from streams.projections import aggregate_forever
 from streams.settings import Settings, SettingsError
-from streams.web import start_web
-from streams.worker import Worker
 
 
 def stop_on_signals(stopping: asyncio.Event) -> None:

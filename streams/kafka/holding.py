@@ -29,8 +29,8 @@ from risk.engine import ACCEPTED, REJECTED, Engine
 from risk.engine.bulk import STATUSES
 from risk.events import NOT_AN_OBJECT, Rejection
 from streams.columns import add_line
-from streams.inputs import BroadcastLog, OwnSource, Record, Slot, merge_order
-from streams.outputs import CURSOR_KEY, LEVEL, DeadLetter, Output, encode_key
+from streams.kafka.inputs import BroadcastLog, OwnSource, Record, Slot, merge_order
+from streams.kafka.outputs import CURSOR_KEY, LEVEL, DeadLetter, Output, encode_key
 
 BroadcastKey = tuple[str, int]
 Taken = tuple[Record, str, int | None]  # record, event type, own partition (None: broadcast)

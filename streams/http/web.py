@@ -1,6 +1,7 @@
 """The worker's HTTP API (aiohttp).
 
-    GET /metrics                         Prometheus exposition (SPEC §11: streams/metrics.py)
+    GET /metrics                         Prometheus exposition (SPEC §11;
+                                         streams/observability/metrics.py)
     GET /health                          200 when every assigned partition is restored, else 503
     GET /accounts/{margin_account_id}    one margin account (SPEC §10 `accounts` entry),
                                          answered by the worker that owns it
@@ -28,10 +29,16 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from streams.accounts import find_account, level_of, merge_worst, owning_partition, worst_accounts
-from streams.fund_wire import stress_document, totals_document, unpack
-from streams.holding import Holding
-from streams.projections import FundDesk, NotReadyError, share_of
+from streams.http.accounts import (
+    find_account,
+    level_of,
+    merge_worst,
+    owning_partition,
+    worst_accounts,
+)
+from streams.http.fund_wire import stress_document, totals_document, unpack
+from streams.kafka.holding import Holding
+from streams.kafka.projections import FundDesk, NotReadyError, share_of
 
 FORWARDED: Final = "X-Riskmon-Forwarded"
 MAX_LIMIT: Final = 1000

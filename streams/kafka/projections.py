@@ -31,7 +31,7 @@ from risk.fund.projection import aggregate_projection, asset_records
 from risk.fund.share import EpochShare, StressShare, Totals
 from risk.fund.snapshot import BookShare, Market, take_market, take_share
 from streams.codec import encode_record
-from streams.fund_wire import pack, stress_from, totals_from
+from streams.http.fund_wire import pack, stress_from, totals_from
 
 log = logging.getLogger("riskmon.fund")
 

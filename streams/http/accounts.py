@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from risk.levels import LEVEL_NAMES, Level
-from streams.holding import Holding
-from streams.partitioning import partition_of
+from streams.kafka.holding import Holding
+from streams.kafka.partitioning import partition_of
 
 Record = dict[str, Any]
 

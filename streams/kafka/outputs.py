@@ -11,7 +11,7 @@ import orjson
 from risk.checkpoint import StateKey
 from risk.records import Transition
 from streams.codec import encode_record
-from streams.inputs import Record
+from streams.kafka.inputs import Record
 
 CURSOR_KEY: Final = orjson.dumps(["cursor"])
 LEVEL: Final = "level"

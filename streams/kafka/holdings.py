@@ -1,7 +1,7 @@
 """A worker's partitions: those it serves in one sharded engine, and those catching up.
 
 A worker applies every mark once, to one engine whose shards are its partitions
-(`streams.holding`). A partition it is assigned is first restored from its changelog into an
+(`streams.kafka.holding`). A partition it is assigned is first restored from its changelog into an
 engine of its own (`streams.task.PartitionTask`), at the broadcast position of its
 checkpoint. That task catches up until it stands at the served engine's broadcast position,
 then its accounts move into the served engine (`risk.checkpoint.admit`, from the partition's
@@ -19,11 +19,11 @@ from risk.engine import Engine
 from risk.events import Event
 from risk.sharding import Sharding
 from streams.config import EngineConfig
-from streams.holding import BroadcastKey, Holding
-from streams.inputs import BroadcastLog, OwnSource
-from streams.outputs import Output
-from streams.partitioning import partition_of
-from streams.task import Checkpoint, PartitionTask, broadcast_cursors
+from streams.kafka.holding import BroadcastKey, Holding
+from streams.kafka.inputs import BroadcastLog, OwnSource
+from streams.kafka.outputs import Output
+from streams.kafka.partitioning import partition_of
+from streams.kafka.task import Checkpoint, PartitionTask, broadcast_cursors
 
 
 def account_sharding(partitions: int) -> Sharding:

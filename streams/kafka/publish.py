@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 
 from risk.events import EVENT_TYPES, MISSING_TYPE, NOT_AN_OBJECT, UNKNOWN_TYPE, Rejection
 from streams.codec import decode_json
-from streams.kafka import client_options, ensure_topics, translated
+from streams.kafka.client import client_options, ensure_topics, translated
 from streams.settings import Settings
 
 KEY_FIELDS: Final = {

@@ -2,7 +2,7 @@
 
 The demo runs its book as such a task. A worker restores every partition it is assigned as
 one, lets it catch up to the worker's broadcast position, then moves its accounts into the
-worker's holding (`streams.holding`, docs/STREAMS.md): the task keeps the partition's
+worker's holding (`streams.kafka.holding`, docs/STREAMS.md): the task keeps the partition's
 changelog state up to date while it catches up, for that move.
 """
 
@@ -18,9 +18,9 @@ from risk.events import Event, Rejection
 from risk.sharding import Sharding
 from streams.codec import decode_event
 from streams.config import EngineConfig
-from streams.holding import Holding
-from streams.inputs import OwnSource, Record
-from streams.outputs import LEVEL, Output
+from streams.kafka.holding import Holding
+from streams.kafka.inputs import OwnSource, Record
+from streams.kafka.outputs import LEVEL, Output
 
 
 class CheckpointError(Exception):

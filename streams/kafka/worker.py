@@ -20,16 +20,16 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from prometheus_client.registry import CollectorRegistry
 
 from risk.engine import Engine
-from streams.assignment import Assignment, Listener
 from streams.config import EngineConfig
-from streams.holding import Holding
-from streams.holdings import Holdings
-from streams.inputs import BroadcastLog, OwnSource
-from streams.kafka import BROADCAST_TYPES, BrokerError, client_options, explain
-from streams.metrics import register_metrics, register_runtime
-from streams.outputs import Output, transition_value
-from streams.projections import FundDesk
-from streams.routing import RoutingAssignor
+from streams.kafka.assignment import Assignment, Listener
+from streams.kafka.client import BROADCAST_TYPES, BrokerError, client_options, explain
+from streams.kafka.holding import Holding
+from streams.kafka.holdings import Holdings
+from streams.kafka.inputs import BroadcastLog, OwnSource
+from streams.kafka.outputs import Output, transition_value
+from streams.kafka.projections import FundDesk
+from streams.kafka.routing import RoutingAssignor
+from streams.observability.metrics import register_metrics, register_runtime
 from streams.settings import Settings
 
 log = logging.getLogger("riskmon.worker")

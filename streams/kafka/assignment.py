@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
-from streams.holding import Holding
-from streams.holdings import Holdings
-from streams.inputs import BroadcastLog, OwnSource
-from streams.kafka import BrokerError, read_committed
-from streams.projections import FundDesk
+from streams.kafka.client import BrokerError, read_committed
+from streams.kafka.holding import Holding
+from streams.kafka.holdings import Holdings
+from streams.kafka.inputs import BroadcastLog, OwnSource
+from streams.kafka.projections import FundDesk
+from streams.kafka.task import Checkpoint
 from streams.settings import Settings
-from streams.task import Checkpoint
 
 if TYPE_CHECKING:
-    from streams.worker import Worker
+    from streams.kafka.worker import Worker
 
 log = logging.getLogger("riskmon.worker")
 

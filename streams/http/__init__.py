@@ -1,0 +1,2 @@
+"""The workers' HTTP API: accounts, the fund projection, the shares workers ask each other
+for."""

@@ -1,0 +1,1 @@
+"""What the workers export to operators: Prometheus metrics, Grafana dashboards."""
