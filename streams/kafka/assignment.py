@@ -2,7 +2,7 @@
 
 A revoked partition leaves the worker at once (its accounts leave the served engine). An
 assigned one is restored from its changelog into an engine of its own
-(`streams.holdings.Holdings.start`), its inputs are sought to the cursor stored there, and
+(`streams.kafka.holdings.Holdings.start`), its inputs are sought to the cursor stored there, and
 the broadcast consumer is sought back to the lowest cursor the log lacks; it joins the served
 engine once it has caught up (docs/STREAMS.md).
 """

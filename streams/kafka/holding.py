@@ -4,7 +4,7 @@ A holding applies the records of its partitions (p of the positions and balances
 keyed by account, so whole accounts) and every broadcast record (marks, instruments, fund,
 depth) to one engine whose shards are the partitions (risk.sharding): each partition is
 decided as an engine of its own would decide it, and a mark costs once. A round orders what
-the holding's sources have buffered in arrays (`streams.inputs.merge_order`), decodes it
+the holding's sources have buffered in arrays (`streams.kafka.inputs.merge_order`), decodes it
 into columns and applies one batch; each partition's transitions, dead letters, changelog
 entries and cursor go into that partition's output, which the worker publishes in one Kafka
 transaction (docs/STREAMS.md).
@@ -45,7 +45,6 @@ class Holding:
         self.sources: dict[int, dict[str, OwnSource]] = {}
         self.outputs: dict[int, Output] = {}
         self.projection_written: dict[int, dict[str, int]] = {}
-        self.partition_of = self._partition_of_account
 
     @property
     def partitions(self) -> list[int]:
@@ -94,7 +93,7 @@ class Holding:
         """Apply records in merge order until one must wait, all are drained or `budget` ends.
 
         `horizons[(topic, partition)]` is what the consumer vouches for a drained partition
-        (`streams.inputs.merge_order`); a missing entry means nothing is known yet. With a
+        (`streams.kafka.inputs.merge_order`); a missing entry means nothing is known yet. With a
         `limit`, broadcasts at or past it are not taken, and account records that would come
         after the first of them wait. Returns the number of records applied.
         """
@@ -183,14 +182,14 @@ class Holding:
         taken_at = time.monotonic()
         for _, records in transitions:
             for transition in records:
-                output = self.outputs[self.partition_of(transition.account)]
+                output = self.outputs[self._partition_of(transition.account)]
                 output.transitions.append(transition)
                 output.taken_at.append(taken_at)
                 count = int(transition.event_id.rsplit("#", 1)[1])
                 key = encode_key((LEVEL, transition.margin_account))
                 output.changelog[key] = orjson.dumps({"level": transition.to_level, "count": count})
 
-    def _partition_of_account(self, account: str) -> int:
+    def _partition_of(self, account: str) -> int:
         """The partition of a record's account: its shard, or the only partition held."""
         if self.engine.sharding.count == 1:
             return next(iter(self.outputs))

@@ -2,7 +2,7 @@
 
 A worker applies every mark once, to one engine whose shards are its partitions
 (`streams.kafka.holding`). A partition it is assigned is first restored from its changelog into an
-engine of its own (`streams.task.PartitionTask`), at the broadcast position of its
+engine of its own (`streams.kafka.task.PartitionTask`), at the broadcast position of its
 checkpoint. That task catches up until it stands at the served engine's broadcast position,
 then its accounts move into the served engine (`risk.checkpoint.admit`, from the partition's
 changelog state) and the task ends. The first partition needs no move: its engine becomes the

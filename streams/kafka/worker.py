@@ -200,7 +200,7 @@ class Worker(Assignment):
             self.paused.add(tp)
 
     async def _refresh_horizons(self) -> None:
-        """What each partition's fetches vouch for (`streams.inputs.earliest`).
+        """What each partition's fetches vouch for (`streams.kafka.inputs.merge_order`).
 
         aiokafka stamps a fetch response when it is processed, which can be long after the
         broker read the log (a busy event loop). The fetcher sends a node's next request only

@@ -1,4 +1,4 @@
-"""The task's timestamp merge one record at a time: the oracle `streams.inputs.merge_order`
+"""The task's timestamp merge one record at a time: the oracle `streams.kafka.inputs.merge_order`
 must agree with (the worker's merge as it was before rounds were ordered in arrays)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A worker's holdings in memory: one served engine over its partitions, and a partition that
 joins it from another worker's checkpoint, write exactly what each partition's own engine
-writes (`streams.partitioning.partitioned_replay`), whether the served engine is ahead of
+writes (`streams.kafka.partitioning.partitioned_replay`), whether the served engine is ahead of
 the checkpoint or behind it when the partition arrives.
 """
 
