@@ -130,6 +130,12 @@ class EventBatch:
             self.ts[row],
         )
 
+    def reject(self, row: int, reason: str) -> None:
+        """Make a decoded row a rejection: the edge found it wrong (a record on the wrong
+        partition, say) after it was decoded."""
+        self.kind[row] = OTHER
+        self.others[row] = Rejection(reason)
+
     def numbers(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """(value, entry, margin) and (kind, mode, side, seq, ts) as two row-major arrays."""
         floats = np.array((self.value, self.entry, self.margin), dtype=np.float64).T.copy()

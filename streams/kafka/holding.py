@@ -19,20 +19,24 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
-from risk.batch import EventBatch
+from risk.batch import BALANCE, POSITION, EventBatch
 from risk.checkpoint import projection_entries, row_state_key, written_versions
 from risk.engine import ACCEPTED, REJECTED, Engine
 from risk.engine.bulk import STATUSES
-from risk.events import NOT_AN_OBJECT, Rejection
+from risk.events import NOT_AN_OBJECT, BalanceEvent, PositionEvent, Rejection
 from streams.columns import add_line
 from streams.kafka.inputs import BroadcastLog, OwnSource, Record, Slot, merge_order
 from streams.kafka.outputs import CURSOR_KEY, LEVEL, DeadLetter, Output, encode_key
 
 BroadcastKey = tuple[str, int]
+ACCOUNT_ROWS: Final = (POSITION, BALANCE)
+# An account event on a partition its account does not hash to: the account topics must be
+# keyed by the account (SPEC §3), or one account's events would be split between partitions.
+ON_ANOTHER_PARTITION: Final = "account keyed to another partition"
 Taken = tuple[Record, str, int | None]  # record, event type, own partition (None: broadcast)
 
 
@@ -151,11 +155,14 @@ class Holding:
         if not taken:
             return
         batch = EventBatch()
-        for record, event_type, _ in taken:
+        sharding = self.engine.sharding
+        for row, (record, event_type, owner) in enumerate(taken):
             if record.value is None:
                 batch.add(Rejection(NOT_AN_OBJECT))
-            else:
-                add_line(batch, record.value, event_type)
+                continue
+            add_line(batch, record.value, event_type)
+            if owner is not None and sharding.count > 1 and self._elsewhere(batch, row, owner):
+                batch.reject(row, ON_ANOTHER_PARTITION)
         result = self.engine.apply_batch(batch)
         outputs = self.outputs
         reports = 0 in outputs  # a broadcast is counted once in the group: by partition 0
@@ -177,6 +184,18 @@ class Holding:
                 for output in targets:
                     output.changelog[key] = record.value
         self._collect_transitions(result.transitions)
+
+    def _elsewhere(self, batch: EventBatch, row: int, partition: int) -> bool:
+        """Does a position or balance row's account belong to another partition than the one
+        it came on (the account topics are keyed by the account, SPEC §3)?"""
+        if batch.kind[row] in ACCOUNT_ROWS:
+            account = batch.name[row]
+        else:
+            event = batch.others.get(row)
+            if not isinstance(event, PositionEvent | BalanceEvent):
+                return False
+            account = event.account
+        return self.engine.sharding.of(account) != partition
 
     def _collect_transitions(self, transitions: list[tuple[int, tuple[Any, ...]]]) -> None:
         taken_at = time.monotonic()

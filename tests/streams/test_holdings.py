@@ -6,6 +6,7 @@ the checkpoint or behind it when the partition arrives.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import pytest
@@ -192,3 +193,33 @@ def test_a_restarted_worker_restores_its_partitions_together_and_goes_on(seed: i
     for partition in range(PARTITIONS):
         assert written[partition] == expected[partition], partition
     assert all(written[partition] for partition in range(PARTITIONS))
+
+
+def test_an_account_event_on_another_partition_is_dead_lettered() -> None:
+    """An account topic keyed by something other than the account would split an account
+    between partitions: such a record is rejected with its reason, and the round goes on."""
+    config = parse_config(config_text([]), "test")
+    holdings = Holdings(config, lambda _: None)
+    holdings.start(0, {}, Checkpoint(), count=PARTITIONS, entries={})
+    holdings.join_ready([])
+    served = holdings.served
+    assert served is not None
+    elsewhere = next(f"a{n}" for n in range(100) if partition_of(f"a{n}".encode(), 3) == 2)
+    here = next(f"a{n}" for n in range(100) if partition_of(f"a{n}".encode(), 3) == 0)
+    lines = [
+        {"type": "balance", "account": elsewhere, "asset": "USDT", "wallet": 5, "ts": 1},
+        {"type": "balance", "account": here, "asset": "USDT", "wallet": 5, "ts": 2},
+        {"type": "balance", "account": elsewhere, "asset": "USDT", "wallet": "5.0", "ts": 3},
+    ]
+    records = [
+        (MemoryRecord("riskmon.balances", 0, offset, offset, None, json.dumps(line).encode()),
+         "balance", 0)
+        for offset, line in enumerate(lines)
+    ]  # fmt: skip
+    served.apply_records(records)
+    ((_, output),) = served.drain_outputs()
+    reasons = [letter.reason for letter in output.dead_letters]
+    assert reasons == ["account keyed to another partition"] * 2
+    assert [letter.record.offset for letter in output.dead_letters] == [0, 2]
+    assert output.outcomes[("balance", "accepted")] == 1
+    assert served.engine.accounts_by_name.keys() == {here}
