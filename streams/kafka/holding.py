@@ -143,8 +143,10 @@ class Holding:
         if limit is not None:
             stop = limit.get(key, cursor)
             records = [record for record in records if record.offset < stop]
-            following = broadcast.since(key, stop, 1)
-            if following:  # an account record stamped at or after it comes after it
+            # The first record not offered: at the limit, or at the cursor of a holding that
+            # is ahead of it. An account record stamped at or after it comes after it.
+            following = broadcast.since(key, max(cursor, stop), 1)
+            if following:
                 horizon = following[0].timestamp - 1
         return Slot(event_type, key[0], key[1], records, horizon)
 

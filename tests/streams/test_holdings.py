@@ -223,3 +223,36 @@ def test_an_account_event_on_another_partition_is_dead_lettered() -> None:
     assert [letter.record.offset for letter in output.dead_letters] == [0, 2]
     assert output.outcomes[("balance", "accepted")] == 1
     assert served.engine.accounts_by_name.keys() == {here}
+
+
+def test_a_task_ahead_of_the_served_position_takes_nothing_past_its_own_next_broadcast() -> None:
+    """Broadcast stamps need not grow with offsets. A task whose checkpoint is past the
+    served position waits there, and never takes an account record that comes after its own
+    next broadcast, however the broadcast at the served position is stamped."""
+    config = parse_config(config_text([]), "test")
+    fund = SETTINGS.topics.fund
+    log = BroadcastLog()
+    stamps = [500, 200]  # offset 0 (the served position) stamped after offset 1
+    log.extend((fund, 0), [
+        MemoryRecord(fund, 0, offset, ts, b"USDT", json.dumps(
+            {"type": "fund", "asset": "USDT", "balance": 1000 + offset, "ts": ts}).encode())
+        for offset, ts in enumerate(stamps)
+    ])  # fmt: skip
+    here = next(f"a{n}" for n in range(100) if partition_of(f"a{n}".encode(), 3) == 0)
+    balances = SETTINGS.topics.balances
+    own = [
+        MemoryRecord(balances, 0, offset, ts, here.encode(), json.dumps(
+            {"type": "balance", "account": here, "asset": "USDT", "wallet": 5, "ts": ts}).encode())
+        for offset, ts in enumerate([150, 300])
+    ]  # fmt: skip
+    source = OwnSource(balances, 0)
+    source.extend(own)
+    checkpoint = Checkpoint(cursor={"broadcast": {f"{fund}:0": 1}})
+    holdings = Holdings(config, lambda _: None)
+    task = holdings.start(0, {"balance": source}, checkpoint, count=PARTITIONS, entries={})
+    horizons = {(fund, 0): ALL_FETCHED, (balances, 0): ALL_FETCHED}
+    applied = task.run(log, {(fund, 0): "fund"}, horizons, 100, limit={(fund, 0): 0})
+    # its next broadcast is offset 1 (ts 200): the balance at 150 comes before it, the one at
+    # 300 after it; the served position's record (ts 500) must not stand in for it
+    assert applied == 1
+    assert source.next_offset == 1
