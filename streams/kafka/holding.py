@@ -49,6 +49,9 @@ class Holding:
         self.sources: dict[int, dict[str, OwnSource]] = {}
         self.outputs: dict[int, Output] = {}
         self.projection_written: dict[int, dict[str, int]] = {}
+        # the round's broadcast records and state entries, every partition's at the drain
+        self.broadcast_events = 0
+        self.broadcast_changelog: dict[bytes, bytes] = {}
 
     @property
     def partitions(self) -> list[int]:
@@ -153,7 +156,7 @@ class Holding:
     def apply_records(self, taken: Sequence[Taken]) -> None:
         """Decode (record, event type, own partition or None) into columns and apply them in
         one batch; each partition's transitions, dead letters and state entries go to its
-        output, a broadcast's state to every partition's."""
+        output, a broadcast's state to every partition's when the round is drained."""
         if not taken:
             return
         batch = EventBatch()
@@ -171,9 +174,10 @@ class Holding:
         statuses = result.status.tolist()
         for row, (record, event_type, owner) in enumerate(taken):
             status = STATUSES[statuses[row]]
-            targets = list(outputs.values()) if owner is None else [outputs[owner]]
-            for output in targets:
-                output.events += 1
+            if owner is None:
+                self.broadcast_events += 1
+            else:
+                outputs[owner].events += 1
             if owner is not None or reports:
                 counted = outputs[0] if owner is None else outputs[owner]
                 counted.outcomes[(event_type, status)] += 1
@@ -183,8 +187,8 @@ class Holding:
                     counted.dead_letters.append(DeadLetter(record, reason))
             if status == ACCEPTED and record.value is not None:
                 key = encode_key(row_state_key(batch, row))
-                for output in targets:
-                    output.changelog[key] = record.value
+                changelog = self.broadcast_changelog if owner is None else outputs[owner].changelog
+                changelog[key] = record.value
         self._collect_transitions(result.transitions)
 
     def _elsewhere(self, batch: EventBatch, row: int, partition: int) -> bool:
@@ -220,8 +224,12 @@ class Holding:
         """Hand over the round's output of each partition, with its cursor (and the changed
         parts of the projection state) as the last changelog entries."""
         drained = []
+        broadcast_events, broadcast_changelog = self.broadcast_events, self.broadcast_changelog
+        self.broadcast_events, self.broadcast_changelog = 0, {}
         for partition, output in list(self.outputs.items()):
             self.outputs[partition] = Output()
+            output.events += broadcast_events
+            output.changelog = {**broadcast_changelog, **output.changelog}
             if output.events:
                 written = self.projection_written[partition]
                 for key, value in projection_entries(self.engine, written).items():
