@@ -7,9 +7,12 @@ the checkpoint or behind it when the partition arrives.
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.config import EngineConfig, parse_config
 from streams.kafka.holdings import Holdings, account_sharding
@@ -256,3 +259,73 @@ def test_a_task_ahead_of_the_served_position_takes_nothing_past_its_own_next_bro
     # 300 after it; the served position's record (ts 500) must not stand in for it
     assert applied == 1
     assert source.next_offset == 1
+
+
+class Committed:
+    """What Kafka holds: each partition's published records and changelog state."""
+
+    def __init__(self) -> None:
+        self.written: dict[int, list[str]] = defaultdict(list)
+        self.entries: dict[int, dict[bytes, bytes]] = defaultdict(dict)
+
+    def commit(self, holdings: Holdings) -> None:
+        for partition, _, output in holdings.drain_outputs():
+            self.written[partition] += [transition_value(t).decode() for t in output.transitions]
+            self.entries[partition].update((k, v) for k, v in output.changelog.items() if v)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**16), moves=st.lists(st.integers(0, 2**16), min_size=1, max_size=6))
+def test_partitions_moving_between_two_workers_write_each_partitions_replay(
+    seed: int, moves: list[int]
+) -> None:
+    """Two workers, partitions handed back and forth between rounds (the old owner commits,
+    drops the partition; the new one restores it from what was committed and lets it catch
+    up): every partition's published records are its own replay."""
+    lines, instruments = generate_stream(seed, 900)
+    config = parse_config(config_text(instruments), "test")
+    raw = [line.encode() for line in lines]
+    own, broadcast = stream_records(raw)
+    log = BroadcastLog()
+    for key, held in broadcast.items():
+        log.extend(key, held)
+    committed = Committed()
+    workers = [Holdings(config, lambda _: None), Holdings(config, lambda _: None)]
+    owner = {partition: partition % 2 for partition in range(PARTITIONS)}
+
+    def give(partition: int, worker: Holdings) -> None:
+        checkpoint = Checkpoint.from_entries(committed.entries[partition])
+        sources = sources_from(own[partition], checkpoint.cursor.get("inputs", {}), len(raw))
+        task = worker.start(partition, sources, checkpoint, count=PARTITIONS,
+                            entries=dict(committed.entries[partition]))  # fmt: skip
+        for key in log.records:
+            task.broadcast_cursors.setdefault(key, 0)
+
+    for partition, index in owner.items():
+        give(partition, workers[index])
+    rng = random.Random(seed)
+    pending = list(moves)
+    for _ in range(400):
+        worker = workers[rng.randrange(2)]
+        _round(worker, log, rng.choice((3, 7, 20)), committed)
+        if pending and rng.random() < 0.1:
+            partition = pending.pop() % PARTITIONS
+            old, new = owner[partition], 1 - owner[partition]
+            workers[old].drop(partition)
+            owner[partition] = new
+            give(partition, workers[new])
+    for worker in workers:  # both run to the end
+        while _round(worker, log, 10_000, committed) or worker.joining:
+            pass
+    expected = partitioned_replay(raw, SETTINGS, config)
+    for partition in range(PARTITIONS):
+        assert committed.written[partition] == expected[partition], partition
+
+
+def _round(holdings: Holdings, log: BroadcastLog, budget: int, committed: Committed) -> int:
+    types = {key: _type_of(key[0]) for key in log.records}
+    horizons = dict.fromkeys(list(types) + _own_keys(), ALL_FETCHED)
+    applied = holdings.run(log, types, horizons, budget)
+    committed.commit(holdings)
+    holdings.join_ready(list(types))
+    return applied
