@@ -22,7 +22,7 @@ minute and measure the engine, not the projection.
     per symbol), drawing the paths included: against the dense pass timed on a sample of
     paths and scaled to 10,000.
 
-(4) A task's epoch snapshot (copies of its exposure and account names, in the worker's event
+(4) An engine's epoch snapshot (copies of its exposure and account names, in the worker's event
     loop at every epoch; then its ADL queue heads and liquidation map, in a thread), on the
     engine book of run_bench (a): hedge mode, two legs per account.
 
@@ -362,7 +362,7 @@ def report(result: dict[str, Any]) -> str:
         f"depletion at {depletion['usdt'][0]} and {depletion['usdt'][1]}; Monte Carlo "
         f"24 h mean drawdown {carlo['expected_24h']:,.0f}, 99% VaR {carlo['var_24h']:,.0f}.",
         "",
-        f"A task's epoch snapshot (4), {result['snapshot']['positions']:,} positions in hedge "
+        f"An engine's epoch snapshot (4), {result['snapshot']['positions']:,} positions in hedge "
         f"mode: {result['snapshot']['seconds']:,.2f} s in the worker's event loop at every "
         f"epoch (copies), then {result['snapshot']['finish']:,.1f} s in a thread for its ADL "
         f"queue heads and liquidation map.",
