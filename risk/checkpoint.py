@@ -82,12 +82,7 @@ def restore(
     `replay_time` is one for every shard, or one per shard: checkpoints of several partitions
     at the same broadcast position restore into one sharded engine at once.
     """
-    by_kind: dict[str, list[Event]] = {kind: [] for kind in RESTORE_ORDER}
-    for event in events:
-        by_kind[state_key(event)[0]].append(event)
-    with engine.remembering_everything():
-        for kind in RESTORE_ORDER:
-            engine.apply_events(by_kind[kind])
+    _apply_in_order(engine, events, RESTORE_ORDER)
     engine.restore_levels(levels, replay_time)
 
 
@@ -106,15 +101,21 @@ def admit(
     checkpoint's: `events` are the shard's last account events, `levels` and `replay_time`
     the shard's. Broadcast events among them are skipped (the engine has them already);
     transitions the rebuilding causes are discarded, as in `restore`."""
-    by_kind: dict[str, list[Event]] = {kind: [] for kind in ACCOUNT_KINDS}
-    for event in events:
-        kind = state_key(event)[0]
-        if kind in by_kind:
-            by_kind[kind].append(event)
-    with engine.remembering_everything():
-        for kind in ACCOUNT_KINDS:
-            engine.apply_events(by_kind[kind])
+    _apply_in_order(engine, events, ACCOUNT_KINDS)
     engine.restore_shard(shard, levels, replay_time)
+
+
+def _apply_in_order(engine: Engine, events: Iterable[Event], kinds: Sequence[str]) -> None:
+    """The events of these kinds, kind after kind in that order, with nothing forgotten (the
+    others are skipped); the transitions they cause are discarded."""
+    by_kind: dict[str, list[Event]] = {kind: [] for kind in kinds}
+    for event in events:
+        found = by_kind.get(state_key(event)[0])
+        if found is not None:
+            found.append(event)
+    with engine.remembering_everything():
+        for kind in kinds:
+            engine.apply_events(by_kind[kind])
 
 
 # -- the fund projection's path-dependent state ------------------------------------------------

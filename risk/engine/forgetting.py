@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from risk.book import CROSS, NO_POSITION, int32_view
 from risk.engine.state import KEY_SPAN, EngineState
@@ -140,18 +141,23 @@ class Forgetting(EngineState):
                 # `dict(found)` may copy the table as it is).
                 self.tombstones[account] = {key: entry for key, entry in found.items()}  # noqa: C416
         margin = self.margin
-        accounts = int32_view(margin.account)
         edges = np.array(self.replay_times, dtype=np.int64) - self.horizon_ms
-        shards = int32_view(self.account_shards)[np.maximum(accounts, 0)]
+        shards, held = self._margin_account_shards()
         candidates = np.flatnonzero(
             (int32_view(margin.positions) == 0)
             & (np.frombuffer(margin.balance_ts, dtype=np.int64) <= edges[shards])
-            & (accounts != NO_POSITION)
+            & held
         ).tolist()
         for index in candidates:
             if not self._holds_tombstone(index, self.watermark(margin.account[index])):
                 self._forget(index)
         self._release_names()
+
+    def _margin_account_shards(self) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
+        """Per margin account slot: the shard of its account, and whether the slot is held
+        (a free slot's shard reads as 0)."""
+        accounts = int32_view(self.margin.account)
+        return int32_view(self.account_shards)[np.maximum(accounts, 0)], accounts != NO_POSITION
 
     def _release_names(self) -> None:
         """Account names that no margin account or tombstone refers to any more."""

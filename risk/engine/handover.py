@@ -14,19 +14,18 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from risk.book import NO_POSITION, int32_view
+from risk.book import NO_POSITION
 from risk.engine.positions import PositionPath
+from risk.engine.queries import Queries
 from risk.levels import LEVEL_NAMES
 
 
-class Handover(PositionPath):
+class Handover(PositionPath, Queries):
     """Dropping and restoring whole shards of a sharded engine."""
 
     def shard_accounts(self, shard: int) -> list[int]:
         """The margin accounts (free slots excluded) whose account is in `shard`."""
-        accounts = int32_view(self.margin.account)
-        held = accounts != NO_POSITION
-        shards = int32_view(self.account_shards)[np.maximum(accounts, 0)]
+        shards, held = self._margin_account_shards()
         return np.flatnonzero(held & (shards == shard)).tolist()
 
     def shard_levels(self, shard: int) -> dict[str, tuple[str, int]]:
@@ -70,12 +69,7 @@ class Handover(PositionPath):
         """Levels and counts of the shard's margin accounts from `levels` (others `safe`, no
         transitions; counts of accounts holding nothing are carried), its replay time, then
         a sweep of what the rule has forgotten at that time."""
-        margin, remaining = self.margin, dict(levels)
-        for index in self.shard_accounts(shard):
-            name, count = remaining.pop(self.margin_account_id(index), ("safe", 0))
-            margin.level[index] = LEVEL_NAMES.index(name)
-            margin.transitions[index] = count
-        self.carried_counts.update((key, count) for key, (_, count) in remaining.items() if count)
+        self.carried_counts.update(self._set_levels(self.shard_accounts(shard), levels))
         self.replay_times[shard] = replay_time
         self.reclaim()
 

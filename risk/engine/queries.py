@@ -115,17 +115,23 @@ class Queries(Forgetting, Evaluation):
         for every shard, or one per shard) is then reclaimed, as a worker that never stopped
         would have.
         """
-        margin = self.margin
-        remaining = dict(levels)
-        for account in range(len(margin)):
-            if margin.account[account] == NO_POSITION:
-                continue
-            name, count = remaining.pop(self.margin_account_id(account), ("safe", 0))
-            margin.level[account] = LEVEL_NAMES.index(name)
-            margin.transitions[account] = count
-        self.carried_counts = {key: count for key, (_, count) in remaining.items() if count}
+        held = np.flatnonzero(int32_view(self.margin.account) != NO_POSITION).tolist()
+        self.carried_counts = self._set_levels(held, levels)
         if isinstance(replay_time, int):
             self.replay_time = replay_time
         else:
             self.replay_times = list(replay_time)
         self.reclaim()
+
+    def _set_levels(
+        self, accounts: Sequence[int], levels: Mapping[str, tuple[str, int]]
+    ) -> dict[str, int]:
+        """Level and transition count of each of these margin accounts from `levels` (by
+        margin account id; `safe` with none when it is not named); the counts above 0 of the
+        ids left over, which name accounts holding nothing now (to be carried)."""
+        margin, remaining = self.margin, dict(levels)
+        for account in accounts:
+            name, count = remaining.pop(self.margin_account_id(account), ("safe", 0))
+            margin.level[account] = LEVEL_NAMES.index(name)
+            margin.transitions[account] = count
+        return {key: count for key, (_, count) in remaining.items() if count}

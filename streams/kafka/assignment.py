@@ -22,7 +22,7 @@ from streams.kafka.holding import Holding
 from streams.kafka.holdings import Holdings
 from streams.kafka.inputs import BroadcastLog, OwnSource
 from streams.kafka.projections import FundDesk
-from streams.kafka.task import Checkpoint
+from streams.kafka.task import Checkpoint, broadcast_cursors
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -178,8 +178,8 @@ class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 def _same_position(checkpoints: dict[int, Checkpoint]) -> list[int]:
     """The largest group of partitions whose checkpoints stand at one broadcast position."""
-    groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
+    groups: dict[tuple[tuple[tuple[str, int], int], ...], list[int]] = {}
     for partition, checkpoint in sorted(checkpoints.items()):
-        position = tuple(sorted(checkpoint.cursor.get("broadcast", {}).items()))
+        position = tuple(sorted(broadcast_cursors(checkpoint).items()))
         groups.setdefault(position, []).append(partition)
     return max(groups.values(), key=len)

@@ -80,9 +80,6 @@ class OwnSource:
     def extend(self, records: Sequence[Record]) -> None:
         self.records.extend(record for record in records if record.offset >= self.next_offset)
 
-    def head(self) -> Record | None:
-        return self.records[0] if self.records else None
-
     def take(self) -> Record:
         record = self.records.popleft()
         self.next_offset = record.offset + 1
@@ -104,10 +101,6 @@ class BroadcastLog:
                 kept.append(record)
                 offsets.append(record.offset)
                 last = record.offset
-
-    def head(self, key: tuple[str, int], cursor: int) -> Record | None:
-        following = self.since(key, cursor, 1)
-        return following[0] if following else None
 
     def since(self, key: tuple[str, int], cursor: int, limit: int) -> list[Record]:
         """At most `limit` records from offset `cursor` on."""

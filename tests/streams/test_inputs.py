@@ -87,10 +87,10 @@ def test_broadcast_log_serves_every_cursor_and_trims() -> None:
     key = ("m", 0)
     log.extend(key, [Record("m", 0, offset, offset) for offset in (0, 1, 4, 5)])  # a gap
     log.extend(key, [Record("m", 0, 5, 5), Record("m", 0, 6, 6)])  # a re-fetch overlaps
-    assert [log.head(key, cursor).offset for cursor in (0, 2, 5, 6)] == [0, 4, 5, 6]  # type: ignore[union-attr]
+    assert [log.since(key, cursor, 1)[0].offset for cursor in (0, 2, 5, 6)] == [0, 4, 5, 6]
     assert [record.offset for record in log.since(key, 2, 2)] == [4, 5]
-    assert log.head(key, 7) is None
+    assert log.since(key, 7, 1) == []
     log.trim(key, 5)
-    assert log.head(key, 0).offset == 5  # type: ignore[union-attr]
+    assert log.since(key, 0, 1)[0].offset == 5
     log.drop(key)
-    assert log.head(key, 0) is None
+    assert log.since(key, 0, 1) == []
