@@ -30,7 +30,7 @@ _FUND_INTEGERS = (
     "adl_top",
     "projection_interval_ms",
 )
-_FUND_NUMBERS = ("decay", "prior_daily_volatility", "confidence", "large_move")
+_FUND_NUMBERS = ("decay", "prior_daily_volatility", "confidence", "large_move", "plausible_shock")
 _TABLES = ("levels", "instruments", "fund", "retention")
 
 

@@ -3,8 +3,10 @@
 Standard library only, no code shared with `risk/`: every drawdown is summed account by
 account and position by position, the book is walked level by level, a depletion shock is
 found by scanning |x| every 0.01 and bisecting the first step that reaches the balance, ADL
-scores are ranked by a plain sort, and liquidation prices come from the reference's own root
-finder. Monte Carlo is not here (tests/risk/test_fund_montecarlo.py checks it on its own).
+scores are ranked by a plain sort, Cover-N adds each owner's deficits in a dict and sorts
+them, and liquidation prices come from the reference's own root finder. Monte Carlo is not
+here (tests/risk/test_fund_montecarlo.py checks it on its own), nor, so, the expected
+shortfall half of `recommended_balance`.
 """
 
 from __future__ import annotations
@@ -73,6 +75,23 @@ def drawdown(
     for (symbol, long), contracts in closing.items():
         total += _slippage(reference, symbol, contracts if long else -contracts, x)
     return total, negative
+
+
+def cover(
+    reference: Reference, accounts: list[dict[str, Any]], asset: str, x: float
+) -> tuple[float, float]:
+    """(cover_1, cover_2) at shock x: deficits before slippage, summed per owning account."""
+    owed: dict[str, float] = {}
+    for account in accounts:
+        if account["settle"] != asset:
+            continue
+        equity = account["wallet"]
+        for position in account["members"]:
+            equity += reference.value(position, shocked_price(reference, position, x))[1]
+        owner = account["members"][0]["account"]
+        owed[owner] = owed.get(owner, 0.0) + max(0.0, -equity)
+    largest = [*sorted(owed.values(), reverse=True), 0.0, 0.0]
+    return largest[0], largest[0] + largest[1]
 
 
 def _slippage(reference: Reference, symbol: str, quantity: float, x: float) -> float:
@@ -171,7 +190,16 @@ def _fund(reference: Reference, accounts: list[dict[str, Any]], asset: str) -> d
     stress = []
     for shock in SHOCKS:
         loss, negative = drawdown(reference, accounts, asset, shock)
-        stress.append({"shock": shock, "drawdown": loss, "bankrupt_accounts": negative})
+        cover_1, cover_2 = cover(reference, accounts, asset, shock)
+        stress.append(
+            {
+                "shock": shock,
+                "drawdown": loss,
+                "bankrupt_accounts": negative,
+                "cover_1": cover_1,
+                "cover_2": cover_2,
+            }
+        )
     return {
         "asset": asset,
         "balance": balance,

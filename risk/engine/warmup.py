@@ -10,16 +10,21 @@ the middle of a stream. The edge calls it and tells the user what the wait is
 
 from __future__ import annotations
 
+import numpy as np
+
 from risk.batch import EventBatch
 from risk.engine.engine import Engine
 from risk.events import Event, Rejection, parse_event
+from risk.fund.cover import top_two
+from risk.fund.exposure import exposure_of
 
 _TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 0.05}]
 
 
 def warm_up() -> None:
     """Drive a throwaway engine through the mark tick (bands, joint bands, bulk evaluation and
-    records), single-account events, an instrument change, a batch and an account view."""
+    records), single-account events, an instrument change, a batch, an account view and the
+    fund projection's Cover-N kernel."""
     engine = Engine([])
     for kind, settle in (("linear", "USDT"), ("inverse", "BTC")):
         symbol = f"WARM{kind.upper()}"
@@ -54,6 +59,7 @@ def warm_up() -> None:
     engine.apply_batch(EventBatch.from_events(updates))
     for index in engine.tracked_accounts():
         engine.account_view(int(index))
+    top_two(exposure_of(engine), np.array([-0.5, 0.5]))  # the fund projection's Cover-N
 
 
 def _apply(engine: Engine, value: dict[str, object]) -> None:

@@ -50,6 +50,7 @@ class Exposure:
     account_asset: IndexArray  # A
     wallet: FloatArray  # A
     account_ref: IndexArray  # A: the engine's margin account index
+    owner: IndexArray  # A: the account that owns it (the engine's account index)
     position_account: IndexArray  # P
     position_symbol: IndexArray  # P
     size: FloatArray  # P
@@ -128,6 +129,7 @@ def exposure_of(engine: Engine) -> Exposure:
         account_asset=int32_view(margin.asset)[account_ref].astype(np.intp),
         wallet=float_view(margin.wallet)[account_ref].copy(),
         account_ref=account_ref.astype(np.intp),
+        owner=int32_view(margin.account)[account_ref].astype(np.intp),
         position_account=position_account.astype(np.intp),
         position_symbol=merged["symbol"].astype(np.intp),
         size=merged["size"],

@@ -35,6 +35,8 @@ class FundParameters:
     - `paths`, `seed`, `horizons`: the Monte Carlo draw (`horizons` is (name, length in ms)).
     - `confidence`: the VaR / expected-shortfall level.
     - `adl_top`: how many entries of each ADL queue a summary shows.
+    - `plausible_shock`: the largest |x| of the grid that counts as "extreme but plausible"
+      for the recommended fund size (SPEC §8.1).
     - `projection_interval_ms`, `large_move`: live projections run at every multiple of the
       interval in event time, and just after a mark that moved by `large_move` or more (a
       fraction) from its price when the interval began (or at its last large move).
@@ -50,6 +52,7 @@ class FundParameters:
     horizons: tuple[tuple[str, int], ...] = DEFAULT_HORIZONS
     confidence: float = 0.99
     adl_top: int = 10
+    plausible_shock: float = 0.3
     projection_interval_ms: int = 60_000
     large_move: float = 0.03
 
@@ -70,6 +73,8 @@ class FundParameters:
             raise ValueError("confidence must be in [0.5, 1)")
         if self.adl_top < 1:
             raise ValueError("adl_top must be positive")
+        if not 0.0 < self.plausible_shock < 10.0:
+            raise ValueError("plausible_shock must be in (0, 10)")
         if self.projection_interval_ms <= 0 or not self.large_move > 0.0:
             raise ValueError("projection_interval_ms and large_move must be positive")
 

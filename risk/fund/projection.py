@@ -1,8 +1,9 @@
 """The fund projection of a whole book from its shares (SPEC §8, docs/FUND.md).
 
 `fund_projection` turns the summed shares of every process into the per-asset records:
-balance and 8-hour drawdown (from the market), the stress grid, both depletion shocks, the
-Monte Carlo statistics, the ADL queue heads and the liquidation map. `stress(asset, shocks)`
+balance and 8-hour drawdown (from the market), the stress grid with Cover-N, both depletion
+shocks, the Monte Carlo statistics, the recommended balance and funding gap, the ADL queue
+heads and the liquidation map. `stress(asset, shocks)`
 must return the `StressShare` summed over every process; slippage is priced here, once, on
 the summed contracts, against the market's depth books. One process (replay) passes its own
 share; the Kafka workers' aggregator passes a function that asks every worker.
@@ -16,9 +17,10 @@ from typing import Any, Final, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from risk.fund.cover import recommended_balance
 from risk.fund.exposure import FloatArray
 from risk.fund.liquidation_map import BANDS
-from risk.fund.montecarlo import horizon_stats
+from risk.fund.montecarlo import HorizonStats, horizon_stats
 from risk.fund.parameters import DEPLETION_DOWN, DEPLETION_STEP, DEPLETION_UP, MARK_FLOOR
 from risk.fund.share import StressShare, Totals, settle_assets
 from risk.fund.slippage import close_cost
@@ -187,27 +189,48 @@ def _fund_record(
             parameters.horizons, totals.losses.get(asset, nothing), strict=True
         )
     ]
+    top = totals.cover.get(asset, np.zeros((2, len(shocks))))
+    cover_1, cover_2 = top[0], top[0] + top[1]
+    shortfall = [stat.expected_shortfall for stat in stats if stat.horizon == "24h"]
+    recommended = finite(
+        recommended_balance(
+            parameters.shocks, cover_2, parameters.plausible_shock, next(iter(shortfall), None)
+        )
+    )
     return {
         "asset": asset,
         "balance": finite(balance),
         "drawdown_8h": finite(market.drawdowns.get(asset)),
         "stress": [
-            {"shock": shock, "drawdown": float(loss), "bankrupt_accounts": int(count)}
-            for shock, loss, count in zip(parameters.shocks, losses, share.negative, strict=True)
+            {
+                "shock": shock,
+                "drawdown": float(loss),
+                "bankrupt_accounts": int(count),
+                "cover_1": float(first),
+                "cover_2": float(both),
+            }
+            for shock, loss, count, first, both in zip(
+                parameters.shocks, losses, share.negative, cover_1, cover_2, strict=True
+            )
         ],
         "depletion_shock_down": depletion_shock(market, asset, balance, -1, stress),
         "depletion_shock_up": depletion_shock(market, asset, balance, +1, stress),
-        "monte_carlo": [
-            {
-                "horizon": stat.horizon,
-                "confidence": parameters.confidence,
-                "expected_drawdown": stat.expected_drawdown,
-                "var": stat.var,
-                "expected_shortfall": stat.expected_shortfall,
-                "depletion_probability": stat.depletion_probability,
-            }
-            for stat in stats
-        ],
+        "monte_carlo": [_monte_carlo_entry(stat, parameters.confidence) for stat in stats],
+        "recommended_balance": recommended,
+        "funding_gap": finite(
+            None if recommended is None or balance is None else recommended - balance
+        ),
+    }
+
+
+def _monte_carlo_entry(stat: HorizonStats, confidence: float) -> dict[str, Any]:
+    return {
+        "horizon": stat.horizon,
+        "confidence": confidence,
+        "expected_drawdown": stat.expected_drawdown,
+        "var": stat.var,
+        "expected_shortfall": stat.expected_shortfall,
+        "depletion_probability": stat.depletion_probability,
     }
 
 

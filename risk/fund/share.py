@@ -7,8 +7,9 @@ for any settle asset:
 - `stress(asset, shocks)`: the deficit sum, the accounts in deficit and the contracts they hold
   per symbol and side, at each shock: all additive over processes (`StressShare.__add__`);
 - `totals()`: per asset and horizon the drawdown of every Monte Carlo path (the paths are the
-  same everywhere: risk/fund/montecarlo.py), the ADL queue heads with their lengths and the
-  liquidation map cells: all mergeable (`Totals.merge`).
+  same everywhere: risk/fund/montecarlo.py), the ADL queue heads with their lengths, the
+  liquidation map cells and the two largest owner deficits at each grid shock (Cover-N):
+  all mergeable (`Totals.merge`).
 
 Slippage is not additive (a book walk is convex in the size): risk/fund/projection.py prices
 it once, on the summed contracts.
@@ -23,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.fund.adl import AdlQueue, merge_queues
+from risk.fund.cover import TopTwo, merge_top_two, top_two
 from risk.fund.exposure import Exposure, FloatArray
 from risk.fund.montecarlo import PathSet, draw_paths
 from risk.fund.profile import AssetProfile, profiles_of
@@ -46,11 +48,12 @@ class StressShare(NamedTuple):
 
 
 class Totals(NamedTuple):
-    """The non-interactive parts of a share: Monte Carlo, ADL, liquidation map."""
+    """The non-interactive parts of a share: Monte Carlo, ADL, liquidation map, Cover-N."""
 
     losses: dict[str, list[FloatArray]]  # asset -> per horizon, per path
     adl: dict[str, dict[str, AdlQueue]]
     liquidation: dict[str, FloatArray]
+    cover: TopTwo  # asset -> 2 x grid shocks (risk/fund/cover.py)
 
     @staticmethod
     def merge(parts: list[Totals], top: int) -> Totals:
@@ -64,7 +67,8 @@ class Totals(NamedTuple):
                 else:
                     losses[asset] = [horizon.copy() for horizon in horizons]
         liquidation = summed_cells([part.liquidation for part in parts])
-        return Totals(losses, merge_queues([part.adl for part in parts], top), liquidation)
+        adl = merge_queues([part.adl for part in parts], top)
+        return Totals(losses, adl, liquidation, merge_top_two([part.cover for part in parts]))
 
 
 def summed_cells(maps: list[dict[str, FloatArray]]) -> dict[str, FloatArray]:
@@ -129,8 +133,10 @@ class EpochShare:
                 for m in paths.multipliers
             ]
         liquidation = summed_cells([book.liquidation for book in self.books])
-        adl = merge_queues([book.adl for book in self.books], self.market.parameters.adl_top)
-        return Totals(losses, adl, liquidation)
+        parameters = self.market.parameters
+        adl = merge_queues([book.adl for book in self.books], parameters.adl_top)
+        cover = top_two(self.exposure, np.array(parameters.shocks, dtype=np.float64))
+        return Totals(losses, adl, liquidation, cover)
 
     def paths(self) -> PathSet:
         """The epoch's Monte Carlo paths, rows in the engine's symbol order."""
@@ -172,6 +178,7 @@ def concatenate(parts: list[Exposure]) -> Exposure:
         account_asset=np.concatenate([_asset_indices(part, assets) for part in parts]),
         wallet=joined("wallet"),
         account_ref=np.concatenate([part.account_ref for part in parts]),
+        owner=_disjoint_owners(parts),
         position_account=np.concatenate(
             [part.position_account + offset for part, offset in zip(parts, offsets, strict=True)]
         ),
@@ -182,6 +189,16 @@ def concatenate(parts: list[Exposure]) -> Exposure:
         pnl=joined("pnl"),
         maintenance=joined("maintenance"),
     )
+
+
+def _disjoint_owners(parts: list[Exposure]) -> NDArray[np.intp]:
+    """Owners renumbered apart per part: engines number accounts apart, and the books of one
+    process never share an account (inputs are keyed by account)."""
+    widths = [int(part.owner.max()) + 1 if len(part.owner) else 0 for part in parts]
+    offsets = np.cumsum([0, *widths[:-1]])
+    return np.concatenate(
+        [part.owner + offset for part, offset in zip(parts, offsets, strict=True)]
+    ).astype(np.intp)
 
 
 def _asset_indices(part: Exposure, assets: list[str]) -> NDArray[np.intp]:

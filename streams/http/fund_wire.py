@@ -40,6 +40,7 @@ def totals_document(totals: Totals) -> dict[str, Any]:
             for symbol, sides in totals.adl.items()
         },
         "liquidation": {symbol: pack(cells) for symbol, cells in totals.liquidation.items()},
+        "cover": {asset: pack(top) for asset, top in totals.cover.items()},
     }
 
 
@@ -60,6 +61,7 @@ def totals_from(document: dict[str, Any]) -> Totals:
             for symbol, sides in document["adl"].items()
         },
         liquidation={symbol: unpack(cells) for symbol, cells in document["liquidation"].items()},
+        cover={asset: unpack(top) for asset, top in document["cover"].items()},
     )
 
 

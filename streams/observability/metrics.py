@@ -223,6 +223,18 @@ FUND_GAUGES: Final = {
         "What a gap of `shock` (every mark at once) would cost the fund, slippage included.",
         ["asset", "shock"],
     ),
+    "cover": (
+        "cover",
+        "Cover-N: the deficit of the n (1 or 2) accounts owing most at a gap of `shock`, before "
+        "slippage (SPEC §8.1).",
+        ["asset", "shock", "n"],
+    ),
+    "recommended": (
+        "recommended_balance",
+        "The fund size SPEC §8.1 recommends: Cover-2 over plausible gaps, or the 24 h expected "
+        "shortfall, whichever is larger.",
+        ["asset"],
+    ),
     "depletion": (
         "depletion_shock",
         "Smallest gap (a fraction, signed) that empties the fund, by direction.",
@@ -249,8 +261,13 @@ def fund_metrics(projection: dict[str, Any]) -> Iterator[Metric]:
             families["balance"].add_metric([asset], fund["balance"])
         if fund["drawdown_8h"] is not None:
             families["drawdown"].add_metric([asset, "8h"], fund["drawdown_8h"])
+        if fund["recommended_balance"] is not None:
+            families["recommended"].add_metric([asset], fund["recommended_balance"])
         for point in fund["stress"]:
-            families["stress"].add_metric([asset, f"{point['shock']:g}"], point["drawdown"])
+            shock = f"{point['shock']:g}"
+            families["stress"].add_metric([asset, shock], point["drawdown"])
+            for n in ("1", "2"):
+                families["cover"].add_metric([asset, shock, n], point[f"cover_{n}"])
         for direction in ("down", "up"):
             shock = fund[f"depletion_shock_{direction}"]
             if shock is not None:

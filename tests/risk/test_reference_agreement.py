@@ -161,10 +161,33 @@ def fund_differences(
             if (
                 point["shock"] != expected["shock"]
                 or point["bankrupt_accounts"] != expected["bankrupt_accounts"]
-            ) or not close(point["drawdown"], expected["drawdown"], scale):
+            ) or not all(
+                close(point[name], expected[name], scale)
+                for name in ("drawdown", "cover_1", "cover_2")
+            ):
                 found.append(f"{asset} stress {point} != {expected}")
+        found += _recommended_differences(mine, theirs, scale)
     found += _adl_differences(engine["adl"], reference["adl"])
     found += _map_differences(engine["liquidation_map"], reference["liquidation_map"], scale)
+    return found
+
+
+def _recommended_differences(
+    mine: dict[str, Any], theirs: dict[str, Any], scale: float
+) -> list[str]:
+    """`recommended_balance` against the reference's Cover-2 over |x| <= 0.3 and the engine's
+    own 24 h expected shortfall (the reference has no Monte Carlo), and `funding_gap`."""
+    plausible = [point["cover_2"] for point in theirs["stress"] if abs(point["shock"]) <= 0.3]
+    shortfall = [s["expected_shortfall"] for s in mine["monte_carlo"] if s["horizon"] == "24h"]
+    expected = max(plausible + shortfall)
+    found = []
+    if not close(mine["recommended_balance"], expected, scale):
+        found.append(f"{theirs['asset']} recommended_balance {mine['recommended_balance']}")
+    gap = None if theirs["balance"] is None else expected - theirs["balance"]
+    if (gap is None) != (mine["funding_gap"] is None) or (
+        gap is not None and not close(mine["funding_gap"], gap, scale)
+    ):
+        found.append(f"{theirs['asset']} funding_gap {mine['funding_gap']} != {gap}")
     return found
 
 

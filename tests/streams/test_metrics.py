@@ -148,6 +148,18 @@ def test_fund_gauges_come_from_the_latest_projection() -> None:
     expected = next(p["drawdown"] for p in fund["stress"] if p["shock"] == -0.2)
     assert expected > 0
     assert registry.get_sample_value("riskmon_insurance_fund_stress_drawdown", stress) == expected
+    point = next(p for p in fund["stress"] if p["shock"] == -0.2)
+    assert point["cover_1"] > 0
+    for n in ("1", "2"):
+        cover = {**stress, "n": n}
+        assert (
+            registry.get_sample_value("riskmon_insurance_fund_cover", cover) == point[f"cover_{n}"]
+        )
+    assert fund["recommended_balance"] is not None
+    assert (
+        registry.get_sample_value("riskmon_insurance_fund_recommended_balance", {"asset": "USDT"})
+        == fund["recommended_balance"]
+    )
     down = {"asset": "USDT", "direction": "down"}
     assert (
         registry.get_sample_value("riskmon_insurance_fund_depletion_shock", down)

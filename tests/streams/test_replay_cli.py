@@ -257,6 +257,8 @@ FUND_KEYS = [  # a `funds` entry of the summary (SPEC §10), in order
     "depletion_shock_down",
     "depletion_shock_up",
     "monte_carlo",
+    "recommended_balance",
+    "funding_gap",
 ]
 # 1 long at 100 with 10, then mark 100.5: equity(x) = 10.5 + 100.5 x. The fund fell from
 # 1,000 to 3.3.
@@ -272,15 +274,22 @@ def test_summary_fund_sections(tmp_path: Path) -> None:
     events = write_lines(tmp_path / "fund.jsonl", [json.dumps(line) for line in FUND_LINES])
     config = btc_config(
         tmp_path,
-        "[fund]\nshocks = [-0.1, 0.2]\npaths = 100\nhorizons_hours = [1, 0.5]\nadl_top = 1\n",
+        "[fund]\nshocks = [-0.1, -0.15, 0.2]\npaths = 100\nhorizons_hours = [1, 0.5]\n"
+        "adl_top = 1\n",
     )
     _, summary = replay(tmp_path, events, "--config", str(config))
     (fund,) = summary["funds"]
     assert list(fund) == FUND_KEYS
+    owed = 100.5 * 0.15 - 10.5  # a alone owes at -15%: its Cover-1 and Cover-2
     assert fund["stress"] == [
-        {"shock": -0.1, "drawdown": 0.0, "bankrupt_accounts": 0},
-        {"shock": 0.2, "drawdown": 0.0, "bankrupt_accounts": 0},
-    ]
+        {"shock": -0.1, "drawdown": 0.0, "bankrupt_accounts": 0, "cover_1": 0.0, "cover_2": 0.0},
+        {"shock": -0.15, "drawdown": pytest.approx(owed, rel=1e-12), "bankrupt_accounts": 1,
+         "cover_1": pytest.approx(owed, rel=1e-12), "cover_2": pytest.approx(owed, rel=1e-12)},
+        {"shock": 0.2, "drawdown": 0.0, "bankrupt_accounts": 0, "cover_1": 0.0, "cover_2": 0.0},
+    ]  # fmt: skip
+    # No 24 h horizon: the largest Cover-2 with |x| <= 0.3 alone sizes the fund.
+    assert fund["recommended_balance"] == pytest.approx(owed, rel=1e-12)
+    assert fund["funding_gap"] == pytest.approx(owed - 3.3, rel=1e-12)
     assert fund["balance"] == 3.3
     assert fund["drawdown_8h"] == pytest.approx(3.3 / 1_000 - 1, rel=1e-12)
     assert fund["depletion_shock_down"] == -0.1374  # 100.5 |x| - 10.5 >= 3.3 from 0.13731
