@@ -122,6 +122,44 @@ def insurance_fund() -> dict[str, Any]:
                 options={"xField": "shock"},
             ),
             panel(
+                "Cover-2 at -20% and the recommended size, against the balance",
+                "timeseries",
+                [
+                    target(
+                        f"max by (asset) (riskmon_insurance_fund_balance{{{asset}}})",
+                        "{{asset}} balance",
+                    ),
+                    target(
+                        "max by (asset) (riskmon_insurance_fund_cover"
+                        f'{{{asset}, shock="-0.2", n="2"}})',
+                        "{{asset}} Cover-2 at -20%",
+                        "B",
+                    ),
+                    target(
+                        f"max by (asset) (riskmon_insurance_fund_recommended_balance{{{asset}}})",
+                        "{{asset}} recommended",
+                        "C",
+                    ),
+                ],
+                description="SPEC §8.1: the two accounts owing most after a 20% gap down, and "
+                "the recommended fund size (Cover-2 up to plausible_shock, or the 24 h expected "
+                "shortfall). Cover-2 above the balance pages: RiskmonFundCannotCoverTwoDefaults.",
+            ),
+            panel(
+                "Funding gap: recommended size minus balance",
+                "stat",
+                [
+                    target(
+                        "max by (asset) "
+                        f"(riskmon_insurance_fund_recommended_balance{{{asset}}})"
+                        " - on (asset) "
+                        f"max by (asset) (riskmon_insurance_fund_balance{{{asset}}})",
+                        "{{asset}}",
+                    )
+                ],
+                description="Positive: the fund is smaller than SPEC §8.1 recommends.",
+            ),
+            panel(
                 "Depletion shocks: the gap that empties the fund",
                 "stat",
                 [

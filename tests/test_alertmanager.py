@@ -144,3 +144,18 @@ def test_a_worker_down_inhibits_its_stale_marks(alertmanager: str) -> None:
     found = states(alertmanager)
     assert found[("RiskmonStaleMarks", "")]["state"] == "suppressed"
     assert found[("RiskmonDown", "")]["state"] == "active"
+
+
+def test_cover_2_inhibits_the_stress_page_of_its_asset(alertmanager: str) -> None:
+    post(
+        alertmanager,
+        [
+            {"alertname": "RiskmonFundCannotCoverTwoDefaults", "severity": "page", "asset": "BTC"},
+            {"alertname": "RiskmonFundCannotCoverStress", "severity": "page", "asset": "BTC"},
+            {"alertname": "RiskmonFundCannotCoverStress", "severity": "page", "asset": "USDT"},
+        ],
+    )
+    found = states(alertmanager)
+    assert found[("RiskmonFundCannotCoverStress", "BTC")]["state"] == "suppressed"
+    assert found[("RiskmonFundCannotCoverStress", "USDT")]["state"] == "active"
+    assert found[("RiskmonFundCannotCoverTwoDefaults", "BTC")]["state"] == "active"

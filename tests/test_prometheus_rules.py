@@ -58,6 +58,25 @@ CASES = [
         "5m",
     ),
     Case(
+        "RiskmonFundCannotCoverTwoDefaults",
+        {
+            f"riskmon_insurance_fund_balance{{{USDT}}}": "100x10",
+            f'riskmon_insurance_fund_cover{{{USDT}, shock="-0.2", n="2"}}': "120x10",
+            f'riskmon_insurance_fund_cover{{{USDT}, shock="-0.2", n="1"}}': "80x10",
+        },
+        "5m",
+        [{"asset": "USDT"}],
+    ),
+    Case(
+        "RiskmonFundCannotCoverTwoDefaults",
+        {
+            f"riskmon_insurance_fund_balance{{{USDT}}}": "100x10",
+            f'riskmon_insurance_fund_cover{{{USDT}, shock="-0.2", n="2"}}': "90x10",
+            f'riskmon_insurance_fund_cover{{{USDT}, shock="-0.5", n="2"}}': "400x10",
+        },
+        "5m",
+    ),
+    Case(
         "RiskmonDepletionShockClose",
         {
             f'riskmon_insurance_fund_depletion_shock{{{USDT}, direction="down"}}': "-0.08x10",

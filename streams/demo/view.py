@@ -49,8 +49,8 @@ def gap(shock: float | None) -> str:
 
 
 def fund_rows(projection: dict[str, Any] | None) -> list[tuple[str, ...]]:
-    """Per asset: balance, drawdown at -20%, depletion down/up, P(depleted) at the longest
-    horizon (`horizon`); from the latest projection."""
+    """Per asset: balance, recommended balance (SPEC §8.1), drawdown at -20%, depletion
+    down/up, P(depleted) at the longest horizon (`horizon`); from the latest projection."""
     if projection is None:
         return []
     rows: list[tuple[str, ...]] = []
@@ -64,6 +64,7 @@ def fund_rows(projection: dict[str, Any] | None) -> list[tuple[str, ...]]:
             (
                 fund["asset"],
                 amount(fund["balance"]),
+                amount(fund["recommended_balance"]),
                 "-" if point is None else amount(point["drawdown"]),
                 gap(fund["depletion_shock_down"]),
                 gap(fund["depletion_shock_up"]),
@@ -83,7 +84,7 @@ def log_line(monitor: Monitor) -> str:
     parts.append(f"transitions {monitor.transitions}")
     parts += [
         f"fund {asset} {balance} (-20%: {drawdown}, gone at {down})"
-        for asset, balance, drawdown, down, _, _ in fund_rows(monitor.latest)
+        for asset, balance, _, drawdown, down, _, _ in fund_rows(monitor.latest)
     ]
     return " | ".join(parts)
 
@@ -166,8 +167,9 @@ def horizon(projection: dict[str, Any] | None) -> str:
 def _funds(monitor: Monitor) -> Panel:
     longest = horizon(monitor.latest)
     table = Table(
-        "fund", "balance", "-20% costs", "gone down", "gone up", f"P(gone {longest})", box=None
-    )
+        "fund", "balance", "recommended", "-20% costs", "gone down", "gone up",
+        f"P(gone {longest})", box=None,
+    )  # fmt: skip
     rows = fund_rows(monitor.latest)
     for row in rows:
         table.add_row(*row)

@@ -25,6 +25,7 @@ minute and measure the engine, not the projection.
 (4) An engine's epoch snapshot (copies of its exposure and account names, in the worker's event
     loop at every epoch; then its ADL queue heads and liquidation map, in a thread), on the
     engine book of run_bench (a): hedge mode, two legs per account.
+(5) Cover-N over the 16-shock grid (tests/bench/cover_bench.py), against dense numpy.
 
 Every fast answer is checked against its brute-force twin in the same run.
 The report replaces the section between the FUND markers of the file it writes.
@@ -44,6 +45,7 @@ from risk.fund.exposure import Exposure, FloatArray, sum_by
 from risk.fund.share import EpochShare
 from risk.fund.snapshot import Market, take_share
 from tests.bench.books import book_specs, build_engine
+from tests.bench.cover_bench import COVER_NOTE, cover_benchmark, cover_row
 from tests.bench.run_bench import machine
 from tests.bench.sections import bench_parser, publish
 from tests.risk.fund_books import Shocked, first_lattice_shock
@@ -100,6 +102,7 @@ def synthetic_exposure(accounts: int, symbols: int, seed: int = 5) -> Exposure:
         account_asset=symbol_asset[first_symbol].astype(np.intp),
         wallet=wallet,
         account_ref=np.arange(accounts, dtype=np.intp),
+        owner=(np.cumsum(rng.random(accounts) >= 0.1) - 1).astype(np.intp),  # 10% share one
         position_account=owner.astype(np.intp),
         position_symbol=symbol.astype(np.intp),
         size=size,
@@ -237,6 +240,7 @@ def run(accounts: int, symbols: int, paths: int, sample_paths: int) -> dict[str,
     result["stress"] = stress_benchmark(exposure, models, dense)
     result["depletion"] = depletion_benchmark(models, dense)
     result["monte_carlo"] = monte_carlo_benchmark(exposure, share, dense, sample_paths)
+    result["cover"] = cover_benchmark(exposure)
     result["snapshot"] = snapshot_benchmark(accounts // 2)
     return result
 
@@ -322,7 +326,7 @@ def monte_carlo_benchmark(
 def report(result: dict[str, Any]) -> str:
     stress, depletion, carlo = result["stress"], result["depletion"], result["monte_carlo"]
     whole = result["profile_seconds"] + (stress["fast_ms"] + depletion["fast_ms"]) / 1e3
-    whole += carlo["fast_s"]
+    whole += carlo["fast_s"] + result["cover"]["fast_ms"] / 1e3
     facts = machine()
     rows = [
         START,
@@ -338,8 +342,8 @@ def report(result: dict[str, Any]) -> str:
         f"(`EpochShare`, once per projection, shared by all three): "
         f"{result['profile_seconds'] * 1e3:,.0f} ms.",
         "",
-        f"Rows (1)-(3) exclude that shared reduction. A whole projection (reduce, stress grid, "
-        f"depletion shocks, Monte Carlo) takes {whole:,.1f} s.",
+        f"Rows (1)-(3) and (5) exclude that shared reduction. A whole projection (reduce, stress "
+        f"grid, Cover-N, depletion shocks, Monte Carlo) takes {whole:,.1f} s.",
         "",
         "| what | riskmon | brute force (same run) | ratio | target |",
         "|---|---|---|---|---|",
@@ -356,8 +360,9 @@ def report(result: dict[str, Any]) -> str:
         f"| dense numpy {carlo['dense_s']:,.0f} s [b] | "
         f"{carlo['dense_s'] / carlo['fast_s']:,.0f}x | <= 10 s: "
         f"{_verdict(carlo['fast_s'] <= 10)} |",
+        cover_row(result["cover"]),
         "",
-        f"(1)-(3) agree with their brute-force twins (1e-9 relative), every settle asset. "
+        f"(1)-(3) and (5) agree with their brute-force twins (1e-9 relative), every settle asset. "
         f"USDT, with a fund of half its -20% drawdown ({depletion['usdt_balance']:,.0f}): "
         f"depletion at {depletion['usdt'][0]} and {depletion['usdt'][1]}; Monte Carlo "
         f"24 h mean drawdown {carlo['expected_24h']:,.0f}, 99% VaR {carlo['var_24h']:,.0f}.",
@@ -369,6 +374,7 @@ def report(result: dict[str, Any]) -> str:
         "",
         f"[a] Timed on the first {stress['scalar_sample']:,} accounts and scaled to the book.",
         f"[b] Timed on {carlo['sample_paths']} paths per horizon and scaled to {carlo['paths']:,}.",
+        COVER_NOTE,
         END,
     ]
     return "\n".join(rows) + "\n"

@@ -58,8 +58,12 @@ const value = (id) => {
   const node = document.getElementById(id);
   return node ? node.value : null;
 };
+const stress = document.getElementById("stress-chart");
+const recommended = document.getElementById("stress-recommended");
 return {
   points: points,
+  cover: stress ? stress.getAttribute("data-cover-points") : null,
+  recommended: recommended ? recommended.textContent : null,
   rows: document.querySelectorAll("#transition-feed tr").length,
   asset: value("stress-asset"),
   symbol: value("liquidation-symbol"),
@@ -187,11 +191,11 @@ def demo() -> Iterator[Demo]:
 
 
 def drawn(state: dict[str, Any]) -> bool:
-    """Every chart has data points and the feed has rows."""
-    points = state["points"]
+    """Every chart has data points, the stress chart its Cover-2 curve, and the feed rows."""
+    points = {**state["points"], "cover": state["cover"]}
     return state["rows"] > 0 and all(
         isinstance(points[chart], str) and points[chart].isdigit() and int(points[chart]) > 0
-        for chart in CHARTS
+        for chart in (*CHARTS, "cover")
     )
 
 
@@ -243,6 +247,10 @@ def test_demo_page_draws_every_chart(browser: webdriver.Chrome, demo: Demo) -> N
     assert state["symbol"] in symbols
     if "USDT" in assets:
         assert state["asset"] == "USDT"
+    shown = next(entry for entry in fund["funds"] if entry["asset"] == state["asset"])
+    assert state["cover"] == str(len(shown["stress"]))  # every grid point has its Cover-2
+    assert state["recommended"] not in (None, "unknown")
+    assert state["recommended"].endswith(" " + state["asset"])
     if "BTCUSDT" in symbols:
         assert state["symbol"] == "BTCUSDT"
 

@@ -11,7 +11,7 @@ from risk.levels import Level
 from streams.demo import monitor as monitor_module
 from streams.demo.monitor import Monitor
 from streams.demo.scenarios import SCENARIOS
-from streams.demo.view import LiveView, LogView, fund_rows, log_line
+from streams.demo.view import LiveView, LogView, amount, fund_rows, log_line
 from tests.demo.runs import CONFIG, START, crash_run
 
 
@@ -23,9 +23,10 @@ def test_the_live_screen_shows_levels_funds_worst_accounts_and_transitions() -> 
     counts = monitor.engine.level_counts()
     for level, count in counts.items():
         assert any(level in line and f" {count} " in line for line in screen.splitlines()), level
-    for asset, balance, *_ in fund_rows(monitor.latest):
+    for asset, balance, recommended, *_ in fund_rows(monitor.latest):
         assert asset in screen
         assert balance in screen
+        assert recommended in screen
     newest = next(iter(monitor.recent))
     assert newest["margin_account"] in screen
     worst = monitor.engine.account_view(monitor.engine.worst_accounts(Level.WATCH, 1)[0])
@@ -38,7 +39,9 @@ def test_fund_rows_read_the_projection() -> None:
     rows = {row[0]: row for row in fund_rows(monitor.latest)}
     usdt = next(fund for fund in monitor.latest["funds"] if fund["asset"] == "USDT")
     shock = usdt["depletion_shock_down"]
-    assert rows["USDT"][3] == ("survives" if shock is None else f"{shock:+.1%}")
+    assert rows["USDT"][4] == ("survives" if shock is None else f"{shock:+.1%}")
+    assert rows["USDT"][2] == amount(usdt["recommended_balance"])
+    assert usdt["recommended_balance"] is not None
     assert fund_rows(None) == []
 
 
