@@ -37,6 +37,7 @@ tools:
 	deploy/compose/install.sh
 	deploy/prometheus/install.sh
 	deploy/browser/install.sh
+	deploy/kcat/install.sh
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
