@@ -4,7 +4,9 @@ Standard library only, no code shared with `risk/`: every drawdown is summed acc
 account and position by position, the book is walked level by level, a depletion shock is
 found by scanning |x| every 0.01 and bisecting the first step that reaches the balance, ADL
 scores are ranked by a plain sort, Cover-N adds each owner's deficits in a dict and sorts
-them, and liquidation prices come from the reference's own root finder. Monte Carlo is not
+them, a cascade (SPEC §8.2, docs/FUND.md) runs round by round, every account valued position
+by position at its side's price and each side's book walked level by level, and liquidation
+prices come from the reference's own root finder. Monte Carlo is not
 here (tests/risk/test_fund_montecarlo.py checks it on its own), nor, so, the expected
 shortfall half of `recommended_balance`.
 """
@@ -12,6 +14,7 @@ shortfall half of `recommended_balance`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -94,6 +97,100 @@ def cover(
     return largest[0], largest[0] + largest[1]
 
 
+def cascade(
+    reference: Reference, accounts: list[dict[str, Any]], asset: str, x: float
+) -> dict[str, Any]:
+    """SPEC §8.2's `cascade` at shock x, before its multiplier: longs are valued at their
+    symbol's bid-side price, shorts at its ask-side price, both the shocked mark until the
+    liquidated accounts' gross contracts walk the shocked book."""
+    prices: dict[tuple[str, bool], float] = {}  # (symbol, long) -> price, once walked
+    previous = rounds = 0
+    for round_number in range(1, 52):
+        deficit, liquidated, flows = _cascade_round(reference, accounts, asset, x, prices)
+        if round_number == 51 or liquidated <= previous:
+            break
+        rounds += 1
+        found = {key: _walked(reference, key, contracts, x) for key, contracts in flows.items()}
+        walked = {key: price for key, price in found.items() if price is not None}
+        if walked == prices:
+            break
+        previous, prices = liquidated, walked
+    moves = {}
+    for symbol in sorted({symbol for symbol, _ in prices}):
+        shocked = reference.marks[symbol][0] * _factor(reference, symbol, x)
+        down = prices.get((symbol, True), shocked)
+        up = prices.get((symbol, False), shocked)
+        if down != shocked or up != shocked:
+            farther = down if math.log(shocked / down) >= math.log(up / shocked) else up
+            moves[symbol] = farther / reference.marks[symbol][0]
+    return {
+        "drawdown": deficit,
+        "rounds": rounds,
+        "liquidated_accounts": liquidated,
+        "mark_moves": moves,
+    }
+
+
+def _cascade_round(
+    reference: Reference,
+    accounts: list[dict[str, Any]],
+    asset: str,
+    x: float,
+    prices: dict[tuple[str, bool], float],
+) -> tuple[float, int, dict[tuple[str, bool], float]]:
+    """(deficits, accounts with equity <= maintenance, their contracts per symbol and side)."""
+    deficit, liquidated = 0.0, 0
+    flows: dict[tuple[str, bool], float] = {}
+    for account in accounts:
+        if account["settle"] != asset:
+            continue
+        equity, maintenance = account["wallet"], 0.0
+        for position in account["members"]:
+            key = (position["symbol"], position["size"] > 0)
+            price = prices.get(key, shocked_price(reference, position, x))
+            _, pnl, margin = reference.value(position, price)
+            equity, maintenance = equity + pnl, maintenance + margin
+        if equity <= maintenance:
+            liquidated += 1
+            deficit += max(0.0, -equity)
+            for position in account["members"]:
+                key = (position["symbol"], position["size"] > 0)
+                flows[key] = flows.get(key, 0.0) + abs(position["size"])
+    return deficit, liquidated, flows
+
+
+def _factor(reference: Reference, symbol: str, x: float) -> float:
+    return max(1.0 + float(reference.instruments[symbol]["beta"]) * x, FLOOR)
+
+
+def _walked(
+    reference: Reference, key: tuple[str, bool], contracts: float, x: float
+) -> float | None:
+    """The shocked price of the last level `contracts` fill on one side, level by level (past
+    the book: the extension's price there); never better than the shocked mark. None without
+    a book or a mark: no price impact."""
+    symbol, selling = key
+    book, mark = reference.books.get(symbol), reference.marks.get(symbol)
+    if book is None or mark is None or contracts <= 0:
+        return None
+    spot, levels = float(mark[0]), book[0] if selling else book[1]
+    last: float
+    if not levels:
+        return None
+    left, last = contracts, spot
+    for price, size in levels:
+        take = min(left, size)
+        left, last = left - take, price
+        if left <= 0:
+            break
+    if left > 0:
+        depth = sum(size for _, size in levels)
+        rate = max(0.0, (spot - last) if selling else (last - spot)) / depth
+        last = max(last - rate * left, min(FLOOR * spot, last)) if selling else last + rate * left
+    last = min(last, spot) if selling else max(last, spot)
+    return last * _factor(reference, symbol, x)
+
+
 def _slippage(reference: Reference, symbol: str, quantity: float, x: float) -> float:
     book, mark = reference.books.get(symbol), reference.marks.get(symbol)
     if book is None or mark is None or quantity == 0:
@@ -152,24 +249,50 @@ def _extension(
     return value, inverse
 
 
-def depletion(
-    reference: Reference, accounts: list[dict[str, Any]], asset: str, balance: float, sign: int
-) -> float | None:
+def depletion(loss: Callable[[float], float], balance: float, sign: int) -> float | None:
+    """The smallest |x| on the 1e-4 lattice with loss(x) >= balance: a scan every 0.01, then
+    bisection inside the first step that reaches."""
     limit = 9900 if sign < 0 else 100_000
     steps = list(range(100, limit + 1, 100))
     previous = 0
     for step in steps:
-        if drawdown(reference, accounts, asset, sign * step / 10_000)[0] >= balance:
+        if loss(sign * step / 10_000) >= balance:
             low, high = previous, step
             while high - low > 1:
                 middle = (low + high) // 2
-                if drawdown(reference, accounts, asset, sign * middle / 10_000)[0] >= balance:
+                if loss(sign * middle / 10_000) >= balance:
                     high = middle
                 else:
                     low = middle
             return sign * high / 10_000
         previous = step
     return None
+
+
+def lattice_search(loss: Callable[[float], float], balance: float, sign: int) -> float | None:
+    """docs/FUND.md's search on the 1e-4 lattice, for a drawdown that need not grow with |x|
+    (a cascade's): coarse steps every 0.05 to |x| = 1 and every 0.25 beyond, then 32 equally
+    spaced points inside the first coarse step that reaches, and again inside the first of
+    those that reaches, until one step is left."""
+    limit = 9900 if sign < 0 else 100_000
+    coarse = [*range(500, min(limit, 10_000) + 1, 500), *range(12_500, limit + 1, 2_500)]
+    coarse += [] if coarse[-1] == limit else [limit]
+    low = 0
+    for high in coarse:
+        if loss(sign * high / 10_000) >= balance:
+            break
+        low = high
+    else:
+        return None
+    while high - low > 1:
+        inner = sorted({round(low + (high - low) * k / 32) for k in range(33)} - {low, high})
+        reaching = [point for point in inner if loss(sign * point / 10_000) >= balance]
+        if reaching:
+            high = reaching[0]
+            low = max([point for point in inner if point < high], default=low)
+        else:
+            low = inner[-1]
+    return float(sign * high / 10_000)
 
 
 def drawdown_8h(history: list[tuple[int, float]], now: int) -> float | None:
@@ -191,6 +314,8 @@ def _fund(reference: Reference, accounts: list[dict[str, Any]], asset: str) -> d
     for shock in SHOCKS:
         loss, negative = drawdown(reference, accounts, asset, shock)
         cover_1, cover_2 = cover(reference, accounts, asset, shock)
+        entry = cascade(reference, accounts, asset, shock)
+        entry["multiplier"] = entry["drawdown"] / loss if loss > 0 else None
         stress.append(
             {
                 "shock": shock,
@@ -198,19 +323,31 @@ def _fund(reference: Reference, accounts: list[dict[str, Any]], asset: str) -> d
                 "bankrupt_accounts": negative,
                 "cover_1": cover_1,
                 "cover_2": cover_2,
+                "cascade": entry,
             }
         )
+
+    def one_round(x: float) -> float:
+        return drawdown(reference, accounts, asset, x)[0]
+
+    def cascaded(x: float) -> float:
+        return float(cascade(reference, accounts, asset, x)["drawdown"])
+
     return {
         "asset": asset,
         "balance": balance,
         "drawdown_8h": None if not history else drawdown_8h(history, reference.replay_time),
         "stress": stress,
-        "depletion_shock_down": None
-        if balance is None
-        else depletion(reference, accounts, asset, balance, -1),
-        "depletion_shock_up": None
-        if balance is None
-        else depletion(reference, accounts, asset, balance, +1),
+        **{
+            f"{prefix}depletion_shock_{name}": None
+            if balance is None
+            else search(loss, balance, sign)
+            for prefix, loss, search in (
+                ("", one_round, depletion),
+                ("cascade_", cascaded, lattice_search),
+            )
+            for name, sign in (("down", -1), ("up", +1))
+        },
     }
 
 

@@ -17,6 +17,7 @@ from risk.engine.engine import Engine
 from risk.events import Event, Rejection, parse_event
 from risk.fund.cover import top_two
 from risk.fund.exposure import exposure_of
+from risk.fund.report import engine_share
 
 _TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 0.05}]
 
@@ -24,7 +25,7 @@ _TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 
 def warm_up() -> None:
     """Drive a throwaway engine through the mark tick (bands, joint bands, bulk evaluation and
     records), single-account events, an instrument change, a batch, an account view and the
-    fund projection's Cover-N kernel."""
+    fund projection's Cover-N and cascade kernels."""
     engine = Engine([])
     for kind, settle in (("linear", "USDT"), ("inverse", "BTC")):
         symbol = f"WARM{kind.upper()}"
@@ -60,6 +61,8 @@ def warm_up() -> None:
     for index in engine.tracked_accounts():
         engine.account_view(int(index))
     top_two(exposure_of(engine), np.array([-0.5, 0.5]))  # the fund projection's Cover-N
+    share = engine_share(engine)  # and its cascade rounds
+    share.cascade("USDT", np.ones((2, sum(s == "USDT" for s in share.market.settle), 2)))
 
 
 def _apply(engine: Engine, value: dict[str, object]) -> None:

@@ -3,9 +3,11 @@
 `fund_projection` turns the summed shares of every process into the per-asset records:
 balance and 8-hour drawdown (from the market), the stress grid with Cover-N, both depletion
 shocks, the Monte Carlo statistics, the recommended balance and funding gap, the ADL queue
-heads and the liquidation map. `stress(asset, shocks)`
-must return the `StressShare` summed over every process; slippage is priced here, once, on
-the summed contracts, against the market's depth books. One process (replay) passes its own
+heads and the liquidation map, and the cascade of every grid shock with its depletion shocks.
+`stress(asset, shocks)` must return the `StressShare` summed over every process, and
+`rounds(asset, side marks)` the cascade round (`RoundShare`) summed likewise; slippage and the
+cascade's book walks are priced here, once, on the summed contracts, against the market's depth
+books. One process (replay) passes its own
 share; the Kafka workers' aggregator passes a function that asks every worker.
 """
 
@@ -17,6 +19,7 @@ from typing import Any, Final, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from risk.fund.cascade import CascadePoint, RoundShare, RoundSource, asset_rows, cascade_stress
 from risk.fund.cover import recommended_balance
 from risk.fund.exposure import FloatArray
 from risk.fund.liquidation_map import BANDS
@@ -48,6 +51,8 @@ class Share(Protocol):
 
     def stress(self, asset: str, shocks: FloatArray) -> StressShare: ...
 
+    def cascade(self, asset: str, multiplier: FloatArray) -> RoundShare: ...
+
     def totals(self) -> Totals: ...
 
 
@@ -62,14 +67,23 @@ def aggregate_projection(market: Market, shares: Sequence[Share]) -> dict[str, A
             total = total + part
         return total
 
-    return fund_projection(market, totals, stress)
+    def rounds(asset: str, multiplier: FloatArray) -> RoundShare:
+        parts = [share.cascade(asset, multiplier) for share in shares]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total
+
+    return fund_projection(market, totals, stress, rounds)
 
 
-def fund_projection(market: Market, totals: Totals, stress: StressSource) -> dict[str, Any]:
+def fund_projection(
+    market: Market, totals: Totals, stress: StressSource, rounds: RoundSource
+) -> dict[str, Any]:
     """{"ts", "funds", "adl", "liquidation_map"}: SPEC §10's sections at the epoch."""
     held = set(totals.losses)
     funds = [
-        _fund_record(market, asset, totals, stress)
+        _fund_record(market, asset, totals, (stress, rounds))
         for asset in settle_assets(market)
         if asset in held or asset in market.balances
     ]
@@ -114,8 +128,7 @@ def _settling(by_symbol: dict[str, Any], settle: dict[str, str], asset: str) -> 
 def drawdown(market: Market, asset: str, shocks: FloatArray, share: StressShare) -> FloatArray:
     """Deficits plus the cost of closing the summed contracts against the depth books."""
     total = share.deficit.copy()
-    rows = [index for index, settle in enumerate(market.settle) if settle == asset]
-    for row, symbol in enumerate(rows):
+    for row, symbol in enumerate(asset_rows(market, asset)):
         book, mark = market.books.get(symbol), float(market.marks[symbol])
         if book is None or not np.isfinite(mark):
             continue
@@ -158,15 +171,15 @@ def depletion_search(
 
 
 def depletion_shock(
-    market: Market, asset: str, balance: float | None, direction: int, stress: StressSource
+    balance: float | None, direction: int, losses_at: Callable[[FloatArray], FloatArray]
 ) -> float | None:
+    """`depletion_search` with `losses_at(shocks)` the drawdown at each shock."""
     if balance is None:
         return None
     search = depletion_search(direction)
     steps = next(search)
     while True:
-        shocks = direction * steps.astype(np.float64) / _LATTICE
-        losses = drawdown(market, asset, shocks, stress(asset, shocks))
+        losses = losses_at(direction * steps.astype(np.float64) / _LATTICE)
         try:
             steps = search.send(losses >= balance)
         except StopIteration as done:
@@ -175,13 +188,15 @@ def depletion_shock(
 
 
 def _fund_record(
-    market: Market, asset: str, totals: Totals, stress: StressSource
+    market: Market, asset: str, totals: Totals, sources: tuple[StressSource, RoundSource]
 ) -> dict[str, Any]:
+    stress, rounds = sources
     parameters = market.parameters
     balance = market.balances.get(asset)
     shocks = np.array(parameters.shocks, dtype=np.float64)
     share = stress(asset, shocks)
     losses = drawdown(market, asset, shocks, share)
+    cascades = cascade_stress(market, asset, shocks, rounds)
     nothing = [np.zeros(parameters.paths) for _ in parameters.horizons]  # no positions here
     stats = [
         horizon_stats(name, horizon, balance, parameters.confidence)
@@ -208,18 +223,49 @@ def _fund_record(
                 "bankrupt_accounts": int(count),
                 "cover_1": float(first),
                 "cover_2": float(both),
+                "cascade": _cascade_entry(point, float(loss)),
             }
-            for shock, loss, count, first, both in zip(
-                parameters.shocks, losses, share.negative, cover_1, cover_2, strict=True
+            for shock, loss, count, first, both, point in zip(
+                parameters.shocks, losses, share.negative, cover_1, cover_2, cascades, strict=True
             )
         ],
-        "depletion_shock_down": depletion_shock(market, asset, balance, -1, stress),
-        "depletion_shock_up": depletion_shock(market, asset, balance, +1, stress),
+        **_depletion_shocks(market, asset, balance, sources),
         "monte_carlo": [_monte_carlo_entry(stat, parameters.confidence) for stat in stats],
         "recommended_balance": recommended,
         "funding_gap": finite(
             None if recommended is None or balance is None else recommended - balance
         ),
+    }
+
+
+def _depletion_shocks(
+    market: Market, asset: str, balance: float | None, sources: tuple[StressSource, RoundSource]
+) -> dict[str, float | None]:
+    """The one-round and the cascade depletion shocks, down and up."""
+    stress, rounds = sources
+
+    def one_round(shocks: FloatArray) -> FloatArray:
+        return drawdown(market, asset, shocks, stress(asset, shocks))
+
+    def cascade(shocks: FloatArray) -> FloatArray:
+        return np.array([point.drawdown for point in cascade_stress(market, asset, shocks, rounds)])
+
+    return {
+        "depletion_shock_down": depletion_shock(balance, -1, one_round),
+        "depletion_shock_up": depletion_shock(balance, +1, one_round),
+        "cascade_depletion_shock_down": depletion_shock(balance, -1, cascade),
+        "cascade_depletion_shock_up": depletion_shock(balance, +1, cascade),
+    }
+
+
+def _cascade_entry(point: CascadePoint, one_round: float) -> dict[str, Any]:
+    """SPEC §8.2's `cascade` of a stress entry; the multiplier is over the one-round figure."""
+    return {
+        "drawdown": point.drawdown,
+        "rounds": point.rounds,
+        "liquidated_accounts": point.liquidated,
+        "mark_moves": point.moves,
+        "multiplier": point.drawdown / one_round if one_round > 0.0 else None,
     }
 
 

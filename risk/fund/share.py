@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.fund.adl import AdlQueue, merge_queues
+from risk.fund.cascade import CascadeBook, RoundShare
 from risk.fund.cover import TopTwo, merge_top_two, top_two
 from risk.fund.exposure import Exposure, FloatArray
 from risk.fund.montecarlo import PathSet, draw_paths
@@ -95,6 +96,7 @@ class EpochShare:
     profiles: dict[str, AssetProfile] = field(init=False)
     _paths: PathSet | None = field(init=False, default=None)
     _totals: Totals | None = field(init=False, default=None)
+    _cascade: CascadeBook | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.profiles = profiles_of(self.exposure, settle_assets(self.market))
@@ -114,6 +116,13 @@ class EpochShare:
             )
         evaluation = profile.shock(shocks)
         return StressShare(evaluation.deficit, evaluation.negative, evaluation.closing)
+
+    def cascade(self, asset: str, multiplier: FloatArray) -> RoundShare:
+        """A cascade round of the asset's accounts at side marks `multiplier` (2 x asset's
+        symbols x n; risk/fund/cascade.py)."""
+        if self._cascade is None:
+            self._cascade = CascadeBook.of(self.exposure, self.market)
+        return self._cascade.round(self.market, asset, multiplier)
 
     def totals(self) -> Totals:
         """Monte Carlo drawdowns, ADL heads and map cells (computed once)."""

@@ -29,7 +29,7 @@ from risk.fund.exposure import Exposure, FloatArray, exposure_of
 from risk.fund.liquidation_map import liquidation_map
 from risk.fund.parameters import FundParameters
 from risk.fund.slippage import DepthBook, book_of
-from risk.instruments import Instrument
+from risk.instruments import Instrument, TierTable
 
 if TYPE_CHECKING:
     from risk.engine import Engine
@@ -52,6 +52,7 @@ class Market:
     balances: dict[str, float]  # fund balance per asset (assets with a fund event)
     drawdowns: dict[str, float | None]
     books: dict[int, DepthBook]  # last depth snapshot by symbol index
+    tiers: tuple[TierTable, ...]  # per symbol: its maintenance tiers (the cascade's trigger)
 
 
 class BookShare:
@@ -105,6 +106,7 @@ def take_market(engine: Engine, at: int) -> Market:
             engine.symbols[symbol]: book_of(depth.bids, depth.asks)
             for symbol, depth in engine.depth.items()
         },
+        tiers=tuple(instrument.tiers for instrument in instruments),
     )
 
 

@@ -38,7 +38,7 @@ Instruments = tuple[NDArray[np.bool_], NDArray[np.float64]]  # inverse, contract
 
 
 @njit(cache=True)
-def _buckets(keys: NDArray[np.intp], count: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+def buckets(keys: NDArray[np.intp], count: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """(start, order): rows order[start[k]:start[k + 1]] have key k, in their original order."""
     start = np.zeros(count + 1, dtype=np.intp)
     for key in keys:
@@ -68,8 +68,8 @@ def top_two_deficits(
     D_{o,asset}(s); 0 where fewer owners owe anything."""
     top = np.zeros((assets, 2, g.shape[1]))
     owners = int(owner.max()) + 1 if len(owner) else 0
-    position_start, position_order = _buckets(positions[0], len(wallet))
-    owner_start, owner_order = _buckets(owner, owners)
+    position_start, position_order = buckets(positions[0], len(wallet))
+    owner_start, owner_order = buckets(owner, owners)
     scratch = np.zeros((assets, g.shape[1]))
     touched = np.zeros(assets, dtype=np.bool_)
     held = np.empty(assets, dtype=np.intp)  # the assets the current owner touched

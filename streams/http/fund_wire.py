@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from risk.fund.adl import AdlEntry, AdlQueue
+from risk.fund.cascade import RoundShare
 from risk.fund.exposure import FloatArray
 from risk.fund.share import StressShare, Totals
 
@@ -78,4 +79,20 @@ def stress_from(document: dict[str, Any]) -> StressShare:
         unpack(document["deficit"]),
         np.array(document["negative"], dtype=np.int64),
         unpack(document["closing"]),
+    )
+
+
+def round_document(share: RoundShare) -> dict[str, Any]:
+    return {
+        "deficit": pack(share.deficit),
+        "liquidated": share.liquidated.tolist(),
+        "flows": pack(share.flows),
+    }
+
+
+def round_from(document: dict[str, Any]) -> RoundShare:
+    return RoundShare(
+        unpack(document["deficit"]),
+        np.array(document["liquidated"], dtype=np.int64),
+        unpack(document["flows"]),
     )

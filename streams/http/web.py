@@ -8,7 +8,7 @@
     GET /accounts?level=L&limit=N        the N worst accounts at level L or above, all workers
     GET /fund                            the latest fund projection (SPEC §8; docs/FUND.md),
                                          answered by the aggregating worker
-    POST /fund/shares/{at}, /fund/stress/{at}
+    POST /fund/shares/{at}, /fund/stress/{at}, /fund/cascade/{at}
                                          this worker's share of epoch `at`, for the aggregator
 
 A request for an account another worker owns is forwarded to it (once: a forwarded request
@@ -29,6 +29,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from risk.fund.share import EpochShare
 from streams.http.accounts import (
     find_account,
     level_of,
@@ -36,7 +37,7 @@ from streams.http.accounts import (
     owning_partition,
     worst_accounts,
 )
-from streams.http.fund_wire import stress_document, totals_document, unpack
+from streams.http.fund_wire import round_document, stress_document, totals_document, unpack
 from streams.kafka.holding import Holding
 from streams.kafka.projections import FundDesk, NotReadyError, share_of
 
@@ -206,12 +207,20 @@ async def fund_share(request: web.Request) -> web.Response:
     return web.json_response({"partitions": sorted(partitions), "totals": totals})
 
 
-async def fund_stress(request: web.Request) -> web.Response:
+def _served(request: web.Request) -> EpochShare:
     directory = request.app[DIRECTORY]
     at = int(request.match_info["at"])
     share = directory.fund.served.get(at)
     if share is None:
-        return web.json_response({"error": f"no share of epoch {at} was asked for"}, status=409)
+        raise web.HTTPConflict(
+            text=f'{{"error": "no share of epoch {at} was asked for"}}',
+            content_type="application/json",
+        )
+    return share
+
+
+async def fund_stress(request: web.Request) -> web.Response:
+    share = _served(request)
     try:
         body = await request.json()
         asset, shocks = str(body["asset"]), np.array(body["shocks"], dtype=np.float64)
@@ -221,6 +230,21 @@ async def fund_stress(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="shocks must be a list of finite numbers")
     answer = await asyncio.to_thread(share.stress, asset, shocks)
     return web.json_response(stress_document(answer))
+
+
+async def fund_cascade(request: web.Request) -> web.Response:
+    """A cascade round at the aggregator's side marks (2 x the asset's symbols x n)."""
+    share = _served(request)
+    try:
+        body = await request.json()
+        asset, marks = str(body["asset"]), unpack(body["marks"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise web.HTTPBadRequest(text=f"expected an asset and marks: {error}") from None
+    rows = sum(1 for settle in share.market.settle if settle == asset)
+    if marks.ndim != 3 or marks.shape[:2] != (2, rows) or not (marks > 0.0).all():
+        raise web.HTTPBadRequest(text=f"marks must be 2 x {rows} x n positive multipliers")
+    answer = await asyncio.to_thread(share.cascade, asset, marks)
+    return web.json_response(round_document(answer))
 
 
 async def _session(app: web.Application) -> Any:
@@ -241,6 +265,7 @@ def build_app(directory: Directory) -> web.Application:
     app.router.add_get("/fund", fund)
     app.router.add_post("/fund/shares/{at:[0-9]+}", fund_share)
     app.router.add_post("/fund/stress/{at:[0-9]+}", fund_stress)
+    app.router.add_post("/fund/cascade/{at:[0-9]+}", fund_cascade)
     return app
 
 

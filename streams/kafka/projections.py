@@ -26,12 +26,13 @@ from dataclasses import replace
 from typing import Any, Final
 
 from risk.engine import Engine
+from risk.fund.cascade import RoundShare
 from risk.fund.exposure import FloatArray
 from risk.fund.projection import aggregate_projection, asset_records
 from risk.fund.share import EpochShare, StressShare, Totals
 from risk.fund.snapshot import BookShare, Market, take_market, take_share
 from streams.codec import encode_record
-from streams.http.fund_wire import pack, stress_from, totals_from
+from streams.http.fund_wire import pack, round_from, stress_from, totals_from
 
 log = logging.getLogger("riskmon.fund")
 
@@ -150,6 +151,10 @@ class RemoteShare:
     def stress(self, asset: str, shocks: FloatArray) -> StressShare:
         body = {"asset": asset, "shocks": shocks.tolist()}
         return stress_from(self._post(f"/fund/stress/{self.at}", body))
+
+    def cascade(self, asset: str, multiplier: FloatArray) -> RoundShare:
+        body = {"asset": asset, "marks": pack(multiplier)}
+        return round_from(self._post(f"/fund/cascade/{self.at}", body))
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(

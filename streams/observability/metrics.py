@@ -229,6 +229,18 @@ FUND_GAUGES: Final = {
         "slippage (SPEC §8.1).",
         ["asset", "shock", "n"],
     ),
+    "cascade": (
+        "cascade_drawdown",
+        "What a gap of `shock` would cost the fund once liquidations walk the books and move the "
+        "marks, round after round (SPEC §8.2).",
+        ["asset", "shock"],
+    ),
+    "multiplier": (
+        "cascade_multiplier",
+        "The cascade drawdown over the one-round stress drawdown at `shock` (absent when that is "
+        "0).",
+        ["asset", "shock"],
+    ),
     "recommended": (
         "recommended_balance",
         "The fund size SPEC §8.1 recommends: Cover-2 over plausible gaps, or the 24 h expected "
@@ -268,6 +280,10 @@ def fund_metrics(projection: dict[str, Any]) -> Iterator[Metric]:
             families["stress"].add_metric([asset, shock], point["drawdown"])
             for n in ("1", "2"):
                 families["cover"].add_metric([asset, shock, n], point[f"cover_{n}"])
+            cascade = point["cascade"]
+            families["cascade"].add_metric([asset, shock], cascade["drawdown"])
+            if cascade["multiplier"] is not None:
+                families["multiplier"].add_metric([asset, shock], cascade["multiplier"])
         for direction in ("down", "up"):
             shock = fund[f"depletion_shock_{direction}"]
             if shock is not None:

@@ -44,6 +44,7 @@ from risk.fund import FundParameters
 from risk.fund.exposure import Exposure, FloatArray, sum_by
 from risk.fund.share import EpochShare
 from risk.fund.snapshot import Market, take_share
+from risk.instruments import DEFAULT_TIERS
 from tests.bench.books import book_specs, build_engine
 from tests.bench.cover_bench import COVER_NOTE, cover_benchmark, cover_row
 from tests.bench.run_bench import machine
@@ -209,6 +210,7 @@ def synthetic_market(exposure: Exposure, paths: int) -> Market:
         balances={},
         drawdowns={},
         books={},
+        tiers=(DEFAULT_TIERS,) * symbols,
     )
 
 

@@ -121,7 +121,11 @@ class Shocked:
 
     def depletion_shock(self, balance: float | None, direction: int) -> float | None:
         market, stress = self.share.market, self.share.stress
-        return depletion_shock(market, self.asset, balance, direction, stress)
+
+        def losses(shocks: FloatArray) -> FloatArray:
+            return drawdown(market, self.asset, shocks, stress(self.asset, shocks))
+
+        return depletion_shock(balance, direction, losses)
 
 
 def brute_drawdown(book: Book, x: float) -> tuple[float, list[float]]:

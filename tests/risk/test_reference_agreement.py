@@ -153,7 +153,7 @@ def fund_differences(
         return [f"fund assets {assets}"]
     for mine, theirs in zip(engine["funds"], reference["funds"], strict=True):
         asset = theirs["asset"]
-        exact = ("balance", "depletion_shock_down", "depletion_shock_up")[: 3 if depletion else 1]
+        exact = ("balance", *DEPLETION_SHOCKS)[: 5 if depletion else 1]
         found += [f"{asset} {name}" for name in exact if mine[name] != theirs[name]]
         if not close(mine["drawdown_8h"], theirs["drawdown_8h"], 0.0):
             found.append(f"{asset} drawdown_8h {mine['drawdown_8h']} != {theirs['drawdown_8h']}")
@@ -166,10 +166,34 @@ def fund_differences(
                 for name in ("drawdown", "cover_1", "cover_2")
             ):
                 found.append(f"{asset} stress {point} != {expected}")
+            found += _cascade_differences(point["cascade"], expected["cascade"], scale)
         found += _recommended_differences(mine, theirs, scale)
     found += _adl_differences(engine["adl"], reference["adl"])
     found += _map_differences(engine["liquidation_map"], reference["liquidation_map"], scale)
     return found
+
+
+DEPLETION_SHOCKS = (
+    "depletion_shock_down",
+    "depletion_shock_up",
+    "cascade_depletion_shock_down",
+    "cascade_depletion_shock_up",
+)
+
+
+def _cascade_differences(mine: dict[str, Any], theirs: dict[str, Any], scale: float) -> list[str]:
+    """A stress entry's `cascade`: counts exactly, money to `scale`, ratios to 1e-9."""
+    same = (
+        [mine[name] == theirs[name] for name in ("rounds", "liquidated_accounts")]
+        + [close(mine["drawdown"], theirs["drawdown"], scale)]
+        + [(mine["multiplier"] is None) == (theirs["multiplier"] is None)]
+        + [sorted(mine["mark_moves"]) == sorted(theirs["mark_moves"])]
+    )
+    if all(same):
+        ratios = [(mine["multiplier"], theirs["multiplier"])] if mine["multiplier"] else []
+        ratios += [(mine["mark_moves"][s], ratio) for s, ratio in theirs["mark_moves"].items()]
+        same += [close(a, b, abs(b)) for a, b in ratios]
+    return [] if all(same) else [f"cascade {mine} != {theirs}"]
 
 
 def _recommended_differences(
@@ -275,6 +299,11 @@ def test_streams_reach_every_level_and_every_reason() -> None:
     assert fund["depletion_shock_down"] is not None
     assert fund["depletion_shock_up"] is not None
     counts = [point["bankrupt_accounts"] for point in fund["stress"]]  # -0.5 ... 0.5
+    cascades = [point["cascade"] for point in fund["stress"]]
+    assert max(cascade["rounds"] for cascade in cascades) >= 2  # the rounds are exercised
+    assert any(cascade["mark_moves"] for cascade in cascades)
+    assert any((cascade["multiplier"] or 0.0) > 1.0 for cascade in cascades)
+    assert fund["cascade_depletion_shock_down"] is not None
     assert counts[0] > counts[7]
     assert counts[-1] > counts[8]
     assert any(summary["adl"][symbol]["long"] for symbol in summary["adl"])

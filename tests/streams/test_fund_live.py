@@ -11,14 +11,16 @@ import asyncio
 import json
 
 import aiohttp
+import numpy as np
 import pytest
 from aiohttp.test_utils import TestServer
 
 from risk import parse_event
-from risk.fund.projection import fund_projection
+from risk.fund.projection import aggregate_projection
 from risk.fund.report import engine_share
 from risk.fund.share import EpochShare
 from streams.config import parse_config
+from streams.http.fund_wire import pack
 from streams.http.web import build_app
 from streams.kafka.inputs import MemoryRecord as Record
 from streams.kafka.projections import NotReadyError, SkipEpochError, aggregate
@@ -88,7 +90,7 @@ async def aggregate_and_serve(seed: int) -> None:
         taken = first.fund.taken(at, {0})
         projection = await asyncio.to_thread(aggregate, taken, {0}, [second.url], PARTITIONS, at)
         share = whole[at]
-        expected = fund_projection(share.market, share.totals(), share.stress)
+        expected = aggregate_projection(share.market, [share])
         assert_close(projection, expected, book_scale(share), f"epoch {at}")
         first.fund.publish(projection, taken[0][0])
         assert len(first.fund.outbox) == len(expected["funds"])
@@ -97,9 +99,18 @@ async def aggregate_and_serve(seed: int) -> None:
                 (f"/fund/shares/{at}", {"names": ["X"]}),
                 (f"/fund/stress/{at}", {"asset": "USDT", "shocks": [0.1, "x"]}),
                 (f"/fund/stress/{at}", {"asset": "USDT", "shocks": [[0.1]]}),
+                (f"/fund/cascade/{at}", {"asset": "USDT"}),
+                (f"/fund/cascade/{at}", {"asset": "USDT", "marks": pack(np.ones(3))}),
+                (f"/fund/cascade/{at}", {"asset": "USDT", "marks": pack(-np.ones((2, 1, 1)))}),
             ):
                 async with session.post(second.url + path, json=body) as response:
                     assert response.status == 400, path
+            unasked = {"asset": "USDT", "marks": pack(np.ones((2, 1, 1)))}
+            async with session.post(
+                f"{second.url}/fund/cascade/{at + 1}", json=unasked
+            ) as response:
+                assert response.status == 409
+                assert "no share of epoch" in (await response.json())["error"]
             for worker in workers:  # the aggregator answers, the other worker forwards to it
                 async with session.get(worker.url + "/fund") as response:
                     assert response.status == 200

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk import Engine, parse_event
-from risk.fund.projection import aggregate_projection, fund_projection
+from risk.fund.projection import aggregate_projection
 from risk.fund.report import engine_share
 from risk.fund.share import EpochShare
 from streams.config import EngineConfig, parse_config
@@ -90,8 +90,6 @@ def test_partition_shares_add_up_to_the_whole_book(seed: int, partitions: int) -
             assert np.array_equal(other.marks, expected_share.market.marks, equal_nan=True)
             assert other.covariance.tolist() == expected_share.market.covariance.tolist()
             assert other.balances == expected_share.market.balances
-        expected = fund_projection(
-            expected_share.market, expected_share.totals(), expected_share.stress
-        )
+        expected = aggregate_projection(expected_share.market, [expected_share])
         combined = aggregate_projection(market, [part[at] for part in parts])
         assert_close(combined, expected, book_scale(expected_share), f"epoch {at}")

@@ -10,10 +10,10 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from risk.fund.projection import fund_projection
+from risk.fund.projection import aggregate_projection
 from risk.fund.report import engine_share
 from streams.kafka.worker import Worker
-from streams.observability.metrics import register_metrics
+from streams.observability.metrics import fund_metrics, register_metrics
 from streams.settings import Settings
 from tests.streams.test_web import CONFIG, FakeWorker, build_tasks, feed
 
@@ -129,7 +129,7 @@ def projected(worker: FakeWorker) -> dict[str, Any]:
     feed(worker.tasks[0], {"type": "fund", "asset": "USDT", "balance": 500.0, "ts": 5})
     feed(worker.tasks[0], {"type": "fund", "asset": "USDT", "balance": 400.0, "ts": 6})
     share = engine_share(worker.tasks[0].engine)
-    projection = fund_projection(share.market, share.totals(), share.stress)
+    projection = aggregate_projection(share.market, [share])
     worker.fund.latest = projection
     return projection
 
@@ -155,6 +155,14 @@ def test_fund_gauges_come_from_the_latest_projection() -> None:
         assert (
             registry.get_sample_value("riskmon_insurance_fund_cover", cover) == point[f"cover_{n}"]
         )
+    cascade = point["cascade"]
+    assert cascade["multiplier"] == 1.0  # no depth: the cascade is the one-round figure
+    assert (
+        registry.get_sample_value("riskmon_insurance_fund_cascade_drawdown", stress)
+        == cascade["drawdown"]
+        == expected
+    )
+    assert registry.get_sample_value("riskmon_insurance_fund_cascade_multiplier", stress) == 1.0
     assert fund["recommended_balance"] is not None
     assert (
         registry.get_sample_value("riskmon_insurance_fund_recommended_balance", {"asset": "USDT"})
@@ -209,3 +217,16 @@ def test_a_real_worker_registers_and_exposes_every_family() -> None:
     assert "riskmon_worker_rounds_total 0.0" in text
     for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "python_info"):
         assert f"\n{name}" in text, name
+
+
+def test_a_null_cascade_multiplier_exports_no_sample() -> None:
+    projection = projected(one_worker())
+    stress = projection["funds"][0]["stress"]
+    stress[0]["cascade"]["multiplier"] = None  # a shock at which one round costs nothing
+    families = {family.name: family for family in fund_metrics(projection)}
+    samples = families["riskmon_insurance_fund_cascade_multiplier"].samples
+    assert [sample.labels["shock"] for sample in samples] == [
+        f"{point['shock']:g}" for point in stress[1:]
+    ]
+    drawdowns = families["riskmon_insurance_fund_cascade_drawdown"].samples
+    assert [sample.value for sample in drawdowns] == [p["cascade"]["drawdown"] for p in stress]

@@ -256,6 +256,8 @@ FUND_KEYS = [  # a `funds` entry of the summary (SPEC §10), in order
     "stress",
     "depletion_shock_down",
     "depletion_shock_up",
+    "cascade_depletion_shock_down",
+    "cascade_depletion_shock_up",
     "monte_carlo",
     "recommended_balance",
     "funding_gap",
@@ -281,11 +283,24 @@ def test_summary_fund_sections(tmp_path: Path) -> None:
     (fund,) = summary["funds"]
     assert list(fund) == FUND_KEYS
     owed = 100.5 * 0.15 - 10.5  # a alone owes at -15%: its Cover-1 and Cover-2
+    # At -10% a keeps 0.45 of equity under 90.45 * 0.005 of maintenance: the cascade
+    # liquidates it, at no loss. No depth: no price impact, one round, the one-round figures.
+    calm = {
+        "drawdown": 0.0,
+        "rounds": 0,
+        "liquidated_accounts": 0,
+        "mark_moves": {},
+        "multiplier": None,
+    }
     assert fund["stress"] == [
-        {"shock": -0.1, "drawdown": 0.0, "bankrupt_accounts": 0, "cover_1": 0.0, "cover_2": 0.0},
+        {"shock": -0.1, "drawdown": 0.0, "bankrupt_accounts": 0, "cover_1": 0.0, "cover_2": 0.0,
+         "cascade": {**calm, "rounds": 1, "liquidated_accounts": 1}},
         {"shock": -0.15, "drawdown": pytest.approx(owed, rel=1e-12), "bankrupt_accounts": 1,
-         "cover_1": pytest.approx(owed, rel=1e-12), "cover_2": pytest.approx(owed, rel=1e-12)},
-        {"shock": 0.2, "drawdown": 0.0, "bankrupt_accounts": 0, "cover_1": 0.0, "cover_2": 0.0},
+         "cover_1": pytest.approx(owed, rel=1e-12), "cover_2": pytest.approx(owed, rel=1e-12),
+         "cascade": {"drawdown": pytest.approx(owed, rel=1e-12), "rounds": 1,
+                     "liquidated_accounts": 1, "mark_moves": {}, "multiplier": 1.0}},
+        {"shock": 0.2, "drawdown": 0.0, "bankrupt_accounts": 0, "cover_1": 0.0, "cover_2": 0.0,
+         "cascade": calm},
     ]  # fmt: skip
     # No 24 h horizon: the largest Cover-2 with |x| <= 0.3 alone sizes the fund.
     assert fund["recommended_balance"] == pytest.approx(owed, rel=1e-12)
@@ -294,6 +309,8 @@ def test_summary_fund_sections(tmp_path: Path) -> None:
     assert fund["drawdown_8h"] == pytest.approx(3.3 / 1_000 - 1, rel=1e-12)
     assert fund["depletion_shock_down"] == -0.1374  # 100.5 |x| - 10.5 >= 3.3 from 0.13731
     assert fund["depletion_shock_up"] is None
+    assert fund["cascade_depletion_shock_down"] == -0.1374  # no depth: the same
+    assert fund["cascade_depletion_shock_up"] is None
     assert [stats["horizon"] for stats in fund["monte_carlo"]] == ["1h", "0.5h"]
     assert summary["adl"] == {
         "BTCUSDT": {
