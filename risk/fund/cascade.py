@@ -9,7 +9,7 @@ one-round stress. Then, round r = 1, 2, ...:
    from the asks, each side walked with its gross size from the top of the shocked book
    (every level's price times the shock's multiplier; past the last level the extension of
    risk/fund/slippage.py); each side's mark moves to the price of the last level filled:
-   D_s <= M' on the bid side, U_s >= M' on the ask side (`last_price`);
+   D_s <= M' on the bid side, U_s >= M' on the ask side (risk/kernels/cascade.py);
 3. longs are marked at D_s and shorts at U_s for the next round.
 
 The walk is always of the whole of L_r's contracts (L_r contains L_{r-1}: marks only get worse
@@ -35,18 +35,15 @@ could fall as more accounts are liquidated on the other side and lift a mark bac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.fund.exposure import Exposure, FloatArray, IndexArray
+from risk.fund.exposure import FloatArray, IndexArray
 from risk.fund.parameters import MARK_FLOOR
-from risk.fund.slippage import last_price
 from risk.fund.snapshot import Market
-from risk.kernels.cascade import liquidated_at
-from risk.kernels.cover import buckets
+from risk.kernels.cascade import walked_marks
 
 MAX_ROUNDS: Final = 50
 
@@ -99,25 +96,11 @@ def cascade_stress(
     """The cascade at each shock (module docstring), every process's accounts together."""
     rows = asset_rows(market, asset)
     base = shocked(market, rows, shocks)
-    marks = np.stack((base, base))
+    walk = _Walk(asset, source, _flat_books(market, rows), market.marks[rows], base)
     final = _Final(len(shocks), rows)
-    active = np.arange(len(shocks))
-    previous = np.zeros(len(shocks), dtype=np.int64)
-    for round_number in range(1, MAX_ROUNDS + 2):
-        share = source(asset, marks[:, :, active])
-        if round_number > MAX_ROUNDS:  # the accounts past maintenance at the last marks
-            final.settle(active, share, marks, np.ones(len(active), dtype=np.bool_))
-            break
-        added = share.liquidated > previous[active]
-        final.rounds[active] += added
-        moved = _walk(market, rows, base[:, active], share.flows)
-        going = added & (moved != marks[:, :, active]).any(axis=(0, 1))
-        final.settle(active, share, marks, ~going)
-        previous[active] = share.liquidated
-        marks[:, :, active] = moved
-        active = active[going]
-        if not len(active):
-            break
+    for side in (shocks < 0.0, shocks > 0.0):  # apart: a round skips more accounts per side
+        if side.any():
+            walk.run(np.flatnonzero(side), final)
     return [
         CascadePoint(
             float(final.deficit[column]),
@@ -127,6 +110,41 @@ def cascade_stress(
         )
         for column in range(len(shocks))
     ]
+
+
+class _Walk:
+    """The rounds of one asset's shocks (`cascade_stress`)."""
+
+    def __init__(
+        self,
+        asset: str,
+        source: RoundSource,
+        book: tuple[IndexArray, FloatArray, FloatArray],
+        spot: FloatArray,
+        base: FloatArray,
+    ) -> None:
+        self.asset, self.source, self.book, self.spot, self.base = asset, source, book, spot, base
+
+    def run(self, active: IndexArray, final: _Final) -> None:
+        """Rounds for the shocks `active` until each settles; results into `final`."""
+        marks = np.stack((self.base, self.base))
+        previous = np.zeros(marks.shape[2], dtype=np.int64)
+        for round_number in range(1, MAX_ROUNDS + 2):
+            share = self.source(self.asset, marks[:, :, active])
+            if round_number > MAX_ROUNDS:  # the accounts past maintenance at the last marks
+                final.settle(active, share, marks, np.ones(len(active), dtype=np.bool_))
+                return
+            added = share.liquidated > previous[active]
+            final.rounds[active] += added
+            base = np.ascontiguousarray(self.base[:, active])
+            moved = walked_marks(self.book, self.spot, base, share.flows)
+            going = added & (moved != marks[:, :, active]).any(axis=(0, 1))
+            final.settle(active, share, marks, ~going)
+            previous[active] = share.liquidated
+            marks[:, :, active] = moved
+            active = active[going]
+            if not len(active):
+                return
 
 
 class _Final:
@@ -148,19 +166,18 @@ class _Final:
         self.marks[:, :, columns] = marks[:, :, columns]
 
 
-def _walk(market: Market, rows: list[int], base: FloatArray, flows: FloatArray) -> FloatArray:
-    """2 x rows x k: each side's mark after its gross flow walks the shocked book."""
-    marks = np.stack((base, base))
-    for row, symbol in enumerate(rows):
-        book, mark = market.books.get(symbol), float(market.marks[symbol])
-        if book is None or not np.isfinite(mark):
-            continue
-        for channel, (side, selling) in enumerate(((book.bids, True), (book.asks, False))):
-            quantity = flows[channel, row]
-            if (quantity > 0.0).any():
-                price = last_price(side, quantity, mark, selling=selling)
-                marks[channel, row] = base[row] * (price / mark)
-    return marks
+def _flat_books(market: Market, rows: list[int]) -> tuple[IndexArray, FloatArray, FloatArray]:
+    """The asset's depth books end to end for `walked_marks`: bids of every row, then asks."""
+    bounds, prices, prefix = [0], [], []
+    for channel in (0, 1):
+        for symbol in rows:
+            book = market.books.get(symbol)
+            side = None if book is None else book[channel]
+            levels = np.zeros(0) if side is None else side.prices
+            prices.append(levels)
+            prefix.append(np.zeros(1) if side is None else side.size)
+            bounds.append(bounds[-1] + len(levels))
+    return np.array(bounds, dtype=np.intp), joined(prices), joined(prefix)
 
 
 def _moves(
@@ -177,52 +194,5 @@ def _moves(
     return moves
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class CascadeBook:
-    """One process's accounts arranged for cascade rounds: positions bucketed by margin
-    account, tiers flattened (risk/kernels/cascade.py)."""
-
-    exposure: Exposure
-    buckets: tuple[IndexArray, IndexArray]
-    tiers: tuple[IndexArray, FloatArray, FloatArray, FloatArray]
-
-    @classmethod
-    def of(cls, exposure: Exposure, market: Market) -> CascadeBook:
-        return cls(
-            exposure,
-            buckets(exposure.position_account, exposure.accounts),
-            _flat_tiers(market),
-        )
-
-    def round(self, market: Market, asset: str, multiplier: FloatArray) -> RoundShare:
-        """The asset's accounts at side marks `multiplier` (2 x asset's symbols x n)."""
-        exposure = self.exposure
-        rows = asset_rows(market, asset)
-        row_of = np.full(len(market.symbols), -1, dtype=np.intp)
-        row_of[rows] = np.arange(len(rows))
-        index = exposure.assets.index(asset) if asset in exposure.assets else -1
-        accounts = np.flatnonzero(exposure.account_asset == index).astype(np.intp)
-        deficit, liquidated, flows = liquidated_at(
-            accounts,
-            exposure.wallet,
-            self.buckets,
-            (exposure.position_symbol, exposure.size, exposure.price, exposure.entry),
-            (exposure.inverse, exposure.contract_size, row_of),
-            self.tiers,
-            np.ascontiguousarray(multiplier),
-        )
-        return RoundShare(deficit, liquidated, flows)
-
-
-def _flat_tiers(market: Market) -> tuple[IndexArray, FloatArray, FloatArray, FloatArray]:
-    """(first tier per symbol and one past the last, caps with +inf closing each symbol's
-    table, mmrs, cums): every symbol's tier table end to end."""
-    first = np.cumsum([0, *(len(table.mmrs) for table in market.tiers)]).astype(np.intp)
-    caps = [np.append(table.cap_array, np.inf) for table in market.tiers]
-    mmrs = [table.mmr_array for table in market.tiers]
-    cums = [table.cum_array for table in market.tiers]
-    return first, _joined(caps), _joined(mmrs), _joined(cums)
-
-
-def _joined(parts: list[FloatArray]) -> FloatArray:
+def joined(parts: list[FloatArray]) -> FloatArray:
     return np.concatenate(parts) if parts else np.zeros(0)

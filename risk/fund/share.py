@@ -24,7 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.fund.adl import AdlQueue, merge_queues
-from risk.fund.cascade import CascadeBook, RoundShare
+from risk.fund.cascade import RoundShare
+from risk.fund.cascade_book import CascadeBook
 from risk.fund.cover import TopTwo, merge_top_two, top_two
 from risk.fund.exposure import Exposure, FloatArray
 from risk.fund.montecarlo import PathSet, draw_paths
@@ -121,8 +122,8 @@ class EpochShare:
         """A cascade round of the asset's accounts at side marks `multiplier` (2 x asset's
         symbols x n; risk/fund/cascade.py)."""
         if self._cascade is None:
-            self._cascade = CascadeBook.of(self.exposure, self.market)
-        return self._cascade.round(self.market, asset, multiplier)
+            self._cascade = CascadeBook(self.exposure, self.market)
+        return self._cascade.round(asset, multiplier)
 
     def totals(self) -> Totals:
         """Monte Carlo drawdowns, ADL heads and map cells (computed once)."""

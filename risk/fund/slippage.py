@@ -117,25 +117,3 @@ def _extension(
     value = sloped * (last + end) / 2.0 + flat * floor
     inverse_value = np.log(last / end) / rate + flat / floor
     return value, inverse_value
-
-
-def last_price(side: BookSide, quantity: FloatArray, mark: float, *, selling: bool) -> FloatArray:
-    """The price of the last level filled by `quantity` contracts (one per scenario), past the
-    book the extension's price there (a sell floored as in `_extension`); never better than
-    the mark (a sell does not lift it, a buy does not lower it); the mark itself for 0 and
-    for a side with no levels."""
-    levels = len(side.prices)
-    if not levels:
-        return np.full(len(quantity), mark)
-    depth = side.size[levels]
-    level = np.minimum(np.searchsorted(side.size, quantity, side="left") - 1, levels - 1)
-    price = side.prices[np.maximum(level, 0)]
-    last = float(side.prices[-1])
-    rate = max(0.0, (mark - last) if selling else (last - mark)) / depth
-    rest = np.maximum(quantity - depth, 0.0)
-    if selling:
-        beyond = np.maximum(last - rate * rest, min(MARK_FLOOR * mark, last))
-        price = np.minimum(np.where(rest > 0.0, beyond, price), mark)
-    else:
-        price = np.maximum(np.where(rest > 0.0, last + rate * rest, price), mark)
-    return np.where(quantity > 0.0, price, mark)

@@ -7,14 +7,16 @@ account by account) is tests/risk/test_reference_agreement.py, on random streams
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from risk.fund.cascade import CascadePoint, cascade_stress
-from risk.fund.projection import aggregate_projection, drawdown
+from risk.fund.cascade import CascadePoint, asset_rows, cascade_stress
+from risk.fund.exposure import FloatArray
+from risk.fund.projection import aggregate_projection, depletion_shock, drawdown
 from risk.fund.report import engine_share
 from risk.fund.share import EpochShare
 from risk.fund.slippage import book_of
@@ -149,3 +151,85 @@ def test_thinning_every_level_never_lowers_the_cascade(drawn: Drawn, factor: flo
 
 def thinned(levels: Levels, factor: float) -> Levels:
     return tuple((price, size * factor) for price, size in levels)
+
+
+@PROPERTY
+@given(
+    st.lists(st.floats(0.0001, 10.0), min_size=1, max_size=6),
+    st.floats(0.0, 3.0),
+    st.sampled_from((-1, 1)),
+    st.integers(1, 40),
+)
+def test_chunked_depletion_search_finds_what_the_whole_search_finds(
+    centres: list[float], balance: float, direction: int, chunk: int
+) -> None:
+    # A drawdown far from monotone in |x| (bumps around `centres`, as cascades can be): taking a
+    # step's shocks `chunk` at a time, nearest first, changes the cost, never the answer.
+    asked: list[int] = []
+
+    def bumps(shocks: FloatArray) -> FloatArray:
+        asked.append(len(shocks))
+        size = np.abs(shocks)[:, None]
+        heights = 1.0 / (1.0 + 1e3 * (size - np.array(centres)[None, :]) ** 2)
+        return cast(FloatArray, heights.sum(axis=1))
+
+    whole = depletion_shock(balance, direction, bumps)
+    cost = sum(asked)
+    asked.clear()
+    assert depletion_shock(balance, direction, bumps, chunk) == whole
+    assert sum(asked) <= cost
+
+
+def brute_round(
+    share: EpochShare, multiplier: FloatArray
+) -> tuple[list[float], list[int], FloatArray]:
+    """(deficit sum, accounts at or past maintenance, their contracts per side and symbol) per
+    scenario, account by account and position by position at the side marks, with each
+    symbol's tier table."""
+    exposure, market = share.exposure, share.market
+    rows = {symbol: row for row, symbol in enumerate(asset_rows(market, "USDT"))}
+    deficits, counts = [0.0] * multiplier.shape[2], [0] * multiplier.shape[2]
+    flows = np.zeros_like(multiplier)
+    for scenario in range(multiplier.shape[2]):
+        for account in range(exposure.accounts):
+            equity, maintenance = float(exposure.wallet[account]), 0.0
+            held = np.flatnonzero(exposure.position_account == account).tolist()
+            for leg in held:
+                symbol, size = int(exposure.position_symbol[leg]), float(exposure.size[leg])
+                move = multiplier[0 if size > 0 else 1, rows[symbol], scenario]
+                price = float(exposure.price[leg]) * move
+                quantity = size * float(exposure.contract_size[symbol])
+                if exposure.inverse[symbol]:
+                    notional = abs(quantity) / price
+                    equity += quantity * (1 / float(exposure.entry[leg]) - 1 / price)
+                else:
+                    notional = abs(quantity) * price
+                    equity += quantity * (price - float(exposure.entry[leg]))
+                maintenance += market.tiers[symbol].maintenance(notional)
+            if equity <= maintenance:
+                counts[scenario] += 1
+                deficits[scenario] += max(0.0, -equity)
+                for leg in held:
+                    size = float(exposure.size[leg])
+                    row = rows[int(exposure.position_symbol[leg])]
+                    flows[0 if size > 0 else 1, row, scenario] += abs(size)
+    return deficits, counts, flows
+
+
+@PROPERTY
+@given(books(), st.data())
+def test_a_round_matches_brute_force_at_any_side_marks(book: Book, data: st.DataObject) -> None:
+    # The one-position ladders (binary searches) and the direct pass of the others, against
+    # every account valued at random side marks (the tiers of `books`: 1% to 1e5, then 5%).
+    share = engine_share(book.engine())
+    rows = len(asset_rows(share.market, "USDT"))
+    moves = st.floats(0.05, 5.0)
+    multiplier = np.array(
+        data.draw(st.lists(moves, min_size=2 * rows * 3, max_size=2 * rows * 3))
+    ).reshape(2, rows, 3)
+    found = share.cascade("USDT", multiplier)
+    deficits, counts, flows = brute_round(share, multiplier)
+    tolerance = 1e-9 * book.scale() * 5.0
+    assert found.deficit.tolist() == pytest.approx(deficits, abs=tolerance)
+    assert found.liquidated.tolist() == counts
+    np.testing.assert_allclose(found.flows, flows, rtol=1e-12, atol=1e-9)
