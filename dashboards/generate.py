@@ -110,16 +110,37 @@ def insurance_fund() -> dict[str, Any]:
                 unit="percentunit",
             ),
             panel(
-                "Stress curve: cost of a gap of every mark",
+                "Stress curve: one round and the cascade",
                 "barchart",
                 [
                     target(
                         f"max by (shock) (riskmon_insurance_fund_stress_drawdown{{{asset}}})",
-                        "{{shock}}",
+                        "one round",
+                    ),
+                    target(
+                        f"max by (shock) (riskmon_insurance_fund_cascade_drawdown{{{asset}}})",
+                        "cascade",
+                        "B",
+                    ),
+                ],
+                description="SPEC §8 stress grid at the latest projection, x axis the shock: "
+                "every mark gapping at once, and the cascade of SPEC §8.2 (liquidations walk "
+                "the depth books and move the marks, round after round).",
+                options={"xField": "shock"},
+            ),
+            panel(
+                "Cascade multiplier at -20%",
+                "stat",
+                [
+                    target(
+                        "max by (asset) (riskmon_insurance_fund_cascade_multiplier"
+                        f'{{{asset}, shock="-0.2"}})',
+                        "{{asset}}",
                     )
                 ],
-                description="SPEC §8 stress grid at the latest projection: x axis the shock.",
-                options={"xField": "shock"},
+                description="Cascade drawdown over the one-round drawdown at a 20% gap down: "
+                "how much the books' thinness multiplies the loss (no sample when one round "
+                "costs nothing).",
             ),
             panel(
                 "Cover-2 at -20% and the recommended size, against the balance",

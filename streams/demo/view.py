@@ -1,7 +1,8 @@
 """The demo's terminal view: a rich live screen on a terminal, plain log lines otherwise.
 
 Both read the monitor after each step. The live screen shows the marks, accounts per level,
-the funds (balance, the -20% stress drawdown, depletion shocks, Monte Carlo probability), the
+the funds (balance, the recommended size, the -20% stress drawdown and its cascade multiplier,
+depletion shocks, Monte Carlo probability), the
 worst accounts and the latest transitions, refreshed in place. Without a terminal a line
 every `LOG_EVERY_SECONDS` of wall time says the same in short.
 """
@@ -44,13 +45,19 @@ def amount(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1_000 else f"{value:.4g}"
 
 
+def times(multiplier: float | None) -> str:
+    """A cascade multiplier: "x2.61"; "-" when one round costs nothing."""
+    return "-" if multiplier is None else f"x{multiplier:.2f}"
+
+
 def gap(shock: float | None) -> str:
     return "survives" if shock is None else f"{shock:+.1%}"
 
 
 def fund_rows(projection: dict[str, Any] | None) -> list[tuple[str, ...]]:
-    """Per asset: balance, recommended balance (SPEC §8.1), drawdown at -20%, depletion
-    down/up, P(depleted) at the longest horizon (`horizon`); from the latest projection."""
+    """Per asset: balance, recommended balance (SPEC §8.1), drawdown at -20% and the cascade's
+    multiple of it (§8.2), depletion down/up, P(depleted) at the longest horizon (`horizon`);
+    from the latest projection."""
     if projection is None:
         return []
     rows: list[tuple[str, ...]] = []
@@ -66,6 +73,7 @@ def fund_rows(projection: dict[str, Any] | None) -> list[tuple[str, ...]]:
                 amount(fund["balance"]),
                 amount(fund["recommended_balance"]),
                 "-" if point is None else amount(point["drawdown"]),
+                "-" if point is None else times(point["cascade"]["multiplier"]),
                 gap(fund["depletion_shock_down"]),
                 gap(fund["depletion_shock_up"]),
                 probability,
@@ -84,7 +92,7 @@ def log_line(monitor: Monitor) -> str:
     parts.append(f"transitions {monitor.transitions}")
     parts += [
         f"fund {asset} {balance} (-20%: {drawdown}, gone at {down})"
-        for asset, balance, _, drawdown, down, _, _ in fund_rows(monitor.latest)
+        for asset, balance, _, drawdown, _, down, _, _ in fund_rows(monitor.latest)
     ]
     return " | ".join(parts)
 
@@ -167,7 +175,7 @@ def horizon(projection: dict[str, Any] | None) -> str:
 def _funds(monitor: Monitor) -> Panel:
     longest = horizon(monitor.latest)
     table = Table(
-        "fund", "balance", "recommended", "-20% costs", "gone down", "gone up",
+        "fund", "balance", "recommended", "-20% costs", "cascade", "gone down", "gone up",
         f"P(gone {longest})", box=None,
     )  # fmt: skip
     rows = fund_rows(monitor.latest)

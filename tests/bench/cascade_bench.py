@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from risk.fund.cascade import RoundShare, cascade_stress
+from risk.fund.cascade import RoundShare, asset_rows, cascade_stress, shocked
+from risk.fund.cascade_book import CascadeBook
 from risk.fund.exposure import Exposure, FloatArray, sum_by
 from risk.fund.parameters import DEFAULT_SHOCKS, MARK_FLOOR
 from risk.fund.projection import CASCADE_CHUNK, depletion_shock
@@ -30,6 +31,8 @@ from risk.fund.share import EpochShare
 from risk.fund.slippage import DepthBook, book_of
 from risk.fund.snapshot import Market
 from risk.instruments import DEFAULT_MMR
+from risk.kernels.cascade import liquidated_at
+from risk.kernels.cascade_singles import ladder_rounds
 from tests.bench.cover_bench import _best, _factors, _floor_pass
 
 TARGET_S = 1.0
@@ -59,17 +62,23 @@ def cascade_benchmark(exposure: Exposure, market: Market) -> dict[str, Any]:
     position_asset = exposure.account_asset[exposure.position_account]
     held = {asset: int(np.sum(position_asset == exposure.assets.index(asset))) for asset in assets}
     columns: list[int] = []  # position-scenario pairs of every round asked
+    asked: list[float] = []  # seconds in the share's rounds
 
     def rounds(asset: str, multiplier: FloatArray) -> RoundShare:
         columns.append(multiplier.shape[2] * held[asset])
-        return share.cascade(asset, multiplier)
+        started = time.perf_counter()
+        answer = share.cascade(asset, multiplier)
+        asked.append(time.perf_counter() - started)
+        return answer
 
     def fast() -> dict[str, Any]:
         columns.clear()
+        asked.clear()
         return {asset: cascade_stress(market, asset, shocks, rounds) for asset in assets}
 
     fast()  # gathers each asset's positions once, as a projection does for its first shock
     fast_seconds, points = _best(fast, 3)
+    in_rounds = sum(asked)
     usdt = points["USDT"]
     brute_seconds = 0.0
     for shock in BRUTE_SHOCKS:
@@ -102,6 +111,8 @@ def cascade_benchmark(exposure: Exposure, market: Market) -> dict[str, Any]:
         1,
     )
     return {
+        "in_rounds_s": in_rounds,
+        "parts": round_parts(share, market, shocks),
         "depletion_s": depletion_seconds,
         "depletion": depletion,
         "balance": balance,
@@ -116,6 +127,33 @@ def cascade_benchmark(exposure: Exposure, market: Market) -> dict[str, Any]:
             "drawdown": at_20.drawdown,
         },
     }
+
+
+def round_parts(share: EpochShare, market: Market, shocks: FloatArray) -> dict[str, float]:
+    """One USDT round at the grid's shocked marks, its two passes timed apart: the direct one
+    over the accounts of two or more positions and the one-position ladders."""
+    book = CascadeBook(share.exposure, market)
+    marks = np.ascontiguousarray(_first_marks(market, shocks))
+    book.round("USDT", marks)  # gathers the asset's accounts
+    legs = book.assets["USDT"]
+    direct, totals = _best(
+        lambda: liquidated_at(
+            legs.wallet, legs.start, legs.legs, legs.contracts, book.tiers, marks
+        ),
+        3,
+    )
+    ladders, _ = _best(lambda: ladder_rounds(legs.ladders, marks, totals), 3)
+    return {
+        "direct_ms": direct * 1e3,
+        "direct_accounts": len(legs.wallet),
+        "ladder_ms": ladders * 1e3,
+        "ladder_accounts": int(legs.ladders[0][-1]),
+    }
+
+
+def _first_marks(market: Market, shocks: FloatArray) -> FloatArray:
+    base = shocked(market, asset_rows(market, "USDT"), shocks)
+    return np.stack((base, base))
 
 
 def brute_cascade(exposure: Exposure, market: Market, shock: float) -> tuple[float, int, int]:
@@ -192,7 +230,7 @@ def cascade_row(result: dict[str, Any]) -> str:
 
 def cascade_note(result: dict[str, Any]) -> str:
     """The footnote of row (6)."""
-    at_20 = result["usdt_at_20_down"]
+    at_20, parts = result["usdt_at_20_down"], result["parts"]
     down, up = result["depletion"]
     return (
         f"[d] The floor: the {result['pairs']:,} (position, shock) pairs the rounds evaluated, as "
@@ -201,5 +239,11 @@ def cascade_note(result: dict[str, Any]) -> str:
         f"{at_20['drawdown']:,.0f}. Its depletion shocks with a fund of half that "
         f"({result['balance']:,.0f}), {down} and {up}, take {result['depletion_s']:,.1f} s "
         f"(no brute twin: dense rounds at each of the search's shocks would take minutes). "
-        f"Depth: tests/bench/cascade_bench.py."
+        f"Where the grid's time goes: {result['in_rounds_s'] / result['fast_s']:.0%} in the "
+        f"share's rounds; one USDT round at the 16 shocked marks takes "
+        f"{parts['direct_ms']:,.1f} ms in the direct pass over the {parts['direct_accounts']:,} "
+        f"accounts of two or more positions and {parts['ladder_ms']:,.2f} ms in the ladders of "
+        f"the {parts['ladder_accounts']:,} one-position ones: the direct pass is the cost to cut "
+        f"(a stateful share that skips accounts already liquidated, or a ladder for accounts "
+        f"whose legs move together). Depth: tests/bench/cascade_bench.py."
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -60,10 +61,13 @@ const value = (id) => {
 };
 const stress = document.getElementById("stress-chart");
 const recommended = document.getElementById("stress-recommended");
+const cascade = document.getElementById("stress-cascade");
 return {
   points: points,
   cover: stress ? stress.getAttribute("data-cover-points") : null,
+  cascade: stress ? stress.getAttribute("data-cascade-points") : null,
   recommended: recommended ? recommended.textContent : null,
+  multiplier: cascade ? cascade.textContent : null,
   rows: document.querySelectorAll("#transition-feed tr").length,
   asset: value("stress-asset"),
   symbol: value("liquidation-symbol"),
@@ -191,11 +195,12 @@ def demo() -> Iterator[Demo]:
 
 
 def drawn(state: dict[str, Any]) -> bool:
-    """Every chart has data points, the stress chart its Cover-2 curve, and the feed rows."""
-    points = {**state["points"], "cover": state["cover"]}
+    """Every chart has data points, the stress chart its Cover-2 and cascade curves, and the
+    feed rows."""
+    points = {**state["points"], "cover": state["cover"], "cascade": state["cascade"]}
     return state["rows"] > 0 and all(
         isinstance(points[chart], str) and points[chart].isdigit() and int(points[chart]) > 0
-        for chart in (*CHARTS, "cover")
+        for chart in (*CHARTS, "cover", "cascade")
     )
 
 
@@ -249,6 +254,8 @@ def test_demo_page_draws_every_chart(browser: webdriver.Chrome, demo: Demo) -> N
         assert state["asset"] == "USDT"
     shown = next(entry for entry in fund["funds"] if entry["asset"] == state["asset"])
     assert state["cover"] == str(len(shown["stress"]))  # every grid point has its Cover-2
+    assert state["cascade"] == str(len(shown["stress"]))  # and its cascade
+    assert re.fullmatch(r"\u00d7\d+\.\d\d", state["multiplier"]), state["multiplier"]  # x2.61
     assert state["recommended"] not in (None, "unknown")
     assert state["recommended"].endswith(" " + state["asset"])
     if "BTCUSDT" in symbols:
