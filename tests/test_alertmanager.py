@@ -4,8 +4,6 @@ Alertmanager (Debian's prometheus-alertmanager; `make test` installs it)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -18,18 +16,14 @@ from typing import Any
 
 import pytest
 
+from tests.tools import required_tool
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 
 
 def tool(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name)
-        if found is not None:
-            return found
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{names[0]} is missing: `make test` installs prometheus-alertmanager")
-    pytest.skip(f"{names[0]} is not installed (make tools installs it)")
+    return required_tool(*names, package="prometheus-alertmanager")
 
 
 def amtool(*arguments: str) -> subprocess.CompletedProcess[str]:

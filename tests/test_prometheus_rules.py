@@ -8,18 +8,16 @@ on the labels and the text an alert carries, not only on whether it fires.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.streams.test_metrics import exposed_names, one_worker
+from tests.tools import required_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "riskmon.yml"
@@ -206,12 +204,7 @@ CASES = [
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is missing: `make test` installs Debian's prometheus package")
-        pytest.skip("promtool is not installed (make tools installs it)")
-    return found
+    return required_tool("promtool", package="prometheus")
 
 
 def rules() -> dict[str, dict[str, Any]]:

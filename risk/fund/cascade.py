@@ -40,7 +40,7 @@ from typing import Final, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.fund.exposure import FloatArray, IndexArray
+from risk.fund.exposure import FloatArray, IndexArray, fieldwise_sum
 from risk.fund.parameters import MARK_FLOOR
 from risk.fund.snapshot import Market
 from risk.kernels.cascade import walked_marks
@@ -57,12 +57,7 @@ class RoundShare(NamedTuple):
     flows: FloatArray
 
     def __add__(self, other: object) -> RoundShare:
-        assert isinstance(other, RoundShare)
-        return RoundShare(
-            self.deficit + other.deficit,
-            self.liquidated + other.liquidated,
-            self.flows + other.flows,
-        )
+        return fieldwise_sum(self, other)
 
 
 # (asset, 2 x rows x n side multipliers) -> the round of every process's accounts

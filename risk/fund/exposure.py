@@ -17,7 +17,7 @@ so an account's equity at the shock is  K_a + sum_j c_j * g_j  with  K_a = walle
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
+_Columns = TypeVar("_Columns", bound=tuple[Any, ...])
+
+
+def fieldwise_sum(first: _Columns, second: object) -> _Columns:
+    """Two additive shares of the same kind (NamedTuples of arrays), added field by field."""
+    assert type(second) is type(first)
+    return type(first)(*(mine + theirs for mine, theirs in zip(first, second, strict=True)))
 
 
 def sum_by(index: IndexArray, weights: FloatArray, length: int = 0) -> FloatArray:

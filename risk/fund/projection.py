@@ -14,6 +14,8 @@ share; the Kafka workers' aggregator passes a function that asks every worker.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
+from functools import reduce
+from operator import add
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -62,18 +64,10 @@ def aggregate_projection(market: Market, shares: Sequence[Share]) -> dict[str, A
     totals = Totals.merge([share.totals() for share in shares], market.parameters.adl_top)
 
     def stress(asset: str, shocks: FloatArray) -> StressShare:
-        parts = [share.stress(asset, shocks) for share in shares]
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
-        return total
+        return reduce(add, [share.stress(asset, shocks) for share in shares])
 
     def rounds(asset: str, multiplier: FloatArray) -> RoundShare:
-        parts = [share.cascade(asset, multiplier) for share in shares]
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
-        return total
+        return reduce(add, [share.cascade(asset, multiplier) for share in shares])
 
     return fund_projection(market, totals, stress, rounds)
 

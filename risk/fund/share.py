@@ -27,7 +27,7 @@ from risk.fund.adl import AdlQueue, merge_queues
 from risk.fund.cascade import RoundShare
 from risk.fund.cascade_book import CascadeBook
 from risk.fund.cover import TopTwo, merge_top_two, top_two
-from risk.fund.exposure import Exposure, FloatArray
+from risk.fund.exposure import Exposure, FloatArray, fieldwise_sum
 from risk.fund.montecarlo import PathSet, draw_paths
 from risk.fund.profile import AssetProfile, profiles_of
 from risk.fund.snapshot import BookShare, Market
@@ -41,12 +41,7 @@ class StressShare(NamedTuple):
     closing: FloatArray
 
     def __add__(self, other: object) -> StressShare:
-        assert isinstance(other, StressShare)
-        return StressShare(
-            self.deficit + other.deficit,
-            self.negative + other.negative,
-            self.closing + other.closing,
-        )
+        return fieldwise_sum(self, other)
 
 
 class Totals(NamedTuple):

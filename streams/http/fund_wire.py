@@ -7,6 +7,7 @@ import base64
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from risk.fund.adl import AdlEntry, AdlQueue
 from risk.fund.cascade import RoundShare
@@ -66,33 +67,39 @@ def totals_from(document: dict[str, Any]) -> Totals:
     )
 
 
+STRESS_FIELDS = ("deficit", "negative", "closing")
+ROUND_FIELDS = ("deficit", "liquidated", "flows")
+
+
 def stress_document(share: StressShare) -> dict[str, Any]:
-    return {
-        "deficit": pack(share.deficit),
-        "negative": share.negative.tolist(),
-        "closing": pack(share.closing),
-    }
+    return _columns_document(share, STRESS_FIELDS)
 
 
 def stress_from(document: dict[str, Any]) -> StressShare:
-    return StressShare(
-        unpack(document["deficit"]),
-        np.array(document["negative"], dtype=np.int64),
-        unpack(document["closing"]),
-    )
+    return StressShare(*_columns_from(document, STRESS_FIELDS))
 
 
 def round_document(share: RoundShare) -> dict[str, Any]:
-    return {
-        "deficit": pack(share.deficit),
-        "liquidated": share.liquidated.tolist(),
-        "flows": pack(share.flows),
-    }
+    return _columns_document(share, ROUND_FIELDS)
 
 
 def round_from(document: dict[str, Any]) -> RoundShare:
-    return RoundShare(
-        unpack(document["deficit"]),
-        np.array(document["liquidated"], dtype=np.int64),
-        unpack(document["flows"]),
+    return RoundShare(*_columns_from(document, ROUND_FIELDS))
+
+
+def _columns_document(
+    share: tuple[FloatArray, NDArray[np.int64], FloatArray], names: tuple[str, str, str]
+) -> dict[str, Any]:
+    """(money per scenario, accounts per scenario, contracts): floats exact, counts as ints."""
+    money, accounts, contracts = share
+    return {names[0]: pack(money), names[1]: accounts.tolist(), names[2]: pack(contracts)}
+
+
+def _columns_from(
+    document: dict[str, Any], names: tuple[str, str, str]
+) -> tuple[FloatArray, NDArray[np.int64], FloatArray]:
+    return (
+        unpack(document[names[0]]),
+        np.array(document[names[1]], dtype=np.int64),
+        unpack(document[names[2]]),
     )

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from tests.integration.test_workers import (
     start_publishing,
     wait_for_output,
 )
+from tests.tools import required_tool
 
 pytestmark = pytest.mark.integration
 ABORTED = b'{"event_id": "kcat-test#aborted", "margin_account": "kcat-test"}'
@@ -40,12 +39,7 @@ ABORTED = b'{"event_id": "kcat-test#aborted", "margin_account": "kcat-test"}'
 @pytest.fixture(scope="session")
 def kcat() -> str:
     """kcat's path; skips (fails under CI) when it is not installed."""
-    found = shutil.which("kcat")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("kcat is missing: `make test` installs Debian's kcat package")
-        pytest.skip("kcat is not installed (make tools installs it)")
-    return found
+    return required_tool("kcat", package="kcat")
 
 
 def consume(kcat: str, stack: Stack, isolation: str) -> list[Message]:
