@@ -287,11 +287,8 @@ def lattice_search(loss: Callable[[float], float], balance: float, sign: int) ->
     while high - low > 1:
         inner = sorted({round(low + (high - low) * k / 32) for k in range(33)} - {low, high})
         reaching = [point for point in inner if loss(sign * point / 10_000) >= balance]
-        if reaching:
-            high = reaching[0]
-            low = max([point for point in inner if point < high], default=low)
-        else:
-            low = inner[-1]
+        high = reaching[0] if reaching else high
+        low = max([point for point in inner if point < high], default=low)
     return float(sign * high / 10_000)
 
 
