@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.fund.exposure import FloatArray, IndexArray, fieldwise_sum
-from risk.fund.parameters import MARK_FLOOR
+from risk.fund.parameters import shock_multiplier
 from risk.fund.snapshot import Market
 from risk.kernels.cascade import walked_marks
 
@@ -81,8 +81,7 @@ def asset_rows(market: Market, asset: str) -> list[int]:
 
 def shocked(market: Market, rows: list[int], shocks: FloatArray) -> FloatArray:
     """rows x n: max(1 + beta * x, 0.001), each symbol's mark multiplier at each shock."""
-    beta = market.beta[rows]
-    return np.maximum(1.0 + beta[:, None] * shocks[None, :], MARK_FLOOR)
+    return shock_multiplier(market.beta[rows], shocks)
 
 
 def cascade_stress(

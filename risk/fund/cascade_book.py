@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from risk.fund.cascade import RoundShare, asset_rows, joined
-from risk.fund.exposure import Exposure, FloatArray, IndexArray
+from risk.fund.exposure import Exposure, FloatArray, IndexArray, prefix_sums
 from risk.fund.snapshot import Market
 from risk.kernels.cascade import Legs, liquidated_at
 from risk.kernels.cascade_singles import Ladders, ladder_rounds, thresholds
@@ -121,17 +121,13 @@ def _ladders(
         by_threshold = members[np.argsort(threshold[members], kind="stable")]
         by_zero = members[np.argsort(zero[members], kind="stable")]
         parts[0].append(threshold[by_threshold])
-        parts[1].append(_prefix(contracts[by_threshold]))
+        parts[1].append(prefix_sums(contracts[by_threshold]))
         parts[2].append(zero[by_zero])
-        parts[3].append(_prefix(constant[by_zero]))
-        parts[4].append(_prefix(slope[by_zero]))
-    first_row = np.zeros(rows, dtype=np.bool_)
-    first_row[row] = inverse
-    return (bounds, *(joined(part) for part in parts), first_row)  # type: ignore[return-value]
-
-
-def _prefix(values: FloatArray) -> FloatArray:
-    return np.concatenate(([0.0], np.cumsum(values)))
+        parts[3].append(prefix_sums(constant[by_zero]))
+        parts[4].append(prefix_sums(slope[by_zero]))
+    inverse_row = np.zeros(rows, dtype=np.bool_)
+    inverse_row[row] = inverse
+    return (bounds, *(joined(part) for part in parts), inverse_row)  # type: ignore[return-value]
 
 
 def _flat_tiers(market: Market) -> tuple[IndexArray, FloatArray, FloatArray, FloatArray]:

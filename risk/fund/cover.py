@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from risk.fund.exposure import Exposure, FloatArray
-from risk.fund.parameters import MARK_FLOOR
+from risk.fund.parameters import shock_multiplier
 from risk.kernels.cover import top_two_deficits
 
 TopTwo = dict[str, FloatArray]  # asset -> 2 x shocks: largest and second largest owner deficit
@@ -31,7 +31,7 @@ def top_two(exposure: Exposure, shocks: FloatArray) -> TopTwo:
     """The two largest owner deficits per settle asset held and shock (units of the asset)."""
     if not exposure.accounts:
         return {}
-    multiplier = np.maximum(1.0 + exposure.beta[:, None] * shocks[None, :], MARK_FLOOR)
+    multiplier = shock_multiplier(exposure.beta, shocks)
     g = np.where(exposure.inverse[:, None], 1.0 / multiplier, multiplier)
     top = top_two_deficits(
         exposure.wallet,

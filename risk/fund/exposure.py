@@ -38,6 +38,12 @@ def fieldwise_sum(first: _Columns, second: object) -> _Columns:
     return type(first)(*(mine + theirs for mine, theirs in zip(first, second, strict=True)))
 
 
+def prefix_sums(values: FloatArray) -> FloatArray:
+    """Prefix sums along the last axis, starting at 0 (one more entry than `values`)."""
+    zeros = np.zeros((*values.shape[:-1], 1))
+    return np.concatenate((zeros, np.cumsum(values, axis=-1)), axis=-1)
+
+
 def sum_by(index: IndexArray, weights: FloatArray, length: int = 0) -> FloatArray:
     """sum of `weights` per value of `index` (np.bincount with weights, typed)."""
     return cast(FloatArray, np.bincount(index, weights=weights, minlength=length))

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from risk.fund.exposure import FloatArray, IndexArray, sum_by
-from risk.fund.parameters import MARK_FLOOR
+from risk.fund.exposure import FloatArray, IndexArray, prefix_sums, sum_by
+from risk.fund.parameters import MARK_FLOOR, shock_multiplier
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ class ShockIntervals:
         constant = self.start_sums[active_start] - self.end_sums[active_end]
         count = (active_start - active_end).astype(np.float64)
         sums = self.leg_starts.before(sizes, "left") - self.leg_ends.before(sizes, "right")
-        g = np.maximum(1.0 + beta[:, None] * (self.direction * sizes[None, :]), MARK_FLOOR)
+        g = shock_multiplier(beta, self.direction * sizes)
         deficit = -(constant + (g * sums[0]).sum(axis=0))
         return deficit, count, sums[1:]
 
@@ -99,9 +99,9 @@ def shock_intervals(legs: Legs, symbols: int, direction: int, limit: float) -> S
     return ShockIntervals(
         direction=direction,
         starts=start[order_start],
-        start_sums=_prefix(constant[order_start]),
+        start_sums=prefix_sums(constant[order_start]),
         ends=end[order_end],
-        end_sums=_prefix(constant[order_end]),
+        end_sums=prefix_sums(constant[order_end]),
         leg_starts=_leg_times(symbol, start[interval_of_leg], values, symbols),
         leg_ends=_leg_times(symbol, end[interval_of_leg], values, symbols),
     )
@@ -113,7 +113,7 @@ def _leg_times(symbol: IndexArray, times: FloatArray, values: FloatArray, rows: 
     per_row = [order[bounds[row] : bounds[row + 1]] for row in range(rows)]
     return LegTimes(
         times=tuple(times[chosen] for chosen in per_row),
-        sums=tuple(_prefix(values[:, chosen]) for chosen in per_row),
+        sums=tuple(prefix_sums(values[:, chosen]) for chosen in per_row),
     )
 
 
@@ -210,8 +210,3 @@ def _rank_within(groups: IndexArray) -> IndexArray:
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
     run = np.repeat(starts, np.diff(np.r_[starts, len(groups)]))
     return np.arange(len(groups)) - run
-
-
-def _prefix(values: FloatArray) -> FloatArray:
-    zeros = np.zeros((*values.shape[:-1], 1))
-    return np.concatenate((zeros, np.cumsum(values, axis=-1)), axis=-1)

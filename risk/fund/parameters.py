@@ -10,6 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 HOUR_MS: Final = 3_600_000
 DEFAULT_SHOCKS: Final = (
     -0.5, -0.4, -0.3, -0.25, -0.2, -0.15, -0.1, -0.05,
@@ -20,6 +23,12 @@ MARK_FLOOR: Final = 0.001  # a shocked mark never falls below 0.1% of itself
 DEPLETION_DOWN: Final = -0.99
 DEPLETION_UP: Final = 10.0
 DEPLETION_STEP: Final = 1e-4
+
+
+def shock_multiplier(beta: npt.ArrayLike, shocks: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """max(1 + beta * x, 0.001): the mark multiplier of each symbol (rows, from `beta`) at each
+    shock x (columns); a scalar beta gives one row's multipliers."""
+    return np.maximum(1.0 + np.multiply.outer(beta, shocks), MARK_FLOOR)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,9 @@ from typing import Final, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.fund.exposure import Exposure, FloatArray, IndexArray, sum_by
+from risk.fund.exposure import Exposure, FloatArray, IndexArray, prefix_sums, sum_by
 from risk.fund.intervals import Legs, ShockIntervals, shock_intervals
-from risk.fund.parameters import DEPLETION_DOWN, DEPLETION_UP, MARK_FLOOR
+from risk.fund.parameters import DEPLETION_DOWN, DEPLETION_UP, shock_multiplier
 
 _CELLS_PER_CHUNK: Final = 2_000_000  # positions x scenarios evaluated at once (16 MB)
 _PATH_BLOCK: Final = 128  # Monte Carlo paths bounded together
@@ -133,7 +133,7 @@ class AssetProfile:
 
     def shock(self, shocks: FloatArray) -> Evaluation:
         """Losses when every mark moves to mark * max(1 + beta * x, 0.001), per x in `shocks`."""
-        multiplier = np.maximum(1.0 + self.beta[:, None] * shocks[None, :], MARK_FLOOR)
+        multiplier = shock_multiplier(self.beta, shocks)
         g = np.where(self.inverse[:, None], 1.0 / multiplier, multiplier)
         deficit, negative, closing = self._singles(g)
         for intervals in self.intervals:
@@ -274,9 +274,9 @@ def _symbol_ladders(
         ladders.append(
             Ladder(
                 threshold=threshold[order],
-                constant=_prefix(constant[chosen][order]),
-                slope=_prefix(slope[chosen][order]),
-                closing=_prefix(held[:, chosen][:, order]),
+                constant=prefix_sums(constant[chosen][order]),
+                slope=prefix_sums(slope[chosen][order]),
+                closing=prefix_sums(held[:, chosen][:, order]),
                 below=below,
             )
         )
@@ -384,9 +384,3 @@ def _add_closing(
                 closing[channel, :, column] += np.bincount(
                     row[:, leg], weights=held[:, column], minlength=rows
                 )
-
-
-def _prefix(values: FloatArray) -> FloatArray:
-    """Prefix sums along the last axis, starting at 0."""
-    zeros = np.zeros((*values.shape[:-1], 1))
-    return np.concatenate((zeros, np.cumsum(values, axis=-1)), axis=-1)

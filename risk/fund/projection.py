@@ -26,7 +26,12 @@ from risk.fund.cover import recommended_balance
 from risk.fund.exposure import FloatArray
 from risk.fund.liquidation_map import BANDS
 from risk.fund.montecarlo import HorizonStats, horizon_stats
-from risk.fund.parameters import DEPLETION_DOWN, DEPLETION_STEP, DEPLETION_UP, MARK_FLOOR
+from risk.fund.parameters import (
+    DEPLETION_DOWN,
+    DEPLETION_STEP,
+    DEPLETION_UP,
+    shock_multiplier,
+)
 from risk.fund.share import StressShare, Totals, settle_assets
 from risk.fund.slippage import close_cost
 from risk.fund.snapshot import Market
@@ -132,7 +137,7 @@ def drawdown(market: Market, asset: str, shocks: FloatArray, share: StressShare)
             inverse=bool(market.inverse[symbol]),
             contract_size=float(market.contract_size[symbol]),
             mark=mark,
-            multiplier=np.maximum(1.0 + market.beta[symbol] * shocks, MARK_FLOOR),
+            multiplier=shock_multiplier(market.beta[symbol], shocks),
             closing=share.closing[:, row],
         )
     return total

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from risk.fund.exposure import FloatArray
+from risk.fund.exposure import FloatArray, prefix_sums
 from risk.fund.parameters import MARK_FLOOR
 
 
@@ -49,11 +49,9 @@ def book_of(
 def _side(levels: tuple[tuple[float, float], ...]) -> BookSide:
     table = np.array(levels, dtype=np.float64).reshape(-1, 2)
     prices, sizes = table[:, 0], table[:, 1]
-
-    def prefix(values: FloatArray) -> FloatArray:
-        return np.concatenate(([0.0], np.cumsum(values)))
-
-    return BookSide(prices, prefix(sizes), prefix(sizes * prices), prefix(sizes / prices))
+    return BookSide(
+        prices, prefix_sums(sizes), prefix_sums(sizes * prices), prefix_sums(sizes / prices)
+    )
 
 
 def close_cost(
