@@ -167,6 +167,22 @@ def insurance_fund() -> dict[str, Any]:
                 "shortfall). Cover-2 above the balance pages: RiskmonFundCannotCoverTwoDefaults.",
             ),
             panel(
+                "When the fund runs out: the socialized haircut by shock",
+                "barchart",
+                [
+                    target(
+                        f"max by (shock) (riskmon_insurance_fund_socialized_haircut{{{asset}}})",
+                        "haircut",
+                    )
+                ],
+                unit="percentunit",
+                description="SPEC §8.3: at each gap the fund cannot cover, the share of every "
+                "profitable account's unrealized PnL a pro-rata haircut would take to pay the "
+                "shortfall (0: the fund covers it; 100%: profits are not enough). The ADL path "
+                "per symbol and side is in the riskmon.fund records and GET /fund.",
+                options={"xField": "shock"},
+            ),
+            panel(
                 "Funding gap: recommended size minus balance",
                 "stat",
                 [

@@ -6,9 +6,9 @@ found by scanning |x| every 0.01 and bisecting the first step that reaches the b
 scores are ranked by a plain sort, Cover-N adds each owner's deficits in a dict and sorts
 them, a cascade (SPEC §8.2, docs/FUND.md) runs round by round, every account valued position
 by position at its side's price and each side's book walked level by level, and liquidation
-prices come from the reference's own root finder. Monte Carlo is not
-here (tests/risk/test_fund_montecarlo.py checks it on its own), nor, so, the expected
-shortfall half of `recommended_balance`.
+prices come from the reference's own root finder, and loss allocation is
+tests/allocation_reference.py. Monte Carlo is not here (tests/risk/test_fund_montecarlo.py
+checks it on its own), nor, so, the expected shortfall half of `recommended_balance`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tests.allocation_reference import allocation
+from tests.slippage_reference import FLOOR, shocked_price, slippage
+
 if TYPE_CHECKING:
     from tests.reference import Reference
 
 DOWN = (-0.5, -0.4, -0.3, -0.25, -0.2, -0.15, -0.1, -0.05)
 SHOCKS = DOWN + tuple(-x for x in reversed(DOWN))
 WINDOW_MS = 8 * 3_600_000
-FLOOR = 0.001
 ADL_TOP = 10
 
 
@@ -52,11 +54,6 @@ def _accounts(reference: Reference) -> list[dict[str, Any]]:
     return result
 
 
-def shocked_price(reference: Reference, position: dict[str, Any], x: float) -> float:
-    beta = float(reference.instruments[position["symbol"]]["beta"])
-    return reference.price_of(position) * max(1.0 + beta * x, FLOOR)
-
-
 def drawdown(
     reference: Reference, accounts: list[dict[str, Any]], asset: str, x: float
 ) -> tuple[float, int]:
@@ -76,7 +73,7 @@ def drawdown(
                 key = (position["symbol"], position["size"] > 0)
                 closing[key] = closing.get(key, 0.0) + abs(position["size"])
     for (symbol, long), contracts in closing.items():
-        total += _slippage(reference, symbol, contracts if long else -contracts, x)
+        total += slippage(reference, symbol, contracts if long else -contracts, x)
     return total, negative
 
 
@@ -191,64 +188,6 @@ def _walked(
     return last * _factor(reference, symbol, x)
 
 
-def _slippage(reference: Reference, symbol: str, quantity: float, x: float) -> float:
-    book, mark = reference.books.get(symbol), reference.marks.get(symbol)
-    if book is None or mark is None or quantity == 0:
-        return 0.0
-    instrument = reference.instruments[symbol]
-    factor = max(1.0 + float(instrument["beta"]) * x, FLOOR)
-    selling = quantity > 0
-    levels = book[0] if selling else book[1]
-    if not levels:
-        return 0.0
-    # value = sum of contracts * price, inverse = sum of contracts / price (unshocked prices)
-    value = inverse = 0.0
-    left = abs(quantity)
-    for price, size in levels:
-        take = min(left, size)
-        value += take * price
-        inverse += take / price
-        left -= take
-    if left > 0:
-        more_value, more_inverse = _extension(levels, mark[0], left, selling)
-        value, inverse = value + more_value, inverse + more_inverse
-    contracts, cs = abs(quantity), float(instrument["cs"])
-    spot = float(mark[0])
-    if instrument["kind"] == "linear":
-        gap = contracts * spot - value if selling else value - contracts * spot
-        cost = cs * gap * factor
-    else:
-        gap = inverse - contracts / spot if selling else contracts / spot - inverse
-        cost = cs * gap / factor
-    return max(cost, 0.0)
-
-
-def _extension(
-    levels: list[list[float]], mark: float, left: float, selling: bool
-) -> tuple[float, float]:
-    """(sum contracts * price, sum contracts / price) of the rest past the book.
-
-    The price line leaves the last level at `rate` per contract (a sell never below 0.1% of
-    the mark). Integrated over the price p instead of the contracts (du = dp / rate):
-    contracts * price over [p1, p0] is (p0^2 - p1^2) / (2 rate), contracts / price is
-    ln(p0 / p1) / rate.
-    """
-    depth = sum(size for _, size in levels)
-    last = levels[-1][0]
-    rate = max(0.0, (mark - last) if selling else (last - mark)) / depth
-    if rate == 0.0:
-        return left * last, left / last
-    if not selling:
-        top = last + rate * left
-        return (top * top - last * last) / (2 * rate), math.log(top / last) / rate
-    floor = min(FLOOR * mark, last)
-    bottom = max(last - rate * left, floor)
-    flat = max(0.0, left - (last - bottom) / rate)
-    value = (last * last - bottom * bottom) / (2 * rate) + flat * floor
-    inverse = math.log(last / bottom) / rate + flat / floor
-    return value, inverse
-
-
 def depletion(loss: Callable[[float], float], balance: float, sign: int) -> float | None:
     """The smallest |x| on the 1e-4 lattice with loss(x) >= balance: a scan every 0.01, then
     bisection inside the first step that reaches."""
@@ -313,6 +252,7 @@ def _fund(reference: Reference, accounts: list[dict[str, Any]], asset: str) -> d
         cover_1, cover_2 = cover(reference, accounts, asset, shock)
         entry = cascade(reference, accounts, asset, shock)
         entry["multiplier"] = entry["drawdown"] / loss if loss > 0 else None
+        shared = allocation(reference, accounts, asset, shock, balance=balance, loss=loss)
         stress.append(
             {
                 "shock": shock,
@@ -321,6 +261,7 @@ def _fund(reference: Reference, accounts: list[dict[str, Any]], asset: str) -> d
                 "cover_1": cover_1,
                 "cover_2": cover_2,
                 "cascade": entry,
+                "allocation": shared,
             }
         )
 

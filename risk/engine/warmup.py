@@ -61,8 +61,13 @@ def warm_up() -> None:
     for index in engine.tracked_accounts():
         engine.account_view(int(index))
     top_two(exposure_of(engine), np.array([-0.5, 0.5]))  # the fund projection's Cover-N
-    share = engine_share(engine)  # and its cascade rounds
-    share.cascade("USDT", np.ones((2, sum(s == "USDT" for s in share.market.settle), 2)))
+    share = engine_share(engine)  # and its cascade rounds and loss allocation
+    rows = sum(settle == "USDT" for settle in share.market.settle)
+    share.cascade("USDT", np.ones((2, rows, 2)))
+    shocks = np.array([-0.5, 0.5])
+    share.weights("USDT", shocks)
+    share.queue("USDT", shocks, np.ones((2, rows, 2)))
+    share.deleveraged("USDT", shocks, np.ones((2, rows, 2)))
 
 
 def _apply(engine: Engine, value: dict[str, object]) -> None:

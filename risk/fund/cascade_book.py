@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from risk.fund.cascade import RoundShare, asset_rows, joined
-from risk.fund.exposure import Exposure, FloatArray, IndexArray, prefix_sums
+from risk.fund.exposure import Exposure, FloatArray, IndexArray, account_order, prefix_sums
 from risk.fund.snapshot import Market
 from risk.kernels.cascade import Legs, liquidated_at
 from risk.kernels.cascade_singles import Ladders, ladder_rounds, thresholds
@@ -60,12 +60,7 @@ class CascadeBook:
         rows = asset_rows(self.market, asset)
         row_of = np.full(len(self.market.symbols), -1, dtype=np.intp)
         row_of[rows] = np.arange(len(rows))
-        index = exposure.assets.index(asset) if asset in exposure.assets else -1
-        positions = np.flatnonzero(exposure.account_asset[exposure.position_account] == index)
-        positions = positions[np.argsort(exposure.position_account[positions], kind="stable")]
-        accounts, first, counts = np.unique(
-            exposure.position_account[positions], return_index=True, return_counts=True
-        )
+        positions, accounts, first, counts = account_order(exposure, asset)
         alone = counts == 1
         several = np.repeat(~alone, counts)
         wallet = exposure.wallet[accounts]

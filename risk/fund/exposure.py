@@ -17,7 +17,7 @@ so an account's equity at the shock is  K_a + sum_j c_j * g_j  with  K_a = walle
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -101,6 +101,26 @@ class Exposure:
         quantity = np.abs(self.size) * self.contract_size[self.position_symbol]
         inverse = self.inverse[self.position_symbol]
         return np.where(inverse, quantity / self.entry, quantity * self.entry)
+
+
+class AccountOrder(NamedTuple):
+    """One asset's positions gathered margin account by margin account."""
+
+    positions: IndexArray  # rows of the exposure, in account order
+    accounts: IndexArray  # the accounts holding them, ascending
+    first: IndexArray  # where each account's positions start in `positions`
+    counts: IndexArray  # how many each holds
+
+
+def account_order(exposure: Exposure, asset: str) -> AccountOrder:
+    """The positions of the accounts settling in `asset`, in account order."""
+    index = exposure.assets.index(asset) if asset in exposure.assets else -1
+    positions = np.flatnonzero(exposure.account_asset[exposure.position_account] == index)
+    positions = positions[np.argsort(exposure.position_account[positions], kind="stable")]
+    accounts, first, counts = np.unique(
+        exposure.position_account[positions], return_index=True, return_counts=True
+    )
+    return AccountOrder(positions, accounts, first, counts)
 
 
 def exposure_of(engine: Engine) -> Exposure:

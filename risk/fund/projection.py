@@ -3,12 +3,13 @@
 `fund_projection` turns the summed shares of every process into the per-asset records:
 balance and 8-hour drawdown (from the market), the stress grid with Cover-N, both depletion
 shocks, the Monte Carlo statistics, the recommended balance and funding gap, the ADL queue
-heads and the liquidation map, and the cascade of every grid shock with its depletion shocks.
-`stress(asset, shocks)` must return the `StressShare` summed over every process, and
-`rounds(asset, side marks)` the cascade round (`RoundShare`) summed likewise; slippage and the
-cascade's book walks are priced here, once, on the summed contracts, against the market's depth
-books. One process (replay) passes its own
-share; the Kafka workers' aggregator passes a function that asks every worker.
+heads and the liquidation map, the cascade of every grid shock with its depletion shocks, and
+the loss allocation of every shock the fund does not cover. Its `Sources` answer for every
+process together: `stress(asset, shocks)` the summed `StressShare`, `rounds(asset, side marks)`
+the summed cascade round (`RoundShare`), `weights` and `queue` loss allocation's two questions
+(risk/fund/allocation_book.py); slippage and the cascade's book walks are priced here, once, on
+the summed contracts, against the market's depth books. One process (replay) passes its own
+share; the Kafka workers' aggregator passes one that asks every worker.
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from functools import reduce
 from operator import add
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.fund.cascade import CascadePoint, RoundShare, RoundSource, asset_rows, cascade_stress
+from risk.fund.allocation import (
+    QueueSource,
+    WeightSource,
+    closing_costs,
+    loss_allocation,
+    walked,
+)
+from risk.fund.allocation_book import QueuePrefix, WeightShare
+from risk.fund.cascade import CascadePoint, RoundShare, RoundSource, cascade_stress
 from risk.fund.cover import recommended_balance
 from risk.fund.exposure import FloatArray
 from risk.fund.liquidation_map import BANDS
@@ -30,10 +39,8 @@ from risk.fund.parameters import (
     DEPLETION_DOWN,
     DEPLETION_STEP,
     DEPLETION_UP,
-    shock_multiplier,
 )
 from risk.fund.share import StressShare, Totals, settle_assets
-from risk.fund.slippage import close_cost
 from risk.fund.snapshot import Market
 from risk.records import finite
 
@@ -61,7 +68,22 @@ class Share(Protocol):
 
     def cascade(self, asset: str, multiplier: FloatArray) -> RoundShare: ...
 
+    def weights(self, asset: str, shocks: FloatArray) -> WeightShare: ...
+
+    def queue(self, asset: str, shocks: FloatArray, need: FloatArray) -> QueuePrefix: ...
+
+    def deleveraged(self, asset: str, shocks: FloatArray, need: FloatArray) -> FloatArray: ...
+
     def totals(self) -> Totals: ...
+
+
+class Sources(NamedTuple):
+    """Every process's accounts answering together (module docstring)."""
+
+    stress: StressSource
+    rounds: RoundSource
+    weights: WeightSource
+    queue: QueueSource
 
 
 def aggregate_projection(market: Market, shares: Sequence[Share]) -> dict[str, Any]:
@@ -74,16 +96,22 @@ def aggregate_projection(market: Market, shares: Sequence[Share]) -> dict[str, A
     def rounds(asset: str, multiplier: FloatArray) -> RoundShare:
         return reduce(add, [share.cascade(asset, multiplier) for share in shares])
 
-    return fund_projection(market, totals, stress, rounds)
+    def weights(asset: str, shocks: FloatArray) -> WeightShare:
+        return reduce(add, [share.weights(asset, shocks) for share in shares])
+
+    def queue(asset: str, shocks: FloatArray, need: FloatArray) -> FloatArray:
+        if len(shares) == 1:  # its queues are the whole queues
+            return shares[0].deleveraged(asset, shocks, need)
+        return walked(reduce(add, [share.queue(asset, shocks, need) for share in shares]), need)
+
+    return fund_projection(market, totals, Sources(stress, rounds, weights, queue))
 
 
-def fund_projection(
-    market: Market, totals: Totals, stress: StressSource, rounds: RoundSource
-) -> dict[str, Any]:
+def fund_projection(market: Market, totals: Totals, sources: Sources) -> dict[str, Any]:
     """{"ts", "funds", "adl", "liquidation_map"}: SPEC §10's sections at the epoch."""
     held = set(totals.losses)
     funds = [
-        _fund_record(market, asset, totals, (stress, rounds))
+        _fund_record(market, asset, totals, sources)
         for asset in settle_assets(market)
         if asset in held or asset in market.balances
     ]
@@ -127,20 +155,8 @@ def _settling(by_symbol: dict[str, Any], settle: dict[str, str], asset: str) -> 
 
 def drawdown(market: Market, asset: str, shocks: FloatArray, share: StressShare) -> FloatArray:
     """Deficits plus the cost of closing the summed contracts against the depth books."""
-    total = share.deficit.copy()
-    for row, symbol in enumerate(asset_rows(market, asset)):
-        book, mark = market.books.get(symbol), float(market.marks[symbol])
-        if book is None or not np.isfinite(mark):
-            continue
-        total += close_cost(
-            book,
-            inverse=bool(market.inverse[symbol]),
-            contract_size=float(market.contract_size[symbol]),
-            mark=mark,
-            multiplier=shock_multiplier(market.beta[symbol], shocks),
-            closing=share.closing[:, row],
-        )
-    return total
+    costs: FloatArray = closing_costs(market, asset, shocks, share.closing).sum(axis=(0, 1))
+    return share.deficit + costs
 
 
 def depletion_search(
@@ -206,16 +222,14 @@ def _reached(
     return reached
 
 
-def _fund_record(
-    market: Market, asset: str, totals: Totals, sources: tuple[StressSource, RoundSource]
-) -> dict[str, Any]:
-    stress, rounds = sources
+def _fund_record(market: Market, asset: str, totals: Totals, sources: Sources) -> dict[str, Any]:
     parameters = market.parameters
     balance = market.balances.get(asset)
     shocks = np.array(parameters.shocks, dtype=np.float64)
-    share = stress(asset, shocks)
+    share = sources.stress(asset, shocks)
     losses = drawdown(market, asset, shocks, share)
-    cascades = cascade_stress(market, asset, shocks, rounds)
+    cascades = cascade_stress(market, asset, shocks, sources.rounds)
+    allocations = loss_allocation(market, asset, shocks, losses, (sources.weights, sources.queue))
     nothing = [np.zeros(parameters.paths) for _ in parameters.horizons]  # no positions here
     stats = [
         horizon_stats(name, horizon, balance, parameters.confidence)
@@ -243,9 +257,17 @@ def _fund_record(
                 "cover_1": float(first),
                 "cover_2": float(both),
                 "cascade": _cascade_entry(point, float(loss)),
+                "allocation": allocation,
             }
-            for shock, loss, count, first, both, point in zip(
-                parameters.shocks, losses, share.negative, cover_1, cover_2, cascades, strict=True
+            for shock, loss, count, first, both, point, allocation in zip(
+                parameters.shocks,
+                losses,
+                share.negative,
+                cover_1,
+                cover_2,
+                cascades,
+                allocations,
+                strict=True,
             )
         ],
         **_depletion_shocks(market, asset, balance, sources),
@@ -258,10 +280,10 @@ def _fund_record(
 
 
 def _depletion_shocks(
-    market: Market, asset: str, balance: float | None, sources: tuple[StressSource, RoundSource]
+    market: Market, asset: str, balance: float | None, sources: Sources
 ) -> dict[str, float | None]:
     """The one-round and the cascade depletion shocks, down and up."""
-    stress, rounds = sources
+    stress, rounds = sources.stress, sources.rounds
 
     def one_round(shocks: FloatArray) -> FloatArray:
         return drawdown(market, asset, shocks, stress(asset, shocks))

@@ -6,6 +6,8 @@ for any settle asset:
 
 - `stress(asset, shocks)`: the deficit sum, the accounts in deficit and the contracts they hold
   per symbol and side, at each shock: all additive over processes (`StressShare.__add__`);
+- `weights(asset, shocks)` and `queue(asset, shocks, need)`: loss allocation's two questions
+  (risk/fund/allocation_book.py), additive and joinable over processes;
 - `totals()`: per asset and horizon the drawdown of every Monte Carlo path (the paths are the
   same everywhere: risk/fund/montecarlo.py), the ADL queue heads with their lengths, the
   liquidation map cells and the two largest owner deficits at each grid shock (Cover-N):
@@ -24,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.fund.adl import AdlQueue, merge_queues
+from risk.fund.allocation_book import AllocationBook, QueuePrefix, WeightShare
 from risk.fund.cascade import RoundShare
 from risk.fund.cascade_book import CascadeBook
 from risk.fund.cover import TopTwo, merge_top_two, top_two
@@ -93,6 +96,7 @@ class EpochShare:
     _paths: PathSet | None = field(init=False, default=None)
     _totals: Totals | None = field(init=False, default=None)
     _cascade: CascadeBook | None = field(init=False, default=None)
+    _allocation: AllocationBook | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.profiles = profiles_of(self.exposure, settle_assets(self.market))
@@ -119,6 +123,24 @@ class EpochShare:
         if self._cascade is None:
             self._cascade = CascadeBook(self.exposure, self.market)
         return self._cascade.round(asset, multiplier)
+
+    def weights(self, asset: str, shocks: FloatArray) -> WeightShare:
+        """What the asset's accounts in deficit owe per side and symbol, and the profit of
+        the others, at each shock (risk/fund/allocation_book.py)."""
+        return self._allocations().weights(asset, shocks)
+
+    def queue(self, asset: str, shocks: FloatArray, need: FloatArray) -> QueuePrefix:
+        """The ADL queue entries that may cover `need` (2 x asset's symbols x n contracts)."""
+        return self._allocations().queue(asset, shocks, need)
+
+    def deleveraged(self, asset: str, shocks: FloatArray, need: FloatArray) -> FloatArray:
+        """What the queues give for `need` when this share holds every account."""
+        return self._allocations().deleveraged(asset, shocks, need)
+
+    def _allocations(self) -> AllocationBook:
+        if self._allocation is None:
+            self._allocation = AllocationBook(self.exposure, self.market)
+        return self._allocation
 
     def totals(self) -> Totals:
         """Monte Carlo drawdowns, ADL heads and map cells (computed once)."""

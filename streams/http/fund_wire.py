@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.fund.adl import AdlEntry, AdlQueue
+from risk.fund.allocation_book import QueuePrefix, WeightShare
 from risk.fund.cascade import RoundShare
 from risk.fund.exposure import FloatArray
 from risk.fund.share import StressShare, Totals
@@ -85,6 +86,30 @@ def round_document(share: RoundShare) -> dict[str, Any]:
 
 def round_from(document: dict[str, Any]) -> RoundShare:
     return RoundShare(*_columns_from(document, ROUND_FIELDS))
+
+
+def weights_document(share: WeightShare) -> dict[str, Any]:
+    return {name: pack(values) for name, values in zip(WeightShare._fields, share, strict=True)}
+
+
+def weights_from(document: dict[str, Any]) -> WeightShare:
+    return WeightShare(*(unpack(document[name]) for name in WeightShare._fields))
+
+
+def prefix_document(prefix: QueuePrefix) -> dict[str, Any]:
+    return {
+        "column": prefix.column.tolist(),
+        "cell": prefix.cell.tolist(),
+        **{name: pack(getattr(prefix, name)) for name in ("score", "contracts", "notional")},
+    }
+
+
+def prefix_from(document: dict[str, Any]) -> QueuePrefix:
+    return QueuePrefix(
+        np.array(document["column"], dtype=np.intp),
+        np.array(document["cell"], dtype=np.intp),
+        *(unpack(document[name]) for name in ("score", "contracts", "notional")),
+    )
 
 
 def _columns_document(

@@ -8,7 +8,8 @@
     GET /accounts?level=L&limit=N        the N worst accounts at level L or above, all workers
     GET /fund                            the latest fund projection (SPEC §8; docs/FUND.md),
                                          answered by the aggregating worker
-    POST /fund/shares/{at}, /fund/stress/{at}, /fund/cascade/{at}
+    POST /fund/shares/{at}, /fund/stress/{at}, /fund/cascade/{at}, /fund/weights/{at},
+         /fund/queue/{at}
                                          this worker's share of epoch `at`, for the aggregator
 
 A request for an account another worker owns is forwarded to it (once: a forwarded request
@@ -29,6 +30,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from risk.fund.exposure import FloatArray
 from risk.fund.share import EpochShare
 from streams.http.accounts import (
     find_account,
@@ -37,7 +39,14 @@ from streams.http.accounts import (
     owning_partition,
     worst_accounts,
 )
-from streams.http.fund_wire import round_document, stress_document, totals_document, unpack
+from streams.http.fund_wire import (
+    prefix_document,
+    round_document,
+    stress_document,
+    totals_document,
+    unpack,
+    weights_document,
+)
 from streams.kafka.holding import Holding
 from streams.kafka.projections import FundDesk, NotReadyError, share_of
 
@@ -219,8 +228,8 @@ def _served(request: web.Request) -> EpochShare:
     return share
 
 
-async def fund_stress(request: web.Request) -> web.Response:
-    share = _served(request)
+async def _asset_and_shocks(request: web.Request) -> tuple[dict[str, Any], str, FloatArray]:
+    """The body, its asset and its shocks (400 unless a list of finite numbers)."""
     try:
         body = await request.json()
         asset, shocks = str(body["asset"]), np.array(body["shocks"], dtype=np.float64)
@@ -228,8 +237,37 @@ async def fund_stress(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"expected an asset and shocks: {error}") from None
     if shocks.ndim != 1 or not np.isfinite(shocks).all():
         raise web.HTTPBadRequest(text="shocks must be a list of finite numbers")
+    return body, asset, shocks
+
+
+async def fund_stress(request: web.Request) -> web.Response:
+    share = _served(request)
+    _, asset, shocks = await _asset_and_shocks(request)
     answer = await asyncio.to_thread(share.stress, asset, shocks)
     return web.json_response(stress_document(answer))
+
+
+async def fund_weights(request: web.Request) -> web.Response:
+    """Loss allocation's weights of this worker's accounts at the shocks."""
+    share = _served(request)
+    _, asset, shocks = await _asset_and_shocks(request)
+    answer = await asyncio.to_thread(share.weights, asset, shocks)
+    return web.json_response(weights_document(answer))
+
+
+async def fund_queue(request: web.Request) -> web.Response:
+    """The ADL queue entries of this worker that may cover `need` (2 x symbols x shocks)."""
+    share = _served(request)
+    body, asset, shocks = await _asset_and_shocks(request)
+    try:
+        need = unpack(body["need"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise web.HTTPBadRequest(text=f"expected a packed need: {error}") from None
+    rows = sum(1 for settle in share.market.settle if settle == asset)
+    if need.shape != (2, rows, len(shocks)) or not (need >= 0.0).all():
+        raise web.HTTPBadRequest(text=f"need must be 2 x {rows} x {len(shocks)} contracts >= 0")
+    answer = await asyncio.to_thread(share.queue, asset, shocks, need)
+    return web.json_response(prefix_document(answer))
 
 
 async def fund_cascade(request: web.Request) -> web.Response:
@@ -266,6 +304,8 @@ def build_app(directory: Directory) -> web.Application:
     app.router.add_post("/fund/shares/{at:[0-9]+}", fund_share)
     app.router.add_post("/fund/stress/{at:[0-9]+}", fund_stress)
     app.router.add_post("/fund/cascade/{at:[0-9]+}", fund_cascade)
+    app.router.add_post("/fund/weights/{at:[0-9]+}", fund_weights)
+    app.router.add_post("/fund/queue/{at:[0-9]+}", fund_queue)
     return app
 
 

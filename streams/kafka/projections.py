@@ -26,13 +26,22 @@ from dataclasses import replace
 from typing import Any, Final
 
 from risk.engine import Engine
+from risk.fund.allocation import walked
+from risk.fund.allocation_book import QueuePrefix, WeightShare
 from risk.fund.cascade import RoundShare
 from risk.fund.exposure import FloatArray
 from risk.fund.projection import aggregate_projection, asset_records
 from risk.fund.share import EpochShare, StressShare, Totals
 from risk.fund.snapshot import BookShare, Market, take_market, take_share
 from streams.codec import encode_record
-from streams.http.fund_wire import pack, round_from, stress_from, totals_from
+from streams.http.fund_wire import (
+    pack,
+    prefix_from,
+    round_from,
+    stress_from,
+    totals_from,
+    weights_from,
+)
 
 log = logging.getLogger("riskmon.fund")
 
@@ -155,6 +164,17 @@ class RemoteShare:
     def cascade(self, asset: str, multiplier: FloatArray) -> RoundShare:
         body = {"asset": asset, "marks": pack(multiplier)}
         return round_from(self._post(f"/fund/cascade/{self.at}", body))
+
+    def weights(self, asset: str, shocks: FloatArray) -> WeightShare:
+        body = {"asset": asset, "shocks": shocks.tolist()}
+        return weights_from(self._post(f"/fund/weights/{self.at}", body))
+
+    def queue(self, asset: str, shocks: FloatArray, need: FloatArray) -> QueuePrefix:
+        body = {"asset": asset, "shocks": shocks.tolist(), "need": pack(need)}
+        return prefix_from(self._post(f"/fund/queue/{self.at}", body))
+
+    def deleveraged(self, asset: str, shocks: FloatArray, need: FloatArray) -> FloatArray:
+        return walked(self.queue(asset, shocks, need), need)
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(

@@ -241,6 +241,13 @@ FUND_GAUGES: Final = {
         "0).",
         ["asset", "shock"],
     ),
+    "haircut": (
+        "socialized_haircut",
+        "The fraction of positive unrealized PnL a pro-rata haircut would take to cover what the "
+        "fund lacks at a gap of `shock` (SPEC §8.3; 0 when the fund covers it, absent without a "
+        "balance).",
+        ["asset", "shock"],
+    ),
     "recommended": (
         "recommended_balance",
         "The fund size SPEC §8.1 recommends: Cover-2 over plausible gaps, or the 24 h expected "
@@ -260,6 +267,24 @@ FUND_GAUGES: Final = {
 }
 
 
+def _stress_point(
+    families: dict[str, GaugeMetricFamily], asset: str, point: dict[str, Any], *, funded: bool
+) -> None:
+    """One stress entry's gauges: drawdown, Cover-N, cascade, haircut."""
+    shock = f"{point['shock']:g}"
+    families["stress"].add_metric([asset, shock], point["drawdown"])
+    for n in ("1", "2"):
+        families["cover"].add_metric([asset, shock, n], point[f"cover_{n}"])
+    cascade = point["cascade"]
+    families["cascade"].add_metric([asset, shock], cascade["drawdown"])
+    if cascade["multiplier"] is not None:
+        families["multiplier"].add_metric([asset, shock], cascade["multiplier"])
+    if funded:
+        allocation = point["allocation"]
+        haircut = 0.0 if allocation is None else allocation["socialized"]
+        families["haircut"].add_metric([asset, shock], haircut)
+
+
 def fund_metrics(projection: dict[str, Any]) -> Iterator[Metric]:
     """The fund gauges of SPEC §11 from a projection (`risk.fund.projection`): one process
     (the aggregating worker, or a replay) exports them for the whole book."""
@@ -276,14 +301,7 @@ def fund_metrics(projection: dict[str, Any]) -> Iterator[Metric]:
         if fund["recommended_balance"] is not None:
             families["recommended"].add_metric([asset], fund["recommended_balance"])
         for point in fund["stress"]:
-            shock = f"{point['shock']:g}"
-            families["stress"].add_metric([asset, shock], point["drawdown"])
-            for n in ("1", "2"):
-                families["cover"].add_metric([asset, shock, n], point[f"cover_{n}"])
-            cascade = point["cascade"]
-            families["cascade"].add_metric([asset, shock], cascade["drawdown"])
-            if cascade["multiplier"] is not None:
-                families["multiplier"].add_metric([asset, shock], cascade["multiplier"])
+            _stress_point(families, asset, point, funded=fund["balance"] is not None)
         for direction in ("down", "up"):
             shock = fund[f"depletion_shock_{direction}"]
             if shock is not None:

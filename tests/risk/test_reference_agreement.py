@@ -167,6 +167,7 @@ def fund_differences(
             ):
                 found.append(f"{asset} stress {point} != {expected}")
             found += _cascade_differences(point["cascade"], expected["cascade"], scale)
+            found += _allocation_differences(point["allocation"], expected["allocation"], scale)
         found += _recommended_differences(mine, theirs, scale)
     found += _adl_differences(engine["adl"], reference["adl"])
     found += _map_differences(engine["liquidation_map"], reference["liquidation_map"], scale)
@@ -194,6 +195,30 @@ def _cascade_differences(mine: dict[str, Any], theirs: dict[str, Any], scale: fl
         ratios += [(mine["mark_moves"][s], ratio) for s, ratio in theirs["mark_moves"].items()]
         same += [close(a, b, abs(b)) for a, b in ratios]
     return [] if all(same) else [f"cascade {mine} != {theirs}"]
+
+
+def _allocation_differences(
+    mine: dict[str, Any] | None, theirs: dict[str, Any] | None, scale: float
+) -> list[str]:
+    """A stress entry's `allocation`: the same symbols and sides, positions exactly, money and
+    contracts to `scale`, the haircut to 1e-9."""
+    if mine is None or theirs is None:
+        return [] if mine is theirs else [f"allocation {mine} != {theirs}"]
+    same = [close(mine["socialized"], theirs["socialized"], 1.0)]
+    same += [
+        {s: sorted(sides) for s, sides in mine["adl"].items()}
+        == {s: sorted(sides) for s, sides in theirs["adl"].items()}
+    ]
+    if all(same):
+        cells = [(mine["adl"][s][side], cell) for s, sides in theirs["adl"].items()
+                 for side, cell in sides.items()]  # fmt: skip
+        same += [left["positions"] == right["positions"] for left, right in cells]
+        same += [
+            close(left[name], right[name], scale)
+            for left, right in cells
+            for name in ("contracts", "notional", "covered")
+        ]
+    return [] if all(same) else [f"allocation {mine} != {theirs}"]
 
 
 def _recommended_differences(
@@ -304,6 +329,11 @@ def test_streams_reach_every_level_and_every_reason() -> None:
     assert any(cascade["mark_moves"] for cascade in cascades)
     assert any((cascade["multiplier"] or 0.0) > 1.0 for cascade in cascades)
     assert fund["cascade_depletion_shock_down"] is not None
+    allocations = [point["allocation"] for point in fund["stress"] if point["allocation"]]
+    assert len(allocations) >= 2  # the fund runs out at the larger shocks
+    assert any(cell["positions"] > 1 for a in allocations for s in a["adl"].values()
+               for cell in s.values())  # fmt: skip
+    assert any(0.0 < a["socialized"] < 1.0 for a in allocations)
     assert counts[0] > counts[7]
     assert counts[-1] > counts[8]
     assert any(summary["adl"][symbol]["long"] for symbol in summary["adl"])

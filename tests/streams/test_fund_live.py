@@ -92,6 +92,10 @@ async def aggregate_and_serve(seed: int) -> None:
         share = whole[at]
         expected = aggregate_projection(share.market, [share])
         assert_close(projection, expected, book_scale(share), f"epoch {at}")
+        allocated = [p["allocation"] for f in projection["funds"] for p in f["stress"]]
+        cells = [cell for a in allocated if a for s in a["adl"].values() for cell in s.values()]
+        assert any(cell["positions"] > 0 for cell in cells)  # the workers' queues were joined
+        rows = sum(1 for settle in share.market.settle if settle == "USDT")
         first.fund.publish(projection, taken[0][0])
         assert len(first.fund.outbox) == len(expected["funds"])
         async with aiohttp.ClientSession() as session:
@@ -102,7 +106,13 @@ async def aggregate_and_serve(seed: int) -> None:
                 (f"/fund/cascade/{at}", {"asset": "USDT"}),
                 (f"/fund/cascade/{at}", {"asset": "USDT", "marks": pack(np.ones(3))}),
                 (f"/fund/cascade/{at}", {"asset": "USDT", "marks": pack(-np.ones((2, 1, 1)))}),
-            ):
+                (f"/fund/weights/{at}", {"asset": "USDT", "shocks": [float("nan")]}),
+                (f"/fund/queue/{at}", {"asset": "USDT", "shocks": [0.1]}),
+                (f"/fund/queue/{at}", {"asset": "USDT", "shocks": [0.1, 0.2], "need": pack(
+                    np.ones((2, rows, 1)))}),
+                (f"/fund/queue/{at}", {"asset": "USDT", "shocks": [0.1], "need": pack(
+                    -np.ones((2, rows, 1)))}),
+            ):  # fmt: skip
                 async with session.post(second.url + path, json=body) as response:
                     assert response.status == 400, path
             unasked = {"asset": "USDT", "marks": pack(np.ones((2, 1, 1)))}

@@ -230,3 +230,26 @@ def test_a_null_cascade_multiplier_exports_no_sample() -> None:
     ]
     drawdowns = families["riskmon_insurance_fund_cascade_drawdown"].samples
     assert [sample.value for sample in drawdowns] == [p["cascade"]["drawdown"] for p in stress]
+
+
+def test_the_socialized_haircut_of_every_shock() -> None:
+    projection = projected(one_worker())
+    (fund,) = projection["funds"]
+    families = {family.name: family for family in fund_metrics(projection)}
+    haircuts = {
+        sample.labels["shock"]: sample.value
+        for sample in families["riskmon_insurance_fund_socialized_haircut"].samples
+    }
+    expected = {
+        f"{point['shock']:g}": point["allocation"]["socialized"] if point["allocation"] else 0.0
+        for point in fund["stress"]
+    }
+    assert haircuts == expected
+    assert all(0.0 < value <= 1.0 for value in haircuts.values())  # 400 is short everywhere
+    fund["stress"][0]["allocation"] = None  # a gap the fund covers: no haircut
+    families = {family.name: family for family in fund_metrics(projection)}
+    first = families["riskmon_insurance_fund_socialized_haircut"].samples[0]
+    assert (first.labels["shock"], first.value) == (f"{fund['stress'][0]['shock']:g}", 0.0)
+    fund["balance"] = None
+    families = {family.name: family for family in fund_metrics(projection)}
+    assert not families["riskmon_insurance_fund_socialized_haircut"].samples  # unknown

@@ -292,15 +292,19 @@ def test_summary_fund_sections(tmp_path: Path) -> None:
         "mark_moves": {},
         "multiplier": None,
     }
+    # At -15% the fund of 3.3 falls short of a's 4.575 and no one is in profit: no short to
+    # deleverage, and a haircut of everything there is.
+    nobody = {"positions": 0, "contracts": 0.0, "notional": 0.0, "covered": 0.0}
     assert fund["stress"] == [
         {"shock": -0.1, "drawdown": 0.0, "bankrupt_accounts": 0, "cover_1": 0.0, "cover_2": 0.0,
-         "cascade": {**calm, "rounds": 1, "liquidated_accounts": 1}},
+         "cascade": {**calm, "rounds": 1, "liquidated_accounts": 1}, "allocation": None},
         {"shock": -0.15, "drawdown": pytest.approx(owed, rel=1e-12), "bankrupt_accounts": 1,
          "cover_1": pytest.approx(owed, rel=1e-12), "cover_2": pytest.approx(owed, rel=1e-12),
          "cascade": {"drawdown": pytest.approx(owed, rel=1e-12), "rounds": 1,
-                     "liquidated_accounts": 1, "mark_moves": {}, "multiplier": 1.0}},
+                     "liquidated_accounts": 1, "mark_moves": {}, "multiplier": 1.0},
+         "allocation": {"adl": {"BTCUSDT": {"short": nobody}}, "socialized": 1.0}},
         {"shock": 0.2, "drawdown": 0.0, "bankrupt_accounts": 0, "cover_1": 0.0, "cover_2": 0.0,
-         "cascade": calm},
+         "cascade": calm, "allocation": None},
     ]  # fmt: skip
     # No 24 h horizon: the largest Cover-2 with |x| <= 0.3 alone sizes the fund.
     assert fund["recommended_balance"] == pytest.approx(owed, rel=1e-12)

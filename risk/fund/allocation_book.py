@@ -1,0 +1,172 @@
+"""One process's accounts arranged for loss allocation (SPEC §8.3, risk/fund/allocation.py).
+
+Two questions, each over the process's accounts of one settle asset at some grid shocks:
+
+- `weights`: what the accounts in deficit owe, carried per side and symbol, the contracts they
+  hold, and the positive uPnL of the accounts with positive equity: all additive over
+  processes (`WeightShare.__add__`);
+- `queue`: given the contracts to deleverage per side and symbol, the ADL queue entries that can
+  be among the first to reach them (risk/kernels/allocation.py). Joined over processes
+  (`QueuePrefix.__add__` concatenates), the whole queue's first entries are among them: an entry
+  is first in the whole queue only if it is in its own process's queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+
+from risk.fund.cascade import asset_rows
+from risk.fund.exposure import Exposure, FloatArray, IndexArray, account_order, fieldwise_sum
+from risk.fund.parameters import shock_multiplier
+from risk.fund.snapshot import Market
+from risk.kernels.allocation import Positions, attributed_losses, queue_heads
+from risk.kernels.queue_cut import kept, taken_totals
+
+
+class WeightShare(NamedTuple):
+    """At n shocks: 2 (long, short) x rows x n deficits carried per side and symbol, the same
+    shape of contracts held by the accounts in deficit, n positive uPnL of the accounts with
+    positive equity, and 3 (entries, contracts, notional) x 2 x rows x n of the ADL queues
+    there (what a queue gives when all of it is needed)."""
+
+    loss: FloatArray
+    bankrupt: FloatArray
+    profit: FloatArray
+    queued: FloatArray
+
+    def __add__(self, other: object) -> WeightShare:
+        return fieldwise_sum(self, other)
+
+
+class QueuePrefix(NamedTuple):
+    """Queue entries that may be deleveraged: the shock (column) and cell (side * rows + row)
+    they queue in, their score, contracts and notional at the shocked mark."""
+
+    column: IndexArray
+    cell: IndexArray
+    score: FloatArray
+    contracts: FloatArray
+    notional: FloatArray
+
+    def __add__(self, other: object) -> QueuePrefix:
+        assert isinstance(other, QueuePrefix)
+        return QueuePrefix(
+            *(np.concatenate((mine, theirs)) for mine, theirs in zip(self, other, strict=True))
+        )
+
+
+class _AssetPositions(NamedTuple):
+    wallet: FloatArray
+    start: IndexArray
+    positions: Positions
+    celled: tuple[Positions, IndexArray, IndexArray]  # in cell order; bounds; accounts
+    inverse: np.ndarray  # per row
+
+
+class AllocationBook:
+    """One process's accounts, gathered per settle asset on first use, in account order."""
+
+    def __init__(self, exposure: Exposure, market: Market) -> None:
+        self.exposure = exposure
+        self.market = market
+        self.assets: dict[str, _AssetPositions] = {}
+
+    def weights(self, asset: str, shocks: FloatArray) -> WeightShare:
+        """The asset's accounts at each shock (risk/kernels/allocation.py)."""
+        book = self._book(asset)
+        return WeightShare(
+            *attributed_losses(
+                book.wallet, book.start, book.positions, self._g(asset, book, shocks)
+            )
+        )
+
+    def queue(self, asset: str, shocks: FloatArray, need: FloatArray) -> QueuePrefix:
+        """The entries of each shock's queues that may be among the first to cover `need`
+        (2 x rows x n contracts to deleverage per side and symbol), whatever other processes
+        hold (risk/kernels/queue_cut.py `kept`)."""
+        parts = []
+        for column, (score, contracts, notional, offsets) in self._heads(asset, shocks, need):
+            keep = kept(score, contracts, notional, offsets, need[:, :, column].ravel())
+            cell = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))[keep]
+            column_of = np.full(len(cell), column, dtype=np.intp)
+            parts.append(QueuePrefix(column_of, cell, score[keep], contracts[keep], notional[keep]))
+        if not parts:
+            return empty_prefix()
+        return QueuePrefix(*(np.concatenate(field) for field in zip(*parts, strict=True)))
+
+    def deleveraged(self, asset: str, shocks: FloatArray, need: FloatArray) -> FloatArray:
+        """3 (positions, contracts, notional) x 2 x rows x n taken from the queues to cover
+        `need` when this process holds every account (risk/kernels/queue_cut.py
+        `taken_totals`)."""
+        totals = np.zeros((3, *need.shape))
+        for column, (score, contracts, notional, offsets) in self._heads(asset, shocks, need):
+            cells = taken_totals(score, contracts, notional, offsets, need[:, :, column].ravel())
+            totals[:, :, :, column] = cells.reshape(3, *need.shape[:2])
+        return totals
+
+    def _heads(
+        self, asset: str, shocks: FloatArray, need: FloatArray
+    ) -> Iterator[tuple[int, tuple[FloatArray, FloatArray, FloatArray, IndexArray]]]:
+        """Per shock with a need, its queue entries grouped by cell (`queue_heads`)."""
+        book = self._book(asset)
+        g = self._g(asset, book, shocks)
+        for column in np.flatnonzero((need > 0.0).any(axis=(0, 1))).tolist():
+            yield (
+                column,
+                queue_heads(
+                    book.wallet,
+                    book.start,
+                    book.positions,
+                    book.celled,
+                    np.ascontiguousarray(g[:, column : column + 1]),
+                    np.ascontiguousarray(need[:, :, column]),
+                ),
+            )
+
+    def _g(self, asset: str, book: _AssetPositions, shocks: FloatArray) -> FloatArray:
+        multiplier = shock_multiplier(self.market.beta[asset_rows(self.market, asset)], shocks)
+        return np.ascontiguousarray(np.where(book.inverse[:, None], 1.0 / multiplier, multiplier))
+
+    def _book(self, asset: str) -> _AssetPositions:
+        if asset not in self.assets:
+            self.assets[asset] = self._gather(asset)
+        return self.assets[asset]
+
+    def _gather(self, asset: str) -> _AssetPositions:
+        exposure, rows = self.exposure, asset_rows(self.market, asset)
+        row_of = np.full(len(self.market.symbols), -1, dtype=np.intp)
+        row_of[rows] = np.arange(len(rows))
+        positions, accounts, _, counts = account_order(exposure, asset)
+        slope, constant = exposure.slope_and_constant()
+        symbol = exposure.position_symbol[positions]
+        side = (exposure.size[positions] < 0.0).astype(np.intp)
+        cell = side * len(rows) + row_of[symbol]
+        order = np.argsort(cell, kind="stable").astype(np.intp)
+        bounds = np.searchsorted(cell[order], np.arange(2 * len(rows) + 1)).astype(np.intp)
+        account_of = np.repeat(np.arange(len(accounts)), counts).astype(np.intp)
+        columns: Positions = (
+            row_of[symbol],
+            side,
+            slope[positions],
+            constant[positions],
+            np.abs(exposure.size[positions]),
+            exposure.entry_notional()[positions],
+        )
+        celled = tuple(np.ascontiguousarray(column[order]) for column in columns)
+        return _AssetPositions(
+            wallet=exposure.wallet[accounts],
+            start=np.concatenate(([0], np.cumsum(counts))).astype(np.intp),
+            positions=columns,
+            celled=(celled, bounds, account_of[order]),  # type: ignore[arg-type]
+            inverse=self.market.inverse[rows].astype(np.bool_),
+        )
+
+
+def empty_prefix() -> QueuePrefix:
+    nothing = np.zeros(0)
+    return QueuePrefix(
+        np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), nothing, nothing, nothing
+    )
