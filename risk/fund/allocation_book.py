@@ -23,6 +23,7 @@ from risk.fund.exposure import Exposure, FloatArray, IndexArray, account_order, 
 from risk.fund.parameters import shock_multiplier
 from risk.fund.snapshot import Market
 from risk.kernels.allocation import Positions, attributed_losses, queue_heads
+from risk.kernels.allocation_singles import SingleLadders, single_ladders, single_weights
 from risk.kernels.queue_cut import kept, taken_totals
 
 
@@ -62,7 +63,9 @@ class _AssetPositions(NamedTuple):
     wallet: FloatArray
     start: IndexArray
     positions: Positions
-    celled: tuple[Positions, IndexArray, IndexArray]  # in cell order; bounds; accounts
+    several: tuple[IndexArray, IndexArray]  # accounts of 2+ positions; where each starts
+    singles: SingleLadders  # the one-position accounts (risk/kernels/allocation_singles.py)
+    celled: tuple[Positions, IndexArray, IndexArray, FloatArray]  # risk/kernels/allocation.py
     inverse: np.ndarray  # per row
 
 
@@ -77,11 +80,10 @@ class AllocationBook:
     def weights(self, asset: str, shocks: FloatArray) -> WeightShare:
         """The asset's accounts at each shock (risk/kernels/allocation.py)."""
         book = self._book(asset)
-        return WeightShare(
-            *attributed_losses(
-                book.wallet, book.start, book.positions, self._g(asset, book, shocks)
-            )
-        )
+        g = self._g(asset, book, shocks)
+        totals = attributed_losses(book.wallet, book.several, book.positions, g)
+        single_weights(book.singles, g, totals)
+        return WeightShare(*totals)
 
     def queue(self, asset: str, shocks: FloatArray, need: FloatArray) -> QueuePrefix:
         """The entries of each shock's queues that may be among the first to cover `need`
@@ -118,7 +120,7 @@ class AllocationBook:
                 column,
                 queue_heads(
                     book.wallet,
-                    book.start,
+                    book.several,
                     book.positions,
                     book.celled,
                     np.ascontiguousarray(g[:, column : column + 1]),
@@ -156,13 +158,30 @@ class AllocationBook:
             exposure.entry_notional()[positions],
         )
         celled = tuple(np.ascontiguousarray(column[order]) for column in columns)
+        wallet = exposure.wallet[accounts]
+        alone = np.where(counts == 1, wallet, np.nan)[account_of[order]]
+        start = np.concatenate(([0], np.cumsum(counts))).astype(np.intp)
         return _AssetPositions(
-            wallet=exposure.wallet[accounts],
-            start=np.concatenate(([0], np.cumsum(counts))).astype(np.intp),
+            wallet=wallet,
+            start=start,
             positions=columns,
-            celled=(celled, bounds, account_of[order]),  # type: ignore[arg-type]
+            several=(np.flatnonzero(counts > 1).astype(np.intp), start),
+            singles=_singles(wallet, counts, start, columns, 2 * len(rows)),
+            celled=(celled, bounds, account_of[order], alone),  # type: ignore[arg-type]
             inverse=self.market.inverse[rows].astype(np.bool_),
         )
+
+
+def _singles(
+    wallet: FloatArray, counts: IndexArray, start: IndexArray, columns: Positions, cells: int
+) -> SingleLadders:
+    """The one-position accounts' ladders: their positions are the first of their account."""
+    alone = np.flatnonzero(counts == 1)
+    first = start[alone]
+    row, side, slope, constant, contracts = columns[:5]
+    cell = side[first] * (cells // 2) + row[first]
+    money = (wallet[alone], slope[first], constant[first])
+    return single_ladders(cell, cells, money, contracts[first])
 
 
 def empty_prefix() -> QueuePrefix:

@@ -37,21 +37,23 @@ Positions = tuple[
 @njit(cache=True, nogil=True)
 def attributed_losses(
     wallet: NDArray[np.float64],
-    start: NDArray[np.intp],
+    several: tuple[NDArray[np.intp], NDArray[np.intp]],
     positions: Positions,
     g: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], ...]:
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """At g (rows x n): 2 x rows x n deficits carried per side and symbol, and contracts of
     the accounts in deficit; n positive uPnL of the accounts with positive equity; 3 x 2 x
     rows x n entries, contracts and notional of the ADL queues (risk/fund/allocation_book.py's
-    `WeightShare`)."""
+    `WeightShare`), of the accounts `several` = (accounts, where each one's positions start);
+    the one-position accounts go through risk/kernels/allocation_singles.py instead."""
     row, side, slope, constant, contracts = positions[:5]
     rows, scenarios = g.shape
     loss = np.zeros((2, rows, scenarios))
     bankrupt = np.zeros((2, rows, scenarios))
     profit = np.zeros(scenarios)
     queued = np.zeros((3, 2, rows, scenarios))
-    for account in range(len(wallet)):
+    accounts, start = several
+    for account in accounts:
         first, last = start[account], start[account + 1]
         for column in range(scenarios):
             equity, losing, gaining, notional = wallet[account], 0.0, 0.0, 0.0
@@ -85,25 +87,29 @@ def attributed_losses(
 @njit(cache=True, nogil=True)
 def queue_heads(
     wallet: NDArray[np.float64],
-    start: NDArray[np.intp],
+    several: tuple[NDArray[np.intp], NDArray[np.intp]],
     positions: Positions,
-    celled: tuple[Positions, NDArray[np.intp], NDArray[np.intp]],
+    celled: tuple[Positions, NDArray[np.intp], NDArray[np.intp], FloatArray],
     g: NDArray[np.float64],
     need: NDArray[np.float64],
 ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.intp]]:
     """At one shock (g per row, `need` 2 x rows contracts to deleverage per side and symbol):
     (score, contracts, notional) of the queue entries of the cells (side * rows + row) with
     a need, grouped by cell, and where each cell's entries start (cells + 1 offsets).
-    `celled` is the positions again in cell order, where each cell starts, and the account
-    of each."""
+
+    `several` is (the accounts of two or more positions, where each account's positions
+    start); `celled` is the positions again in cell order, where each cell starts, the
+    account of each, and the wallet of a one-position account (NaN for the others: their
+    equity is summed first)."""
     row, _, slope, constant = positions[:4]
-    by_cell, bounds, account_of = celled
+    accounts, start = several
     rows = g.shape[0]
     flat_need = need.reshape(2 * rows)
     equity = wallet.copy()
-    for account in range(len(wallet)):
+    for account in accounts:
         for j in range(start[account], start[account + 1]):
             equity[account] += slope[j] * g[row[j], 0] + constant[j]
+    bounds = celled[1]
     room = 0
     for cell in range(2 * rows):
         if flat_need[cell] > 0.0:
@@ -113,32 +119,31 @@ def queue_heads(
     filled = 0
     for cell in range(2 * rows):
         if flat_need[cell] > 0.0:
-            filled = _cell_entries(by_cell, bounds, account_of, equity, g, cell, rows,
-                                   (scores, sizes, notional), filled)  # fmt: skip
+            price = g[cell % rows, 0]
+            filled = _cell_entries(celled, equity, price, cell, (scores, sizes, notional), filled)
         offsets[cell + 1] = filled
     return scores[:filled], sizes[:filled], notional[:filled], offsets
 
 
 @njit(cache=True, nogil=True)
 def _cell_entries(
-    by_cell: Positions,
-    bounds: NDArray[np.intp],
-    account_of: NDArray[np.intp],
+    celled: tuple[Positions, NDArray[np.intp], NDArray[np.intp], FloatArray],
     equity: FloatArray,
-    g: FloatArray,
+    price: float,
     cell: int,
-    rows: int,
     out: tuple[FloatArray, FloatArray, FloatArray],
     filled: int,
 ) -> int:
     """Append the cell's profitable positions of accounts with positive equity to `out`."""
+    by_cell, bounds, account_of, alone = celled
     _, _, slope, constant, contracts, entry_notional = by_cell
-    price = g[cell % rows, 0]
     for j in range(bounds[cell], bounds[cell + 1]):
-        held = equity[account_of[j]]
         value = slope[j] * price
         pnl = value + constant[j]
-        if held > 0.0 and pnl > 0.0:
+        if pnl <= 0.0:
+            continue
+        held = alone[j] + pnl if alone[j] == alone[j] else equity[account_of[j]]
+        if held > 0.0:
             out[0][filled] = (pnl / entry_notional[j]) * (abs(value) / held)
             out[1][filled], out[2][filled] = contracts[j], abs(value)
             filled += 1

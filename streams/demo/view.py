@@ -1,10 +1,10 @@
 """The demo's terminal view: a rich live screen on a terminal, plain log lines otherwise.
 
 Both read the monitor after each step. The live screen shows the marks, accounts per level,
-the funds (balance, the recommended size, the -20% stress drawdown and its cascade multiplier,
-depletion shocks, Monte Carlo probability), the
-worst accounts and the latest transitions, refreshed in place. Without a terminal a line
-every `LOG_EVERY_SECONDS` of wall time says the same in short.
+the funds (balance, the recommended size, the -20% stress drawdown, its cascade multiplier and
+the haircut that would pay what the fund lacks there, depletion shocks, Monte Carlo
+probability), the worst accounts and the latest transitions, refreshed in place. Without a
+terminal a line every `LOG_EVERY_SECONDS` of wall time says the same in short.
 """
 
 from __future__ import annotations
@@ -50,14 +50,24 @@ def times(multiplier: float | None) -> str:
     return "-" if multiplier is None else f"x{multiplier:.2f}"
 
 
+def haircut(point: dict[str, Any] | None, balance: float | None) -> str:
+    """SPEC §8.3's socialized haircut at a stress point: "3.7%"; "covered" when the fund
+    covers the drawdown; "-" without a balance."""
+    if point is None or balance is None:
+        return "-"
+    allocation = point["allocation"]
+    return "covered" if allocation is None else f"{allocation['socialized']:.1%}"
+
+
 def gap(shock: float | None) -> str:
     return "survives" if shock is None else f"{shock:+.1%}"
 
 
 def fund_rows(projection: dict[str, Any] | None) -> list[tuple[str, ...]]:
-    """Per asset: balance, recommended balance (SPEC §8.1), drawdown at -20% and the cascade's
-    multiple of it (§8.2), depletion down/up, P(depleted) at the longest horizon (`horizon`);
-    from the latest projection."""
+    """Per asset: balance, recommended balance (SPEC §8.1), drawdown at -20%, the cascade's
+    multiple of it (§8.2) and the haircut of profits that would pay what the fund lacks there
+    (§8.3), depletion down/up, P(depleted) at the longest horizon (`horizon`); from the latest
+    projection."""
     if projection is None:
         return []
     rows: list[tuple[str, ...]] = []
@@ -74,6 +84,7 @@ def fund_rows(projection: dict[str, Any] | None) -> list[tuple[str, ...]]:
                 amount(fund["recommended_balance"]),
                 "-" if point is None else amount(point["drawdown"]),
                 "-" if point is None else times(point["cascade"]["multiplier"]),
+                haircut(point, fund["balance"]),
                 gap(fund["depletion_shock_down"]),
                 gap(fund["depletion_shock_up"]),
                 probability,
@@ -91,8 +102,8 @@ def log_line(monitor: Monitor) -> str:
     parts.append(" ".join(f"{name} {levels[name]}" for name in LEVEL_NAMES))
     parts.append(f"transitions {monitor.transitions}")
     parts += [
-        f"fund {asset} {balance} (-20%: {drawdown}, gone at {down})"
-        for asset, balance, _, drawdown, _, down, _, _ in fund_rows(monitor.latest)
+        f"fund {asset} {balance} (-20%: {drawdown}, haircut {cut}, gone at {down})"
+        for asset, balance, _, drawdown, _, cut, down, _, _ in fund_rows(monitor.latest)
     ]
     return " | ".join(parts)
 
@@ -175,7 +186,8 @@ def horizon(projection: dict[str, Any] | None) -> str:
 def _funds(monitor: Monitor) -> Panel:
     longest = horizon(monitor.latest)
     table = Table(
-        "fund", "balance", "recommended", "-20% costs", "cascade", "gone down", "gone up",
+        "fund", "balance", "recommended", "-20% costs", "cascade", "haircut", "gone down",
+        "gone up",
         f"P(gone {longest})", box=None,
     )  # fmt: skip
     rows = fund_rows(monitor.latest)

@@ -62,12 +62,14 @@ const value = (id) => {
 const stress = document.getElementById("stress-chart");
 const recommended = document.getElementById("stress-recommended");
 const cascade = document.getElementById("stress-cascade");
+const allocation = document.getElementById("stress-allocation");
 return {
   points: points,
   cover: stress ? stress.getAttribute("data-cover-points") : null,
   cascade: stress ? stress.getAttribute("data-cascade-points") : null,
   recommended: recommended ? recommended.textContent : null,
   multiplier: cascade ? cascade.textContent : null,
+  allocation: allocation ? allocation.textContent : null,
   rows: document.querySelectorAll("#transition-feed tr").length,
   asset: value("stress-asset"),
   symbol: value("liquidation-symbol"),
@@ -257,6 +259,14 @@ def test_demo_page_draws_every_chart(browser: webdriver.Chrome, demo: Demo) -> N
     assert state["cascade"] == str(len(shown["stress"]))  # and its cascade
     assert re.fullmatch(r"\u00d7\d+\.\d\d", state["multiplier"]), state["multiplier"]  # x2.61
     assert state["recommended"] not in (None, "unknown")
+    short = re.fullmatch(  # SPEC §8.3 at the smallest gap down the fund cannot cover
+        r"at \u2212(\d+)%: ADL [\d,]+ positions \(.+ (\w+)\) or a \d+\.\d% haircut",
+        state["allocation"] or "",
+    )
+    assert short or state["allocation"] == "covers every gap down", state["allocation"]
+    if short:
+        assert -int(short[1]) / 100 in [point["shock"] for point in shown["stress"]]
+        assert short[2] == state["asset"]
     assert state["recommended"].endswith(" " + state["asset"])
     if "BTCUSDT" in symbols:
         assert state["symbol"] == "BTCUSDT"

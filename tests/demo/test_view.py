@@ -23,11 +23,12 @@ def test_the_live_screen_shows_levels_funds_worst_accounts_and_transitions() -> 
     counts = monitor.engine.level_counts()
     for level, count in counts.items():
         assert any(level in line and f" {count} " in line for line in screen.splitlines()), level
-    for asset, balance, recommended, _, cascade, *_ in fund_rows(monitor.latest):
+    for asset, balance, recommended, _, cascade, haircut, *_ in fund_rows(monitor.latest):
         assert asset in screen
         assert balance in screen
         assert recommended in screen
         assert cascade in screen
+        assert haircut in screen
     newest = next(iter(monitor.recent))
     assert newest["margin_account"] in screen
     worst = monitor.engine.account_view(monitor.engine.worst_accounts(Level.WATCH, 1)[0])
@@ -40,7 +41,7 @@ def test_fund_rows_read_the_projection() -> None:
     rows = {row[0]: row for row in fund_rows(monitor.latest)}
     usdt = next(fund for fund in monitor.latest["funds"] if fund["asset"] == "USDT")
     shock = usdt["depletion_shock_down"]
-    assert rows["USDT"][5] == ("survives" if shock is None else f"{shock:+.1%}")
+    assert rows["USDT"][6] == ("survives" if shock is None else f"{shock:+.1%}")
     assert rows["USDT"][2] == amount(usdt["recommended_balance"])
     assert usdt["recommended_balance"] is not None
     at_20 = next(point for point in usdt["stress"] if point["shock"] == -0.2)
@@ -48,6 +49,10 @@ def test_fund_rows_read_the_projection() -> None:
     assert multiplier is not None
     assert multiplier > 1.0  # the crash's thin books cascade
     assert rows["USDT"][4] == f"x{multiplier:.2f}"
+    allocation = at_20["allocation"]
+    assert allocation is not None  # the crash leaves the fund short at -20%
+    assert rows["USDT"][5] == f"{allocation['socialized']:.1%}"
+    assert 0.0 < allocation["socialized"] < 1.0
     assert fund_rows(None) == []
 
 
