@@ -15,6 +15,7 @@ import numpy as np
 from risk.batch import EventBatch
 from risk.engine.engine import Engine
 from risk.events import Event, Rejection, parse_event
+from risk.fund.allocation import walked
 from risk.fund.cover import top_two
 from risk.fund.exposure import exposure_of
 from risk.fund.report import engine_share
@@ -66,7 +67,7 @@ def warm_up() -> None:
     share.cascade("USDT", np.ones((2, rows, 2)))
     shocks = np.array([-0.5, 0.5])
     share.weights("USDT", shocks)
-    share.queue("USDT", shocks, np.ones((2, rows, 2)))
+    walked(share.queue("USDT", shocks, np.ones((2, rows, 2))), np.ones((2, rows, 2)))
     share.deleveraged("USDT", shocks, np.ones((2, rows, 2)))
 
 

@@ -39,7 +39,7 @@ from risk.fund.exposure import FloatArray, sum_by
 from risk.fund.parameters import shock_multiplier
 from risk.fund.slippage import close_cost
 from risk.fund.snapshot import Market
-from risk.kernels.queue_cut import MET
+from risk.kernels.queue_cut import MET, contracts_before
 
 # (asset, shocks) -> the summed weights; (asset, shocks, need) -> 3 (positions, contracts,
 # notional) x 2 x rows x n taken from every process's queues together
@@ -57,17 +57,14 @@ def closing_costs(
         book, mark = market.books.get(symbol), float(market.marks[symbol])
         if book is None or not np.isfinite(mark):
             continue
-        for side in (0, 1):
-            one_side = np.zeros((2, closing.shape[2]))
-            one_side[side] = closing[side, row]
-            cost[side, row] = close_cost(
-                book,
-                inverse=bool(market.inverse[symbol]),
-                contract_size=float(market.contract_size[symbol]),
-                mark=mark,
-                multiplier=shock_multiplier(market.beta[symbol], shocks),
-                closing=one_side,
-            )
+        cost[:, row] = close_cost(
+            book,
+            inverse=bool(market.inverse[symbol]),
+            contract_size=float(market.contract_size[symbol]),
+            mark=mark,
+            multiplier=shock_multiplier(market.beta[symbol], shocks),
+            closing=closing[:, row],
+        )
     return cost
 
 
@@ -129,9 +126,7 @@ def walked(prefix: QueuePrefix, need: FloatArray) -> FloatArray:
     )
     group = (prefix.column * cells + prefix.cell)[order]
     contracts, notional = prefix.contracts[order], prefix.notional[order]
-    running = np.cumsum(contracts) - contracts  # contracts before each entry, all groups
-    starts = np.searchsorted(group, group)  # where each entry's group begins
-    before = running - running[starts]
+    before = contracts_before(group, contracts)
     wanted = need.reshape(cells, columns).T.reshape(-1)[group]
     take = np.clip(wanted - before, 0.0, contracts)
     hit = take > MET * wanted

@@ -13,7 +13,7 @@ Two questions, each over the process's accounts of one settle asset at some grid
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -22,9 +22,16 @@ from risk.fund.cascade import asset_rows
 from risk.fund.exposure import Exposure, FloatArray, IndexArray, account_order, fieldwise_sum
 from risk.fund.parameters import shock_multiplier
 from risk.fund.snapshot import Market
-from risk.kernels.allocation import Positions, attributed_losses, queue_heads
+from risk.kernels.allocation import (
+    Celled,
+    Positions,
+    attributed_losses,
+    queue_heads,
+    several_equity,
+    taken_everywhere,
+)
 from risk.kernels.allocation_singles import SingleLadders, single_ladders, single_weights
-from risk.kernels.queue_cut import kept, taken_totals
+from risk.kernels.queue_cut import kept
 
 
 class WeightShare(NamedTuple):
@@ -65,7 +72,7 @@ class _AssetPositions(NamedTuple):
     positions: Positions
     several: tuple[IndexArray, IndexArray]  # accounts of 2+ positions; where each starts
     singles: SingleLadders  # the one-position accounts (risk/kernels/allocation_singles.py)
-    celled: tuple[Positions, IndexArray, IndexArray, FloatArray]  # risk/kernels/allocation.py
+    celled: Celled  # risk/kernels/allocation.py
     inverse: np.ndarray  # per row
 
 
@@ -76,6 +83,8 @@ class AllocationBook:
         self.exposure = exposure
         self.market = market
         self.assets: dict[str, _AssetPositions] = {}
+        self._buffer = np.zeros(0)
+        self._lock = threading.Lock()
 
     def weights(self, asset: str, shocks: FloatArray) -> WeightShare:
         """The asset's accounts at each shock (risk/kernels/allocation.py)."""
@@ -89,44 +98,37 @@ class AllocationBook:
         """The entries of each shock's queues that may be among the first to cover `need`
         (2 x rows x n contracts to deleverage per side and symbol), whatever other processes
         hold (risk/kernels/queue_cut.py `kept`)."""
+        book = self._book(asset)
+        g = self._g(asset, book, shocks)
         parts = []
-        for column, (score, contracts, notional, offsets) in self._heads(asset, shocks, need):
-            keep = kept(score, contracts, notional, offsets, need[:, :, column].ravel())
-            cell = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))[keep]
-            column_of = np.full(len(cell), column, dtype=np.intp)
-            parts.append(QueuePrefix(column_of, cell, score[keep], contracts[keep], notional[keep]))
+        with self._lock:  # the equity buffer is shared between calls
+            equity = self._several_equity(book, g)
+            for column in np.flatnonzero((need > 0.0).any(axis=(0, 1))).tolist():
+                heads = queue_heads(book.celled, equity, g, np.ascontiguousarray(need), column)
+                parts.append(_kept(heads, need[:, :, column].ravel(), column))
         if not parts:
             return empty_prefix()
         return QueuePrefix(*(np.concatenate(field) for field in zip(*parts, strict=True)))
 
     def deleveraged(self, asset: str, shocks: FloatArray, need: FloatArray) -> FloatArray:
         """3 (positions, contracts, notional) x 2 x rows x n taken from the queues to cover
-        `need` when this process holds every account (risk/kernels/queue_cut.py
-        `taken_totals`)."""
-        totals = np.zeros((3, *need.shape))
-        for column, (score, contracts, notional, offsets) in self._heads(asset, shocks, need):
-            cells = taken_totals(score, contracts, notional, offsets, need[:, :, column].ravel())
-            totals[:, :, :, column] = cells.reshape(3, *need.shape[:2])
-        return totals
-
-    def _heads(
-        self, asset: str, shocks: FloatArray, need: FloatArray
-    ) -> Iterator[tuple[int, tuple[FloatArray, FloatArray, FloatArray, IndexArray]]]:
-        """Per shock with a need, its queue entries grouped by cell (`queue_heads`)."""
+        `need` when this process holds every account (risk/kernels/allocation.py
+        `taken_everywhere`)."""
         book = self._book(asset)
         g = self._g(asset, book, shocks)
-        for column in np.flatnonzero((need > 0.0).any(axis=(0, 1))).tolist():
-            yield (
-                column,
-                queue_heads(
-                    book.wallet,
-                    book.several,
-                    book.positions,
-                    book.celled,
-                    np.ascontiguousarray(g[:, column : column + 1]),
-                    np.ascontiguousarray(need[:, :, column]),
-                ),
-            )
+        with self._lock:  # the equity buffer is shared between calls
+            equity = self._several_equity(book, g)
+            return taken_everywhere(book.celled, equity, g, np.ascontiguousarray(need))
+
+    def _several_equity(self, book: _AssetPositions, g: FloatArray) -> FloatArray:
+        """The equity of the accounts of several positions at g, in a buffer kept from one
+        call to the next (a fresh one would be paged in every time)."""
+        shape = (max(len(book.several[0]), 1), g.shape[1])
+        if self._buffer.size < shape[0] * shape[1]:
+            self._buffer = np.zeros(shape[0] * shape[1])
+        equity = self._buffer[: shape[0] * shape[1]].reshape(shape)
+        several_equity(book.wallet, book.several, book.positions, g, equity)
+        return equity
 
     def _g(self, asset: str, book: _AssetPositions, shocks: FloatArray) -> FloatArray:
         multiplier = shock_multiplier(self.market.beta[asset_rows(self.market, asset)], shocks)
@@ -155,11 +157,13 @@ class AllocationBook:
             slope[positions],
             constant[positions],
             np.abs(exposure.size[positions]),
-            exposure.entry_notional()[positions],
+            1.0 / exposure.entry_notional()[positions],
         )
         celled = tuple(np.ascontiguousarray(column[order]) for column in columns)
         wallet = exposure.wallet[accounts]
         alone = np.where(counts == 1, wallet, np.nan)[account_of[order]]
+        several_of = np.cumsum(counts > 1) - 1
+        several_of = np.where(counts > 1, several_of, -1).astype(np.intp)[account_of[order]]
         start = np.concatenate(([0], np.cumsum(counts))).astype(np.intp)
         return _AssetPositions(
             wallet=wallet,
@@ -167,9 +171,20 @@ class AllocationBook:
             positions=columns,
             several=(np.flatnonzero(counts > 1).astype(np.intp), start),
             singles=_singles(wallet, counts, start, columns, 2 * len(rows)),
-            celled=(celled, bounds, account_of[order], alone),  # type: ignore[arg-type]
+            celled=(celled, bounds, several_of, alone),  # type: ignore[arg-type]
             inverse=self.market.inverse[rows].astype(np.bool_),
         )
+
+
+def _kept(
+    heads: tuple[FloatArray, FloatArray, FloatArray, IndexArray], need: FloatArray, column: int
+) -> QueuePrefix:
+    """The entries of one shock's queue heads that other processes cannot push out."""
+    score, contracts, notional, offsets = heads
+    keep = kept(score, contracts, notional, offsets, need)
+    cell = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))[keep]
+    column_of = np.full(len(cell), column, dtype=np.intp)
+    return QueuePrefix(column_of, cell, score[keep], contracts[keep], notional[keep])
 
 
 def _singles(

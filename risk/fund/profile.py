@@ -148,6 +148,8 @@ class AssetProfile:
             full[self.symbols] = g
             for group in self.irregular.groups:
                 _evaluate_group(group, full, (deficit, negative, closing), with_closing=True)
+        nobody = negative == 0  # no one owes: what prefix sums leave of their differences
+        deficit[nobody], closing[:, :, nobody] = 0.0, 0.0
         return Evaluation(np.maximum(deficit, 0.0), negative, closing)
 
     def _singles(self, g: FloatArray) -> tuple[FloatArray, NDArray[np.int64], FloatArray]:

@@ -63,9 +63,12 @@ def close_cost(
     multiplier: FloatArray,
     closing: FloatArray,
 ) -> FloatArray:
-    """The cost at each scenario; `closing` is 2 x n: long contracts sold, short bought."""
-    cost = np.zeros(closing.shape[1])
-    for selling, side, contracts in ((True, book.bids, closing[0]), (False, book.asks, closing[1])):
+    """2 x n: the cost of each side at each scenario; `closing` is 2 x n: long contracts
+    sold (into the bids), short contracts bought (from the asks)."""
+    cost = np.zeros(closing.shape)
+    sides = ((0, True, book.bids), (1, False, book.asks))
+    for index, selling, side in sides:
+        contracts = closing[index]
         chosen = np.flatnonzero(contracts > 0.0)
         if not len(chosen) or not len(side.prices):
             continue
@@ -76,7 +79,7 @@ def close_cost(
             base = sign * (inverse_value - quantity / mark) / multiplier[chosen]
         else:
             base = sign * (quantity * mark - value) * multiplier[chosen]
-        cost[chosen] += np.maximum(contract_size * base, 0.0)
+        cost[index, chosen] = np.maximum(contract_size * base, 0.0)
     return cost
 
 

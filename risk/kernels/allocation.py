@@ -22,6 +22,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from risk.kernels.queue_cut import BINS, walk
+
 FloatArray = NDArray[np.float64]
 
 Positions = tuple[
@@ -30,7 +32,7 @@ Positions = tuple[
     NDArray[np.float64],  # slope c
     NDArray[np.float64],  # constant k
     NDArray[np.float64],  # contracts |size|
-    NDArray[np.float64],  # entry notional |s| * cs * EP (linear) or |s| * cs / EP (inverse)
+    NDArray[np.float64],  # 1 / entry notional (|s| * cs * EP linear, |s| * cs / EP inverse)
 ]
 
 
@@ -84,67 +86,106 @@ def attributed_losses(
     return loss, bankrupt, profit, queued
 
 
+Celled = tuple[Positions, NDArray[np.intp], NDArray[np.intp], FloatArray]
+
+
 @njit(cache=True, nogil=True)
-def queue_heads(
-    wallet: NDArray[np.float64],
+def several_equity(
+    wallet: FloatArray,
     several: tuple[NDArray[np.intp], NDArray[np.intp]],
     positions: Positions,
-    celled: tuple[Positions, NDArray[np.intp], NDArray[np.intp], FloatArray],
-    g: NDArray[np.float64],
-    need: NDArray[np.float64],
-) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.intp]]:
-    """At one shock (g per row, `need` 2 x rows contracts to deleverage per side and symbol):
-    (score, contracts, notional) of the queue entries of the cells (side * rows + row) with
-    a need, grouped by cell, and where each cell's entries start (cells + 1 offsets).
-
-    `several` is (the accounts of two or more positions, where each account's positions
-    start); `celled` is the positions again in cell order, where each cell starts, the
-    account of each, and the wallet of a one-position account (NaN for the others: their
-    equity is summed first)."""
+    g: FloatArray,
+    equity: FloatArray,
+) -> None:
+    """Fill `equity`, (accounts of two or more positions, at least 1) x n: their equity at g
+    (rows x n); `several` is (those accounts, where each account's positions start)."""
     row, _, slope, constant = positions[:4]
     accounts, start = several
+    for index, account in enumerate(accounts):
+        for column in range(g.shape[1]):
+            held = wallet[account]
+            for j in range(start[account], start[account + 1]):
+                held += slope[j] * g[row[j], column] + constant[j]
+            equity[index, column] = held
+
+
+@njit(cache=True, nogil=True)
+def queue_heads(
+    celled: Celled, equity: FloatArray, g: FloatArray, need: FloatArray, column: int
+) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.intp]]:
+    """At shock `column` (g rows x n, `need` 2 x rows x n contracts to deleverage per side and
+    symbol, `equity` of `several_equity`): (score, contracts, notional) of the queue entries
+    of the cells (side * rows + row) with a need, grouped by cell, and where each cell's
+    entries start (cells + 1 offsets).
+
+    `celled` is the positions in cell order, where each cell starts, each one's index among
+    the accounts of several positions (-1 for the others) and the wallet of a one-position
+    account (NaN for the others)."""
     rows = g.shape[0]
-    flat_need = need.reshape(2 * rows)
-    equity = wallet.copy()
-    for account in accounts:
-        for j in range(start[account], start[account + 1]):
-            equity[account] += slope[j] * g[row[j], 0] + constant[j]
     bounds = celled[1]
     room = 0
     for cell in range(2 * rows):
-        if flat_need[cell] > 0.0:
+        if need[cell // rows, cell % rows, column] > 0.0:
             room += bounds[cell + 1] - bounds[cell]
-    scores, sizes, notional = np.empty(room), np.empty(room), np.empty(room)
+    out = (np.empty(room), np.empty(room), np.empty(room))
     offsets = np.zeros(2 * rows + 1, dtype=np.intp)
     filled = 0
     for cell in range(2 * rows):
-        if flat_need[cell] > 0.0:
-            price = g[cell % rows, 0]
-            filled = _cell_entries(celled, equity, price, cell, (scores, sizes, notional), filled)
+        if need[cell // rows, cell % rows, column] > 0.0:
+            filled = _cell_entries(celled, equity, g, (cell, column), out, filled)
         offsets[cell + 1] = filled
-    return scores[:filled], sizes[:filled], notional[:filled], offsets
+    return out[0][:filled], out[1][:filled], out[2][:filled], offsets
+
+
+@njit(cache=True, nogil=True)
+def taken_everywhere(
+    celled: Celled, equity: FloatArray, g: FloatArray, need: FloatArray
+) -> FloatArray:
+    """3 (positions, contracts, notional) x 2 x rows x n: what every queue gives for `need`
+    (2 x rows x n) when this process holds every account (risk/kernels/queue_cut.py `walk`).
+    Cell by cell, so a cell's positions are read from memory once for all the shocks."""
+    bounds = celled[1]
+    rows, scenarios = g.shape
+    widest = 0
+    for cell in range(2 * rows):
+        widest = max(widest, bounds[cell + 1] - bounds[cell])
+    out = (np.empty(widest), np.empty(widest), np.empty(widest))
+    buffers = (np.zeros((3, BINS)), np.empty(widest, dtype=np.intp))
+    totals = np.zeros((3, 2, rows, scenarios))
+    for cell in range(2 * rows):
+        side, row = divmod(cell, rows)
+        for column in range(scenarios):
+            if need[side, row, column] > 0.0:
+                filled = _cell_entries(celled, equity, g, (cell, column), out, 0)
+                entries = (out[0][:filled], out[1][:filled], out[2][:filled])
+                taken = walk(entries, need[side, row, column], buffers)
+                for index in range(3):
+                    totals[index, side, row, column] = taken[index]
+    return totals
 
 
 @njit(cache=True, nogil=True)
 def _cell_entries(
-    celled: tuple[Positions, NDArray[np.intp], NDArray[np.intp], FloatArray],
+    celled: Celled,
     equity: FloatArray,
-    price: float,
-    cell: int,
+    g: FloatArray,
+    where: tuple[int, int],
     out: tuple[FloatArray, FloatArray, FloatArray],
     filled: int,
 ) -> int:
-    """Append the cell's profitable positions of accounts with positive equity to `out`."""
-    by_cell, bounds, account_of, alone = celled
-    _, _, slope, constant, contracts, entry_notional = by_cell
-    for j in range(bounds[cell], bounds[cell + 1]):
+    """Append the profitable positions of cell `where[0]` in accounts with positive equity
+    at shock `where[1]` to `out` from `filled`; returns the new end."""
+    by_cell, bounds, several_of, alone = celled
+    _, _, slope, constant, contracts, inverse_entry = by_cell
+    cell, column = where
+    price = g[cell % g.shape[0], column]
+    for j in range(bounds[cell], bounds[cell + 1]):  # branch-free: write, then count it in
         value = slope[j] * price
         pnl = value + constant[j]
-        if pnl <= 0.0:
-            continue
-        held = alone[j] + pnl if alone[j] == alone[j] else equity[account_of[j]]
-        if held > 0.0:
-            out[0][filled] = (pnl / entry_notional[j]) * (abs(value) / held)
-            out[1][filled], out[2][filled] = contracts[j], abs(value)
-            filled += 1
+        owner = several_of[j]
+        shared = equity[max(owner, 0), column]
+        held = alone[j] + pnl if owner < 0 else shared
+        out[0][filled] = pnl * inverse_entry[j] * abs(value) / held
+        out[1][filled], out[2][filled] = contracts[j], abs(value)
+        filled += (pnl > 0.0) & (held > 0.0)
     return filled

@@ -1,8 +1,9 @@
 """Taking from an ADL queue without sorting it (risk/fund/allocation.py, docs/FUND.md "Loss
 allocation"): the entries of one (side, symbol) queue at one shock, best score first, at equal
 scores the larger position first, until their contracts reach the need. A histogram of the
-scores finds the bin where the need is reached, refined until few entries are left: linear
-in the queue for most books; only the entries of the last bin are sorted.
+scores (binned by the bits of the float, so bins are finer where scores are smaller: scores
+spread over orders of magnitude) finds the bin where the need is reached, refined until few
+entries are left: linear in the queue; only the entries of the last bin are sorted.
 """
 
 from __future__ import annotations
@@ -14,25 +15,8 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 MET = 1e-9  # a need is met when what is left of it is below this fraction (rounding)
 _ROUNDS = 8  # histogram rounds before the rest is sorted
+BINS = 4096  # at most, per round
 _SORTED = 64  # entries few enough to sort
-
-
-@njit(cache=True, nogil=True)
-def taken_totals(
-    scores: FloatArray, sizes: FloatArray, notional: FloatArray, offsets: NDArray[np.intp],
-    need: FloatArray,
-) -> FloatArray:  # fmt: skip
-    """3 (positions, contracts, notional) x cells: what each cell's queue (entries
-    offsets[c]:offsets[c + 1]) gives for `need` when it is the whole queue."""
-    cells = len(offsets) - 1
-    totals = np.zeros((3, cells))
-    for cell in range(cells):
-        first, last = int(offsets[cell]), int(offsets[cell + 1])
-        if last > first and need[cell] > 0.0:
-            entries = (scores[first:last], sizes[first:last], notional[first:last])
-            count, held, value, _ = walk(entries, need[cell])
-            totals[0, cell], totals[1, cell], totals[2, cell] = count, held, value
-    return totals
 
 
 @njit(cache=True, nogil=True)
@@ -44,55 +28,44 @@ def kept(
     processes hold: those scoring at least as well as the last entry this process's own
     queue takes (all of them when it holds no more than the need)."""
     keep = np.zeros(len(scores), dtype=np.bool_)
+    buffers = (np.zeros((3, BINS)), np.empty(len(scores), dtype=np.intp))
     for cell in range(len(offsets) - 1):
         first, last = int(offsets[cell]), int(offsets[cell + 1])
         if last > first and need[cell] > 0.0:
             entries = (scores[first:last], sizes[first:last], notional[first:last])
-            _, _, _, lowest = walk(entries, need[cell])
+            _, _, _, lowest = walk(entries, need[cell], buffers)
             keep[first:last] = scores[first:last] >= lowest
     return keep
 
 
 @njit(cache=True, nogil=True)
 def walk(
-    entries: tuple[FloatArray, FloatArray, FloatArray], need: float
+    entries: tuple[FloatArray, FloatArray, FloatArray],
+    need: float,
+    buffers: tuple[FloatArray, NDArray[np.intp]],
 ) -> tuple[float, float, float, float]:
     """(positions, contracts, notional, lowest score taken) of one queue's entries taken for
     `need`: best score first, at equal scores the larger position first, the last one partly,
     until less than MET of the need is left. Whole bins of a score histogram are taken at
-    once; only the entries of the bin where the need is reached are sorted."""
+    once; only the entries of the bin where the need is reached are sorted. `buffers` are
+    3 x BINS for the histograms and candidates at least as long as the queue."""
     scores, sizes, notional = entries
+    histogram, candidates = buffers
     target = need * (1.0 - MET)
-    count, held, value = 0.0, 0.0, 0.0
-    candidates = np.arange(len(scores))
+    totals = np.zeros(3)  # positions, contracts, notional taken whole
+    length = len(scores)
+    for index in range(length):
+        candidates[index] = index
     for _ in range(_ROUNDS):
-        if len(candidates) <= _SORTED:
+        if length <= _SORTED:
             break
-        low, high = scores[candidates].min(), scores[candidates].max()
-        if low == high:
+        length = _narrow(entries, candidates[:length], histogram, target, totals)
+        if length < 0:  # every candidate scores the same
+            length = -length
             break
-        bins = min(4096, max(16, len(candidates) // 4))
-        scale = bins / (high - low)
-        size_in, count_in, value_in = np.zeros(bins), np.zeros(bins), np.zeros(bins)
-        for index in candidates:
-            at = min(int((scores[index] - low) * scale), bins - 1)
-            size_in[at] += sizes[index]
-            count_in[at] += 1.0
-            value_in[at] += notional[index]
-        at = bins - 1
-        while at > 0 and held + size_in[at] < target:
-            held += size_in[at]
-            count += count_in[at]
-            value += value_in[at]
-            at -= 1
-        inside = np.empty(int(count_in[at]), dtype=np.intp)
-        filled = 0
-        for index in candidates:
-            if min(int((scores[index] - low) * scale), bins - 1) == at:
-                inside[filled] = index
-                filled += 1
-        candidates = inside
-    order = candidates[np.argsort(-notional[candidates], kind="mergesort")]
+    count, held, value = totals[0], totals[1], totals[2]
+    order = candidates[:length]
+    order = order[np.argsort(-notional[order], kind="mergesort")]
     order = order[np.argsort(-sizes[order], kind="mergesort")]
     order = order[np.argsort(-scores[order], kind="mergesort")]
     lowest = -1.0
@@ -105,3 +78,58 @@ def walk(
         value += notional[index] * take / sizes[index]
         lowest = scores[index]
     return count, held, value, lowest
+
+
+@njit(cache=True, nogil=True)
+def _narrow(
+    entries: tuple[FloatArray, FloatArray, FloatArray],
+    candidates: NDArray[np.intp],
+    histogram: FloatArray,
+    target: float,
+    totals: FloatArray,
+) -> int:
+    """One histogram round: add the bins above the one where `target` (less `totals[1]`) is
+    reached to `totals`, keep that bin's entries at the front of `candidates`, and return
+    how many (negated, untouched, when they all score the same)."""
+    scores, sizes, notional = entries
+    bits = scores.view(np.int64)  # positive floats: their bits rise with them (log-like bins)
+    low, high = bits[candidates[0]], bits[candidates[0]]
+    for index in candidates:
+        low, high = min(low, bits[index]), max(high, bits[index])
+    if low == high:
+        return -len(candidates)
+    bins = min(BINS, max(16, len(candidates) // 4))
+    shift = 0
+    while (high - low) >> shift >= bins:
+        shift += 1
+    bins = ((high - low) >> shift) + 1
+    histogram[:, :bins] = 0.0
+    for index in candidates:
+        at = (bits[index] - low) >> shift
+        histogram[0, at] += 1.0
+        histogram[1, at] += sizes[index]
+        histogram[2, at] += notional[index]
+    at = bins - 1
+    while at > 0 and totals[1] + histogram[1, at] < target:
+        totals += histogram[:, at]
+        at -= 1
+    kept = 0
+    for index in candidates:
+        if (bits[index] - low) >> shift == at:
+            candidates[kept] = index
+            kept += 1
+    return kept
+
+
+@njit(cache=True, nogil=True)
+def contracts_before(group: NDArray[np.intp], sizes: FloatArray) -> FloatArray:
+    """Per entry, the contracts of the entries before it in its group (entries sorted by
+    group): each group's own running sum, so no digits are lost to the others'."""
+    before = np.empty(len(sizes))
+    running = 0.0
+    for index in range(len(sizes)):
+        if index and group[index] != group[index - 1]:
+            running = 0.0
+        before[index] = running
+        running += sizes[index]
+    return before

@@ -28,6 +28,8 @@ minute and measure the engine, not the projection.
 (5) Cover-N over the 16-shock grid (tests/bench/cover_bench.py), against dense numpy.
 (6) Cascade stress over the 16-shock grid, with a depth snapshot for every symbol, and its
     depletion shocks (tests/bench/cascade_bench.py), against dense numpy rounds.
+(7) Loss allocation over the grid (tests/bench/allocation_bench.py), against a dense numpy
+    twin, next to the floor of one compiled pass.
 
 Every fast answer is checked against its brute-force twin in the same run.
 The report replaces the section between the FUND markers of the file it writes.
@@ -45,6 +47,7 @@ import numpy as np
 from risk.fund.exposure import Exposure, FloatArray, sum_by
 from risk.fund.share import EpochShare
 from risk.fund.snapshot import take_share
+from tests.bench.allocation_bench import allocation_benchmark, allocation_note, allocation_row
 from tests.bench.books import book_specs, build_engine
 from tests.bench.cascade_bench import cascade_benchmark, cascade_note, cascade_row
 from tests.bench.cover_bench import COVER_NOTE, cover_benchmark, cover_row
@@ -153,6 +156,7 @@ def run(accounts: int, symbols: int, paths: int, sample_paths: int) -> dict[str,
     result["monte_carlo"] = monte_carlo_benchmark(exposure, share, dense, sample_paths)
     result["cover"] = cover_benchmark(exposure)
     result["cascade"] = cascade_benchmark(exposure, market)
+    result["allocation"] = allocation_benchmark(exposure, market)
     result["snapshot"] = snapshot_benchmark(accounts // 2)
     return result
 
@@ -240,6 +244,7 @@ def report(result: dict[str, Any]) -> str:
     whole = result["profile_seconds"] + (stress["fast_ms"] + depletion["fast_ms"]) / 1e3
     whole += carlo["fast_s"] + result["cover"]["fast_ms"] / 1e3
     whole += result["cascade"]["fast_s"] + result["cascade"]["depletion_s"]
+    whole += result["allocation"]["half"]["fast_ms"] / 1e3
     facts = machine()
     rows = [
         START,
@@ -255,8 +260,9 @@ def report(result: dict[str, Any]) -> str:
         f"(`EpochShare`, once per projection, shared by all three): "
         f"{result['profile_seconds'] * 1e3:,.0f} ms.",
         "",
-        f"Rows (1)-(3), (5) and (6) exclude that shared reduction. A whole projection (reduce, "
-        f"stress grid, Cover-N, cascades, depletion shocks of both kinds, Monte Carlo) takes "
+        f"Rows (1)-(3) and (5)-(7) exclude that shared reduction. A whole projection (reduce, "
+        f"stress grid, Cover-N, cascades, depletion shocks of both kinds, Monte Carlo, loss "
+        f"allocation) takes "
         f"{whole:,.1f} s (target: under 10 s).",
         "",
         "| what | riskmon | brute force (same run) | ratio | target |",
@@ -276,6 +282,7 @@ def report(result: dict[str, Any]) -> str:
         f"{_verdict(carlo['fast_s'] <= 10)} |",
         cover_row(result["cover"]),
         cascade_row(result["cascade"]),
+        allocation_row(result["allocation"]),
         "",
         f"(1)-(3) and (5) agree with their brute-force twins (1e-9 relative), every settle asset. "
         f"USDT, with a fund of half its -20% drawdown ({depletion['usdt_balance']:,.0f}): "
@@ -291,6 +298,7 @@ def report(result: dict[str, Any]) -> str:
         f"[b] Timed on {carlo['sample_paths']} paths per horizon and scaled to {carlo['paths']:,}.",
         COVER_NOTE,
         cascade_note(result["cascade"]),
+        allocation_note(result["allocation"]),
         END,
     ]
     return "\n".join(rows) + "\n"

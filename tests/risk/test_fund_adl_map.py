@@ -149,7 +149,7 @@ def cost(
         multiplier=np.array([m]),
         closing=np.array([[sold], [bought]]),
     )
-    return float(result[0])
+    return float(result[:, 0].sum())  # both sides
 
 
 def test_slippage_walks_each_side_with_the_gross_size() -> None:

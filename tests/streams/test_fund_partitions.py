@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from risk import Engine, parse_event
@@ -75,6 +75,7 @@ def book_scale(share: EpochShare) -> float:
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), partitions=st.integers(2, 4))
+@example(seed=91870404, partitions=2)  # a +15% gap no one owes at: 0, not prefix-sum residue
 def test_partition_shares_add_up_to_the_whole_book(seed: int, partitions: int) -> None:
     lines, instruments = generate_stream(seed, 500)
     config: EngineConfig = parse_config(config_text(instruments) + FUND_TABLE, "test")
