@@ -55,31 +55,35 @@ def attributed_losses(
     profit = np.zeros(scenarios)
     queued = np.zeros((3, 2, rows, scenarios))
     accounts, start = several
+    widest = 1
+    for account in accounts:
+        widest = max(widest, start[account + 1] - start[account])
+    values, pnls = np.empty(widest), np.empty(widest)  # one account's positions at a shock
     for account in accounts:
         first, last = start[account], start[account + 1]
         for column in range(scenarios):
             equity, losing, gaining, notional = wallet[account], 0.0, 0.0, 0.0
             for j in range(first, last):
-                pnl = slope[j] * g[row[j], column] + constant[j]
+                value = slope[j] * g[row[j], column]
+                pnl = value + constant[j]
+                values[j - first], pnls[j - first] = value, pnl
                 equity += pnl
                 losing += max(0.0, -pnl)
                 gaining += max(0.0, pnl)
-                notional += abs(slope[j]) * g[row[j], column]
+                notional += abs(value)
             if equity > 0.0:
                 profit[column] += gaining
                 for j in range(first, last):
-                    value = slope[j] * g[row[j], column]
-                    if value + constant[j] > 0.0:
+                    if pnls[j - first] > 0.0:
                         queued[0, side[j], row[j], column] += 1.0
                         queued[1, side[j], row[j], column] += contracts[j]
-                        queued[2, side[j], row[j], column] += abs(value)
+                        queued[2, side[j], row[j], column] += abs(values[j - first])
             elif equity < 0.0:
                 for j in range(first, last):
-                    value = slope[j] * g[row[j], column]
                     share = (
-                        max(0.0, -(value + constant[j])) / losing
+                        max(0.0, -pnls[j - first]) / losing
                         if losing > 0.0
-                        else abs(value) / notional
+                        else abs(values[j - first]) / notional
                     )
                     loss[side[j], row[j], column] += -equity * share
                     bankrupt[side[j], row[j], column] += contracts[j]

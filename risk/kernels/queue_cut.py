@@ -54,15 +54,17 @@ def walk(
     target = need * (1.0 - MET)
     totals = np.zeros(3)  # positions, contracts, notional taken whole
     length = len(scores)
-    for index in range(length):
-        candidates[index] = index
+    everyone = True  # no round yet: the candidates are all the entries, in order
     for _ in range(_ROUNDS):
         if length <= _SORTED:
             break
-        length = _narrow(entries, candidates[:length], histogram, target, totals)
+        length = _narrow(entries, (candidates, length, everyone), histogram, target, totals)
+        everyone = False
         if length < 0:  # every candidate scores the same
             length = -length
             break
+    if everyone:
+        candidates[:length] = np.arange(length)
     count, held, value = totals[0], totals[1], totals[2]
     order = candidates[:length]
     order = order[np.argsort(-notional[order], kind="mergesort")]
@@ -83,28 +85,31 @@ def walk(
 @njit(cache=True, nogil=True)
 def _narrow(
     entries: tuple[FloatArray, FloatArray, FloatArray],
-    candidates: NDArray[np.intp],
+    among: tuple[NDArray[np.intp], int, bool],
     histogram: FloatArray,
     target: float,
     totals: FloatArray,
 ) -> int:
-    """One histogram round: add the bins above the one where `target` (less `totals[1]`) is
-    reached to `totals`, keep that bin's entries at the front of `candidates`, and return
-    how many (negated, untouched, when they all score the same)."""
+    """One histogram round over the candidates `among` = (indices, how many, or every entry
+    when the flag is set): add the bins above the one where `target` (less `totals[1]`) is
+    reached to `totals`, keep that bin's entries at the front of the indices, and return how
+    many (negated, untouched, when they all score the same)."""
     scores, sizes, notional = entries
+    candidates, length, everyone = among
     bits = scores.view(np.int64)  # positive floats: their bits rise with them (log-like bins)
-    low, high = bits[candidates[0]], bits[candidates[0]]
-    for index in candidates:
-        low, high = min(low, bits[index]), max(high, bits[index])
+    low, high = _span(bits, among)
     if low == high:
-        return -len(candidates)
-    bins = min(BINS, max(16, len(candidates) // 4))
+        if everyone:
+            candidates[:length] = np.arange(length)
+        return -length
+    bins = min(BINS, max(16, length // 4))
     shift = 0
     while (high - low) >> shift >= bins:
         shift += 1
     bins = ((high - low) >> shift) + 1
     histogram[:, :bins] = 0.0
-    for index in candidates:
+    for position in range(length):
+        index = position if everyone else candidates[position]
         at = (bits[index] - low) >> shift
         histogram[0, at] += 1.0
         histogram[1, at] += sizes[index]
@@ -114,11 +119,24 @@ def _narrow(
         totals += histogram[:, at]
         at -= 1
     kept = 0
-    for index in candidates:
+    for position in range(length):
+        index = position if everyone else candidates[position]
         if (bits[index] - low) >> shift == at:
             candidates[kept] = index
             kept += 1
     return kept
+
+
+@njit(cache=True, nogil=True)
+def _span(bits: NDArray[np.int64], among: tuple[NDArray[np.intp], int, bool]) -> tuple[int, int]:
+    """The lowest and highest bits among the candidates."""
+    candidates, length, everyone = among
+    first = 0 if everyone else candidates[0]
+    low, high = bits[first], bits[first]
+    for position in range(length):
+        value = bits[position if everyone else candidates[position]]
+        low, high = min(low, value), max(high, value)
+    return low, high
 
 
 @njit(cache=True, nogil=True)
