@@ -128,9 +128,8 @@ def walked(prefix: QueuePrefix, need: FloatArray) -> FloatArray:
     contracts, notional = prefix.contracts[order], prefix.notional[order]
     before = contracts_before(group, contracts)
     wanted = need.reshape(cells, columns).T.reshape(-1)[group]
-    take = np.clip(wanted - before, 0.0, contracts)
-    hit = take > MET * wanted
-    take = np.where(hit, take, 0.0)
+    hit = wanted - before > MET * wanted  # the need was not met before this entry
+    take = np.where(hit, np.clip(wanted - before, 0.0, contracts), 0.0)
     size = columns * cells
     shaped = [
         sum_by(group, weight, size).reshape(columns, sides, rows).transpose(1, 2, 0)

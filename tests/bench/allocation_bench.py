@@ -186,9 +186,8 @@ def _dense_shock(
     before = np.concatenate(  # one less its start would lose digits at book scale
         [np.cumsum(part) - part for part in np.split(size, starts)]
     )
-    take = np.clip(need[group] - before, 0.0, size)
-    hit = take > MET * need[group]
-    take = np.where(hit, take, 0.0)
+    hit = need[group] - before > MET * need[group]  # the need was not met before this entry
+    take = np.where(hit, np.clip(need[group] - before, 0.0, size), 0.0)
     taken = sum_by(group, take, cells)
     positions = sum_by(group, hit.astype(np.float64), cells)
     notional_taken = sum_by(group, notional * take / size, cells)
