@@ -129,7 +129,8 @@ def replay_benchmark(
 
 def reference_baseline(head: list[bytes]) -> dict[str, Any]:
     """tests/reference.py's `reference_replay` on the same first lines, events per second."""
-    from tests.reference import load_reference_config, reference_replay
+    from tests.reference import reference_replay
+    from tests.reference_input import load_reference_config
 
     source = resources.files("streams.data").joinpath("instruments.toml")
     with resources.as_file(source) as config_path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from risk import Engine, Instrument, Outcome, Thresholds, parse_event
+from risk import AccountView, Engine, Instrument, Outcome, Thresholds, parse_event
 from risk.events import InstrumentEvent
 
 # Binance BTCUSDT maintenance tiers of 2021 (notional caps in USDT, rates, published cum).
@@ -89,3 +89,28 @@ def position(
         "ts": ts,
     }
     return {**event, **extra}
+
+
+X_TIERS = [{"mmr": 0.01}]  # the tiers of engine_xy's X
+
+
+def engine_xy() -> Engine:
+    """X and Y linear in USDT (mmr 1% and 2%), I inverse in BTC (100 USD contracts, mmr 1%)."""
+    return make_engine(
+        make_instrument("X", tiers=X_TIERS),
+        make_instrument("Y", tiers=[{"mmr": 0.02}]),
+        make_instrument("I", "inverse", "BTC", [{"mmr": 0.01}], contract_size=100),
+    )
+
+
+def moves(outcome: Outcome) -> list[tuple[str, str, str, str]]:
+    return [(t.event_id, t.from_level, t.to_level, t.trigger) for t in outcome.transitions]
+
+
+def views(engine: Engine) -> dict[str, AccountView]:
+    tracked = (engine.account_view(index) for index in engine.tracked_accounts())
+    return {view.margin_account: view for view in tracked}
+
+
+def isolated_x(size: float, ts: int, margin: float, **extra: Any) -> dict[str, Any]:
+    return position("a", "X", size, 100.0, ts, mode="isolated", margin=margin, **extra)

@@ -130,6 +130,8 @@ def test_allocation_properties(book: Book, balance: float) -> None:
         covered = sum(cell["covered"] for s in allocation["adl"].values() for cell in s.values())
         assert covered <= shortfall + 1e-9 * scale
         assert 0.0 <= allocation["socialized"] <= 1.0
+        if shortfall <= 1e-9 * scale:  # owed to rounding: who is in profit is rounding too
+            continue
         for symbol, sides in allocation["adl"].items():
             for side, cell in sides.items():
                 assert_head_of_queue(brute_queue(book, symbol, side, x), cell)

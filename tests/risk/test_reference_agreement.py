@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.cli import main
-from tests.reference import ReferenceConfig, reference_replay
+from tests.reference import reference_replay
+from tests.reference_input import ReferenceConfig
 from tests.streamgen import config_text, generate_stream
 
 TOLERANCE = 1e-9

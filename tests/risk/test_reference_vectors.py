@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reference import ReferenceConfig, reference_replay
+from tests.reference import reference_replay
+from tests.reference_input import ReferenceConfig
 
 
 def test_reference_reproduces_shared_vectors(vectors_dir: Path) -> None:

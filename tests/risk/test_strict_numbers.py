@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from risk.events import Rejection, parse_event
-from tests.reference import Reference, ReferenceConfig
+from tests.reference import Reference
+from tests.reference_input import ReferenceConfig
 
 MARK = {"type": "mark", "symbol": "X", "price": 1.0, "ts": 1}
 X = {"symbol": "X", "kind": "linear", "settle": "USDT"}
