@@ -342,6 +342,7 @@ def fund_line(record: dict[str, Any]) -> str:
             f"a {-point['shock']:.0%} gap down costs {_amount(point['drawdown'])} "
             f"({point['bankrupt_accounts']} accounts owe)"
         )
+        parts += _shortfall(point, balance)
     if balance is not None:
         gone = [
             f"{shock:+.2%}"
@@ -354,6 +355,20 @@ def fund_line(record: dict[str, Any]) -> str:
         if probability is not None:
             parts.append(f"P(depleted in {stats['horizon']}) {probability:.2%}")
     return "; ".join(parts)
+
+
+def _shortfall(point: dict[str, Any], balance: float | None) -> list[str]:
+    """What would pay what the fund lacks at that gap (SPEC §8.3), if it lacks anything."""
+    allocation = point["allocation"]
+    if allocation is None or balance is None:
+        return []
+    short = _amount(point["drawdown"] - max(balance, 0.0))
+    cells = [cell for sides in allocation["adl"].values() for cell in sides.values()]
+    positions = sum(cell["positions"] for cell in cells)
+    return [
+        f"the fund is {short} short there: ADL of {positions} positions or a "
+        f"{allocation['socialized']:.1%} haircut of profits"
+    ]
 
 
 def _amount(value: float | None) -> str:

@@ -2,13 +2,14 @@
 
 Standard library only, no code shared with `risk/`: every drawdown is summed account by
 account and position by position, the book is walked level by level, a depletion shock is
-found by scanning |x| every 0.01 and bisecting the first step that reaches the balance, ADL
-scores are ranked by a plain sort, Cover-N adds each owner's deficits in a dict and sorts
-them, a cascade (SPEC §8.2, docs/FUND.md) runs round by round, every account valued position
-by position at its side's price and each side's book walked level by level, and liquidation
-prices come from the reference's own root finder, and loss allocation is
-tests/allocation_reference.py. Monte Carlo is not here (tests/risk/test_fund_montecarlo.py
-checks it on its own), nor, so, the expected shortfall half of `recommended_balance`.
+found by docs/FUND.md's lattice search written out on its own (a drawdown need not grow with
+|x|, so a scan at other steps could stop at another crossing), ADL scores are ranked by a
+plain sort, Cover-N adds each owner's deficits in a dict and sorts them, a cascade (SPEC §8.2,
+docs/FUND.md) runs round by round, every account valued position by position at its side's
+price and each side's book walked level by level, liquidation prices come from the
+reference's own root finder, and loss allocation is tests/allocation_reference.py. Monte
+Carlo is not here (tests/risk/test_fund_montecarlo.py checks it on its own), nor, so, the
+expected shortfall half of `recommended_balance`.
 """
 
 from __future__ import annotations
@@ -188,31 +189,12 @@ def _walked(
     return last * _factor(reference, symbol, x)
 
 
-def depletion(loss: Callable[[float], float], balance: float, sign: int) -> float | None:
-    """The smallest |x| on the 1e-4 lattice with loss(x) >= balance: a scan every 0.01, then
-    bisection inside the first step that reaches."""
-    limit = 9900 if sign < 0 else 100_000
-    steps = list(range(100, limit + 1, 100))
-    previous = 0
-    for step in steps:
-        if loss(sign * step / 10_000) >= balance:
-            low, high = previous, step
-            while high - low > 1:
-                middle = (low + high) // 2
-                if loss(sign * middle / 10_000) >= balance:
-                    high = middle
-                else:
-                    low = middle
-            return sign * high / 10_000
-        previous = step
-    return None
-
-
 def lattice_search(loss: Callable[[float], float], balance: float, sign: int) -> float | None:
     """docs/FUND.md's search on the 1e-4 lattice, for a drawdown that need not grow with |x|
-    (a cascade's): coarse steps every 0.05 to |x| = 1 and every 0.25 beyond, then 32 equally
-    spaced points inside the first coarse step that reaches, and again inside the first of
-    those that reaches, until one step is left."""
+    (a cascade's, or one round's across symbols, betas and slippage): coarse steps every 0.05
+    to |x| = 1 and every 0.25 beyond, then 32 equally spaced points inside the first coarse
+    step that reaches, and again inside the first of those that reaches, until one step is
+    left."""
     limit = 9900 if sign < 0 else 100_000
     coarse = [*range(500, min(limit, 10_000) + 1, 500), *range(12_500, limit + 1, 2_500)]
     coarse += [] if coarse[-1] == limit else [limit]
@@ -279,11 +261,8 @@ def _fund(reference: Reference, accounts: list[dict[str, Any]], asset: str) -> d
         **{
             f"{prefix}depletion_shock_{name}": None
             if balance is None
-            else search(loss, balance, sign)
-            for prefix, loss, search in (
-                ("", one_round, depletion),
-                ("cascade_", cascaded, lattice_search),
-            )
+            else lattice_search(loss, balance, sign)
+            for prefix, loss in (("", one_round), ("cascade_", cascaded))
             for name, sign in (("down", -1), ("up", +1))
         },
     }

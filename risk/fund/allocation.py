@@ -55,7 +55,7 @@ def closing_costs(
     cost = np.zeros(closing.shape)
     for row, symbol in enumerate(asset_rows(market, asset)):
         book, mark = market.books.get(symbol), float(market.marks[symbol])
-        if book is None or not np.isfinite(mark):
+        if book is None or not np.isfinite(mark) or not closing[:, row].any():
             continue
         cost[:, row] = close_cost(
             book,

@@ -104,9 +104,11 @@ def test_report_has_a_line_per_fund(tmp_path: Path, capsys: pytest.CaptureFixtur
     events = write_lines(tmp_path / "fund.jsonl", [json.dumps(line) for line in FUND_LINES])
     assert main(["replay", str(events), "--out", str(tmp_path / "out"), "--report"]) == 0
     fund = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fund")]
-    # A fall of 20% costs 20.1 - 10.5 = 9.6.
+    # A fall of 20% costs 20.1 - 10.5 = 9.6, 6.3 more than the fund: no short to deleverage,
+    # and no profit to haircut but all of it.
     assert fund[0].startswith(
         "fund USDT: balance 3.3; 8h drawdown -99.7%; a 20% gap down costs 9.6 (1 accounts owe);"
+        " the fund is 6.3 short there: ADL of 0 positions or a 100.0% haircut of profits;"
         " gone at a gap of -13.74%; P(depleted in 24h) "
     )
     assert len(fund) == 1
