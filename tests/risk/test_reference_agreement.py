@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streams.cli import main
@@ -274,6 +274,7 @@ def _map_differences(engine: dict[str, Any], reference: dict[str, Any], scale: f
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(min_value=0, max_value=2**32 - 1))
+@example(9960)  # a one-round drawdown above the fund only below a 2% rise (not monotone)
 def test_engine_agrees_with_reference_on_random_streams(seed: int) -> None:
     assert_agree(seed, 400)
 
