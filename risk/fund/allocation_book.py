@@ -18,9 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from risk.fund.cascade import asset_rows
+from risk.fund.cascade import asset_rows, shocked
 from risk.fund.exposure import Exposure, FloatArray, IndexArray, account_order, fieldwise_sum
-from risk.fund.parameters import shock_multiplier
 from risk.fund.snapshot import Market
 from risk.kernels.allocation import (
     Celled,
@@ -68,7 +67,6 @@ class QueuePrefix(NamedTuple):
 
 class _AssetPositions(NamedTuple):
     wallet: FloatArray
-    start: IndexArray
     positions: Positions
     several: tuple[IndexArray, IndexArray]  # accounts of 2+ positions; where each starts
     singles: SingleLadders  # the one-position accounts (risk/kernels/allocation_singles.py)
@@ -131,7 +129,7 @@ class AllocationBook:
         return equity
 
     def _g(self, asset: str, book: _AssetPositions, shocks: FloatArray) -> FloatArray:
-        multiplier = shock_multiplier(self.market.beta[asset_rows(self.market, asset)], shocks)
+        multiplier = shocked(self.market, asset_rows(self.market, asset), shocks)
         return np.ascontiguousarray(np.where(book.inverse[:, None], 1.0 / multiplier, multiplier))
 
     def _book(self, asset: str) -> _AssetPositions:
@@ -159,7 +157,7 @@ class AllocationBook:
             np.abs(exposure.size[positions]),
             1.0 / exposure.entry_notional()[positions],
         )
-        celled = tuple(np.ascontiguousarray(column[order]) for column in columns)
+        celled = tuple(np.ascontiguousarray(column[order]) for column in columns[2:])
         wallet = exposure.wallet[accounts]
         alone = np.where(counts == 1, wallet, np.nan)[account_of[order]]
         several_of = np.cumsum(counts > 1) - 1
@@ -167,7 +165,6 @@ class AllocationBook:
         start = np.concatenate(([0], np.cumsum(counts))).astype(np.intp)
         return _AssetPositions(
             wallet=wallet,
-            start=start,
             positions=columns,
             several=(np.flatnonzero(counts > 1).astype(np.intp), start),
             singles=_singles(wallet, counts, start, columns, 2 * len(rows)),

@@ -90,7 +90,9 @@ def attributed_losses(
     return loss, bankrupt, profit, queued
 
 
-Celled = tuple[Positions, NDArray[np.intp], NDArray[np.intp], FloatArray]
+# positions in cell order: slope c, constant k, contracts, 1 / entry notional
+CellColumns = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+Celled = tuple[CellColumns, NDArray[np.intp], NDArray[np.intp], FloatArray]
 
 
 @njit(cache=True, nogil=True)
@@ -122,9 +124,9 @@ def queue_heads(
     of the cells (side * rows + row) with a need, grouped by cell, and where each cell's
     entries start (cells + 1 offsets).
 
-    `celled` is the positions in cell order, where each cell starts, each one's index among
-    the accounts of several positions (-1 for the others) and the wallet of a one-position
-    account (NaN for the others)."""
+    `celled` is the columns the scores need, in cell order; where each cell starts; each
+    position's index among the accounts of several positions (-1 for the others); and the
+    wallet of a one-position account (NaN for the others)."""
     rows = g.shape[0]
     bounds = celled[1]
     room = 0
@@ -180,7 +182,7 @@ def _cell_entries(
     """Append the profitable positions of cell `where[0]` in accounts with positive equity
     at shock `where[1]` to `out` from `filled`; returns the new end."""
     by_cell, bounds, several_of, alone = celled
-    _, _, slope, constant, contracts, inverse_entry = by_cell
+    slope, constant, contracts, inverse_entry = by_cell
     cell, column = where
     price = g[cell % g.shape[0], column]
     for j in range(bounds[cell], bounds[cell + 1]):  # branch-free: write, then count it in
