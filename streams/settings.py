@@ -55,7 +55,7 @@ class Topics:
 
 @dataclass(frozen=True)
 class Security:
-    """Passed through to aiokafka: protocol, SASL (PLAIN, SCRAM) and TLS files."""
+    """Passed through to the Kafka clients: protocol, SASL (PLAIN, SCRAM) and TLS files."""
 
     protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
@@ -80,6 +80,7 @@ class Settings:
     web_port: int = 6066
     web_url: str = "http://127.0.0.1:6066"
     max_batch_events: int = 5000
+    round_ms: int = 50
     order_grace_ms: int = 50
     grafana_token: str | None = field(default=None, repr=False)
     topics: Topics = field(default_factory=Topics)
@@ -134,6 +135,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_port=web_port,
         web_url=reader.text("WEB_URL", f"http://{reachable}:{web_port}").rstrip("/"),
         max_batch_events=reader.integer("MAX_BATCH_EVENTS", 5000, minimum=1),
+        round_ms=reader.integer("ROUND_MS", 50, minimum=1),
         order_grace_ms=reader.integer("ORDER_GRACE_MS", 50, minimum=0),
         grafana_token=reader.optional("GRAFANA_TOKEN"),
         topics=topics,

@@ -12,21 +12,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from streams.kafka.client import BrokerError, read_committed
+from streams.kafka.client import BrokerError
 from streams.kafka.holding import Holding
 from streams.kafka.holdings import Holdings
 from streams.kafka.inputs import BroadcastLog, OwnSource
+from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, read_latest, retriable
 from streams.kafka.projections import FundDesk
+from streams.kafka.routing import Directory
 from streams.kafka.task import Checkpoint, broadcast_cursors
 from streams.settings import Settings
-
-if TYPE_CHECKING:
-    from streams.kafka.worker import Worker
 
 log = logging.getLogger("riskmon.worker")
 
@@ -35,8 +32,9 @@ class Assignment:
     """The worker's partition bookkeeping; the Kafka clients and buffers are the worker's."""
 
     settings: Settings
-    group: AIOKafkaConsumer
-    broadcast: AIOKafkaConsumer
+    group: Consumer
+    broadcast: Consumer
+    directory: Directory
     holdings: Holdings
     pending: set[int]
     lock: asyncio.Lock
@@ -46,22 +44,39 @@ class Assignment:
     broadcast_types: dict[tuple[str, int], str]
     broadcast_from: dict[tuple[str, int], int]
     horizons: dict[tuple[str, int], int | None]
+    sought: dict[tuple[str, int], int]  # the offset each input was last sought to
     restores: int
 
-    def partition_count(self) -> int | None:
-        """Partitions of the account topics, once the group has metadata for them."""
-        found = self.group.partitions_for_topic(self.settings.topics.positions)
-        return len(found) if found else None
+    def partition_count(self) -> int:
+        """Partitions of the account topics (blocking: a metadata request)."""
+        topic = self.settings.topics.positions
+        found = self.group.list_topics(topic, timeout=REQUEST_TIMEOUT_SECONDS).topics.get(topic)
+        if found is None or not found.partitions:
+            raise BrokerError(f"topic {topic} has no partitions")
+        return len(found.partitions)
 
-    async def revoke(self, partitions: Iterable[int]) -> None:
-        async with self.lock:  # no round is half done: each one commits before releasing
-            for partition in partitions:
-                self.holdings.drop(partition)
-                self.pending.discard(partition)
-                self.fund.forget(partition)
-            if not self.holdings.all_partitions():
-                self.broadcast.pause(*self.broadcast.assignment())
-                self._forget_broadcasts()
+    # -- the group's rebalance callbacks (served inside `Consumer.consume`, between rounds) ---
+
+    def on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+        """Assigned partitions wait, paused, until their restore seeks them to their cursor."""
+        consumer.assign(assigned)
+        consumer.pause(assigned)
+        self.assign({tp.partition for tp in assigned})
+        self.directory.rebalanced()
+
+    def on_revoke(self, _consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        """Every round commits before the next fetch, so none is half done here."""
+        self.revoke({tp.partition for tp in revoked})
+        self.directory.rebalanced()
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self.holdings.drop(partition)
+            self.pending.discard(partition)
+            self.fund.forget(partition)
+        if not self.holdings.all_partitions():
+            self.broadcast.pause(self.broadcast.assignment())
+            self._forget_broadcasts()
 
     def _forget_broadcasts(self) -> None:
         """Drop the broadcast log: the next restore seeks to the tasks' own cursors."""
@@ -78,12 +93,14 @@ class Assignment:
         partitions = [partition for partition in partitions if partition in assigned]
         if not partitions:
             return
-        entries = await read_changelog(self.settings, partitions)
-        broadcast_start = await self.broadcast.beginning_offsets(
-            [TopicPartition(*key) for key in self.broadcast_types]
+        await asyncio.to_thread(self._wait_stable, partitions)
+        entries = await asyncio.to_thread(
+            read_latest, self.settings, self.settings.topics.changelog, partitions
         )
-        count = self.partition_count()
-        assert count is not None  # partitions are assigned
+        broadcast_start = await asyncio.to_thread(
+            _beginnings, self.broadcast, list(self.broadcast_types)
+        )
+        count = await asyncio.to_thread(self.partition_count)
         checkpoints = {
             partition: Checkpoint.from_entries(entries[partition]) for partition in partitions
         }
@@ -110,26 +127,48 @@ class Assignment:
                 )
             )
         for holding in holdings:
-            for tp, offset in broadcast_start.items():
-                holding.broadcast_cursors.setdefault((tp.topic, tp.partition), offset)
+            for key, offset in broadcast_start.items():
+                holding.broadcast_cursors.setdefault(key, offset)
         self.restores += len(checkpoints)
         log.info("partitions %s restored: %d entries", sorted(checkpoints),
                  sum(len(entries[partition]) for partition in checkpoints))  # fmt: skip
         self._rewind_broadcast()
 
+    def _wait_stable(self, partitions: list[int]) -> None:
+        """Wait until no transaction of a previous owner holds offsets of these partitions.
+
+        KIP-447: a read_committed consumer's offset fetch requires stable offsets, so it waits
+        for a pending transactional offset commit (a worker that lost its partitions while
+        stopped mid-transaction) to be committed or aborted. Only then is the changelog what
+        that owner left; blocking.
+        """
+        tps = [TopicPartition(topic, part) for topic in self.own_types for part in partitions]
+        while True:
+            try:
+                self.group.committed(tps, timeout=REQUEST_TIMEOUT_SECONDS)
+                return
+            except KafkaException as error:
+                if not retriable(error):
+                    raise
+                log.info("partitions %s wait for a previous owner's transaction", partitions)
+
     async def _own_sources(self, partition: int, checkpoint: Checkpoint) -> dict[str, OwnSource]:
         stored = checkpoint.cursor.get("inputs", {})
+        keys = [(topic, partition) for topic in self.own_types]
+        starts = await asyncio.to_thread(_beginnings, self.group, keys)
         sources = {}
         for topic, kind in self.own_types.items():
             tp = TopicPartition(topic, partition)
-            start = (await self.group.beginning_offsets([tp]))[tp]
+            start = starts[(topic, partition)]
             offset = stored.get(kind, start)
             if offset < start:  # never skip input silently: the state would be incomplete
                 raise BrokerError(
                     f"{topic}[{partition}] starts at offset {start}, but the checkpoint resumes "
                     f"from {offset}: retention dropped input this worker has not applied"
                 )
-            self.group.seek(tp, offset)
+            self.group.seek(TopicPartition(topic, partition, int(offset)))
+            self.sought[(topic, partition)] = int(offset)
+            self.group.resume([tp])
             self.horizons[(topic, partition)] = None
             sources[kind] = OwnSource(topic, int(offset))
         return sources
@@ -141,39 +180,23 @@ class Assignment:
             assert lowest is not None  # a partition was just restored
             held_from = self.broadcast_from.get(key)
             if held_from is None or lowest < held_from:
-                tp = TopicPartition(*key)
-                self.broadcast.seek(tp, lowest)
+                self.broadcast.seek(TopicPartition(*key, lowest))
+                self.sought[key] = lowest
                 self.log.drop(key)
                 self.broadcast_from[key] = lowest
                 self.horizons[key] = None
-        self.broadcast.resume(*self.broadcast.assignment())
+        self.broadcast.resume(self.broadcast.assignment())
 
 
-async def read_changelog(
-    settings: Settings, partitions: list[int]
-) -> dict[int, dict[bytes, bytes]]:
-    """The latest committed value of every key in the given changelog partitions."""
-    entries: dict[int, dict[bytes, bytes]] = {partition: {} for partition in partitions}
-    async for record in read_committed(settings, settings.topics.changelog, partitions):
-        latest = entries[record.partition]
-        if record.value is None:
-            latest.pop(record.key, None)
-        else:
-            latest[record.key] = record.value
-    return entries
-
-
-class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Hands partition changes to the worker; revocation waits for the round in progress."""
-
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.worker.revoke({tp.partition for tp in revoked})
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.worker.assign({tp.partition for tp in assigned})
+def _beginnings(consumer: Consumer, keys: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The first offset each (topic, partition) still holds (blocking: one request each)."""
+    starts = {}
+    for topic, partition in keys:
+        low, _ = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=REQUEST_TIMEOUT_SECONDS
+        )
+        starts[(topic, partition)] = int(low)
+    return starts
 
 
 def _same_position(checkpoints: dict[int, Checkpoint]) -> list[int]:

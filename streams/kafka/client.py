@@ -1,5 +1,7 @@
-"""aiokafka at the edge: client options from settings, topic set-up, and broker errors
-translated into `BrokerError` with a message an operator can act on.
+"""aiokafka at the edge of the tools: client options from settings, topic set-up, credential
+checks and whole-topic reads (`riskmon publish`, `riskmon tail`, the tests), with broker errors
+translated into `BrokerError` with a message an operator can act on. The worker's own clients
+are librdkafka's (`streams.kafka.librdkafka`).
 """
 
 from __future__ import annotations

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import orjson
+from confluent_kafka import Producer, TopicPartition
 
 from risk.checkpoint import StateKey
 from risk.records import Transition
 from streams.codec import encode_record
-from streams.kafka.inputs import Record
+from streams.kafka.inputs import OwnSource, Record
+from streams.settings import Topics
 
 CURSOR_KEY: Final = orjson.dumps(["cursor"])
 LEVEL: Final = "level"
@@ -24,7 +26,7 @@ class DeadLetter:
     record: Record
     reason: str
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> list[tuple[str, str | bytes | None]]:
         record = self.record
         return [
             ("reason", self.reason.encode()),
@@ -54,3 +56,30 @@ def encode_key(key: StateKey) -> bytes:
 def transition_value(transition: Transition) -> bytes:
     """The record of SPEC §7, byte for byte what `riskmon replay` writes on a line."""
     return encode_record(transition.as_record()).encode()
+
+
+def produce_outputs(
+    producer: Producer, topics: Topics, outputs: list[tuple[int, dict[str, OwnSource], Output]]
+) -> list[TopicPartition]:
+    """Queue a round's records in the open transaction (librdkafka sends them from its own
+    threads); the input offsets they cover, to commit with them."""
+    offsets: list[TopicPartition] = []
+    for partition, sources, output in outputs:
+        for transition in output.transitions:
+            producer.produce(
+                topics.liquidations,
+                key=transition.margin_account.encode(),
+                value=transition_value(transition),
+            )
+        for letter in output.dead_letters:
+            producer.produce(
+                topics.dlq,
+                key=letter.record.key,
+                value=letter.record.value,
+                headers=letter.headers(),
+            )
+        for key, value in output.changelog.items():
+            producer.produce(topics.changelog, key=key, value=value, partition=partition)
+        for source in sources.values():
+            offsets.append(TopicPartition(source.topic, partition, source.next_offset))
+    return offsets

@@ -15,29 +15,39 @@ import time
 from collections import Counter
 from typing import Any, Final
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError, ProducerFenced
+from confluent_kafka import KafkaException, TopicPartition
 from prometheus_client.registry import CollectorRegistry
 
 from risk.engine import Engine
 from streams.config import EngineConfig
-from streams.kafka.assignment import Assignment, Listener
-from streams.kafka.client import BROADCAST_TYPES, BrokerError, client_options, explain
+from streams.kafka.assignment import Assignment
+from streams.kafka.client import BROADCAST_TYPES, BrokerError
+from streams.kafka.clients import (
+    ConsumerFencedError,
+    EndWatch,
+    assign_broadcast,
+    broadcast_consumer,
+    discard,
+    group_consumer,
+    take,
+    transactional_producer,
+)
 from streams.kafka.holding import Holding
 from streams.kafka.holdings import Holdings
 from streams.kafka.inputs import BroadcastLog, OwnSource
-from streams.kafka.outputs import Output, transition_value
+from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, blocking, translate
+from streams.kafka.outputs import Output, produce_outputs
 from streams.kafka.projections import FundDesk
-from streams.kafka.routing import RoutingAssignor
+from streams.kafka.routing import Directory
 from streams.observability.metrics import register_metrics, register_runtime
 from streams.settings import Settings
 
 log = logging.getLogger("riskmon.worker")
 
 IDLE_SECONDS: Final = 0.005
-COMMIT_TIMEOUT_SECONDS: Final = 30.0  # then a fresh producer fences the stuck one
-RETRY_BACKOFF_MS: Final = 5
-FETCH_WAIT_MS: Final = 20  # an idle partition is re-polled this often: the merge's clock
+COMMIT_TIMEOUT_SECONDS: Final = 10.0  # then a fresh producer fences the stuck one
+FENCES_ALLOWED: Final = 3  # group consumers fenced within FENCE_WINDOW: a duplicate worker id
+FENCE_WINDOW_SECONDS: Final = 120.0
 PAUSE_ABOVE: Final = 50_000  # buffered records of one input partition
 RESUME_BELOW: Final = 10_000
 
@@ -60,7 +70,7 @@ class Worker(Assignment):
         self.broadcast_types: dict[tuple[str, int], str] = {}
         self.broadcast_from: dict[tuple[str, int], int] = {}
         self.horizons: dict[tuple[str, int], int | None] = {}
-        self.polls: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+        self.sought: dict[tuple[str, int], int] = {}
         self.ends: dict[tuple[str, int], int] = {}
         self.paused: set[TopicPartition] = set()
         self.outcomes: Counter[tuple[str, str]] = Counter()
@@ -69,28 +79,14 @@ class Worker(Assignment):
         self.level_transitions: Counter[tuple[str, str]] = Counter()
         self.rounds = 0
         self.restores = 0
-        options = client_options(settings)
         self.url = settings.web_url
-        self.assignor = RoutingAssignor(settings.web_url, topics.positions)
-        self.producer = self._new_producer()
-        self.broadcast = AIOKafkaConsumer(
-            **options,
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=FETCH_WAIT_MS,
-        )
-        self.group = AIOKafkaConsumer(
-            **options,
-            group_id=settings.group_id,
-            group_instance_id=settings.worker_id,  # static: a restart keeps its partitions
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-            partition_assignment_strategy=(self.assignor,),
-            fetch_max_wait_ms=FETCH_WAIT_MS,
-        )
+        self.directory = Directory(settings, topics.positions)
+        self.end_watch = EndWatch(settings)
+        self.background: list[asyncio.Task[None]] = []
+        self.producer = transactional_producer(settings)
+        self.broadcast = broadcast_consumer(settings)
+        self.group = group_consumer(settings)
+        self.fences: list[float] = []
         self.registry = CollectorRegistry(auto_describe=True)  # reads the fields above
         self.metrics = register_metrics(self.registry, self)
         register_runtime(self.registry)
@@ -99,49 +95,60 @@ class Worker(Assignment):
 
     async def start(self) -> None:
         try:
-            await self.producer.start()
-            await self.broadcast.start()
-            await self.group.start()
-            await self._assign_broadcast()
-            self.group.subscribe(list(self.own_types), listener=Listener(self))
-        except KafkaError as error:
+            await asyncio.to_thread(self.producer.init_transactions, REQUEST_TIMEOUT_SECONDS)
+            topics = list(self.broadcast_topics)
+            assigned = await asyncio.to_thread(assign_broadcast, self.broadcast, topics)
+        except KafkaException as error:
             await self.stop()
-            raise BrokerError(explain(error, self.settings)) from error
+            raise translate(error, self.settings) from error
+        for tp in assigned:
+            self.broadcast_types[(tp.topic, tp.partition)] = self.broadcast_topics[tp.topic]
+        self._subscribe()
+        self.background.append(asyncio.create_task(self.directory.run()))
 
-    def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            **client_options(self.settings),
-            transactional_id=self.settings.transactional_id,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=2,
-            # Brokers that verify transactional produce (Kafka 3.6+, KIP-890) answer the first
-            # write of a transaction with a retriable error while the previous one is still
-            # being completed; the default 100 ms backoff would then pace every round.
-            retry_backoff_ms=RETRY_BACKOFF_MS,
+    def _subscribe(self) -> None:
+        self.group.subscribe(
+            list(self.own_types),
+            on_assign=self.on_assign,
+            on_revoke=self.on_revoke,
+            on_lost=self.on_revoke,
         )
 
-    async def _assign_broadcast(self) -> None:
-        partitions = []
-        for topic, kind in self.broadcast_topics.items():
-            found = self.broadcast.partitions_for_topic(topic)
-            if not found:
-                await self.broadcast._client.force_metadata_update()
-                found = self.broadcast.partitions_for_topic(topic)
-            if not found:
-                raise BrokerError(f"topic {topic} does not exist (riskmon worker creates it)")
-            for partition in sorted(found):
-                partitions.append(TopicPartition(topic, partition))
-                self.broadcast_types[(topic, partition)] = kind
-        self.broadcast.assign(partitions)
-        self.broadcast.pause(*partitions)
+    def _rejoin(self, reason: str) -> None:
+        """The group consumer was fenced: drop every partition and join again with a new one.
+
+        A static member is fenced when a JoinGroup with its instance id arrives under another
+        member id: a second worker with the same id, or its own rejoin racing a restarted
+        coordinator. Only the first repeats, so it is an error after a few in a short time.
+        """
+        now = time.monotonic()
+        self.fences = [at for at in self.fences if now - at < FENCE_WINDOW_SECONDS] + [now]
+        if len(self.fences) >= FENCES_ALLOWED:
+            raise BrokerError(
+                f"the group consumer was fenced {len(self.fences)} times in "
+                f"{FENCE_WINDOW_SECONDS:.0f} s ({reason}): another worker runs with worker id "
+                f"{self.settings.worker_id!r} (RISKMON_WORKER_ID must be unique per worker)"
+            )
+        log.warning("group consumer fenced (%s); joining again", reason)
+        self.revoke(self.holdings.all_partitions() | self.pending)
+        try:
+            self.group.close()
+        except (KafkaException, RuntimeError) as error:
+            log.warning("closing the fenced consumer: %s", error)
+        self.group = group_consumer(self.settings)
+        self._subscribe()
 
     async def stop(self) -> None:
-        for client in (self.group, self.broadcast, self.producer):
+        """Close the clients. A static member's close does not leave the group."""
+        for task in self.background:
+            task.cancel()
+        self.end_watch.close()
+        for consumer in (self.group, self.broadcast):
             try:
-                await client.stop()
-            except KafkaError as error:  # the broker may be gone already
-                log.warning("closing a Kafka client: %s", error)
+                consumer.close()
+            except (KafkaException, RuntimeError) as error:  # gone already, or never started
+                log.warning("closing a Kafka consumer: %s", error)
+        discard(self.producer)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Process rounds until `stopping` is set, then finish the round and stop.
@@ -154,8 +161,8 @@ class Worker(Assignment):
             while not stopping.is_set():
                 try:
                     busy = await self.round()
-                except KafkaError as error:
-                    raise BrokerError(explain(error, self.settings)) from error
+                except KafkaException as error:
+                    raise translate(error, self.settings) from error
                 if not busy:
                     await asyncio.sleep(IDLE_SECONDS)
         finally:
@@ -164,12 +171,18 @@ class Worker(Assignment):
     # -- one round -----------------------------------------------------------------------------
 
     async def round(self) -> bool:
-        """Fetch, process and commit once; True when anything was fetched or applied."""
-        fetched = await self._fetch()
+        """Fetch and apply until the round has run `RISKMON_ROUND_MS` or nothing more could be
+        applied, then commit once; True when anything was fetched or applied."""
+        started = time.monotonic()
+        fetched = self._fetch()
         async with self.lock:
             if self.pending:
                 await self._restore_pending()
-            applied = self._process()
+            applied = chunk = self._process()
+            while chunk and time.monotonic() - started < self.settings.round_ms / 1000:
+                fetched += self._fetch()
+                chunk = self._process()
+                applied += chunk
             committed = True
             if applied or self.fund.outbox:
                 committed = await self._commit_or_reset()
@@ -178,53 +191,58 @@ class Worker(Assignment):
                     log.info("partition %d caught up and joined the served engine", partition)
         return bool(fetched or applied)
 
-    async def _fetch(self) -> int:
+    def _fetch(self) -> int:
+        """Take what both consumers hold. The group's rebalance callbacks run in here: a
+        partition revoked mid-round leaves with its uncommitted work, which its next owner
+        repeats from the changelog."""
         fetched = 0
-        batches = await self.group.getmany(timeout_ms=0)
-        for tp, records in batches.items():
-            source = self.holdings.source(tp.partition, self.own_types[tp.topic])
+        try:
+            own = take(self.group)
+        except ConsumerFencedError as error:
+            self._rejoin(str(error))
+            own = {}
+        for key, records in own.items():
+            topic, partition = key
+            source = self.holdings.source(partition, self.own_types[topic])
             if source is not None:
                 source.extend(records)
-                self._pace(tp, len(source.records))
+                self._pace(TopicPartition(topic, partition), len(source.records))
             fetched += len(records)
-        for tp, records in (await self.broadcast.getmany(timeout_ms=0)).items():
-            self.log.extend((tp.topic, tp.partition), records)
+        for key, records in take(self.broadcast).items():
+            self.log.extend(key, records)
             fetched += len(records)
-        await self._refresh_horizons()
+        self._refresh_horizons()
         return fetched
 
     def _pace(self, tp: TopicPartition, buffered: int) -> None:
         """Pause an input partition whose buffer grows while its task waits for another."""
         if buffered > PAUSE_ABOVE and tp not in self.paused:
-            self.group.pause(tp)
+            self.group.pause([tp])
             self.paused.add(tp)
 
-    async def _refresh_horizons(self) -> None:
+    def _refresh_horizons(self) -> None:
         """What each partition's fetches vouch for (`streams.kafka.inputs.merge_order`).
 
-        aiokafka stamps a fetch response when it is processed, which can be long after the
-        broker read the log (a busy event loop). The fetcher sends a node's next request only
-        after the previous response was processed, so the *previous* stamp is a time before
-        the broker read the log for the latest response: a partition drained by the latest
-        response holds nothing that was appended before that previous stamp.
+        `EndWatch` keeps the last stable offsets from a request sent at `stamp`: a partition
+        whose consumer position (past every record handed to us, control records included)
+        has reached that offset holds everything committed before `stamp`. The position is
+        invalid after a seek until a record is handed over, and then it is the offset sought.
+        The grace period covers what was stamped before and still on its way to the broker.
         """
         grace = self.settings.order_grace_ms
-        for consumer in (self.group, self.broadcast):
-            for tp in consumer.assignment():
-                key = (tp.topic, tp.partition)
-                end = consumer.last_stable_offset(tp)
-                if end is None:
-                    end = consumer.highwater(tp)
-                polled = consumer.last_poll_timestamp(tp)
-                previous, latest = self.polls.get(key, (None, None))
-                if polled != latest:
-                    previous, latest = latest, polled
-                    self.polls[key] = (previous, latest)
-                position = await consumer.position(tp)
-                if end is not None:
-                    self.ends[key] = end
-                drained = end is not None and position >= end
-                self.horizons[key] = previous - grace if drained and previous else None
+        assigned = self.group.assignment() + self.broadcast.assignment()
+        positions = self.group.position(self.group.assignment())
+        positions += self.broadcast.position(self.broadcast.assignment())
+        self.end_watch.refresh((tp.topic, tp.partition) for tp in assigned)
+        stamp, ends = self.end_watch.stamp, self.end_watch.ends
+        for tp in positions:
+            key = (tp.topic, tp.partition)
+            end = ends.get(key)
+            if end is not None:
+                self.ends[key] = end
+            position = tp.offset if tp.offset >= 0 else self.sought.get(key, -1)
+            drained = end is not None and stamp is not None and position >= end
+            self.horizons[key] = stamp - grace if drained and stamp is not None else None
 
     def _process(self) -> int:
         budget = self.settings.max_batch_events
@@ -232,7 +250,7 @@ class Worker(Assignment):
         for tp in list(self.paused):
             source = self.holdings.source(tp.partition, self.own_types[tp.topic])
             if source is None or len(source.records) < RESUME_BELOW:
-                self.group.resume(tp)
+                self.group.resume([tp])
                 self.paused.discard(tp)
         self._trim_broadcast()
         return applied
@@ -253,16 +271,13 @@ class Worker(Assignment):
         is restored from its changelog)."""
         outputs = self.holdings.drain_outputs()
         try:
-            await asyncio.wait_for(self._commit(outputs), COMMIT_TIMEOUT_SECONDS)
-        except ProducerFenced as error:
-            raise BrokerError(
-                f"another worker runs with transactional id {self.settings.transactional_id!r}"
-                " (RISKMON_WORKER_ID must be unique per worker)"
-            ) from error
-        except (KafkaError, TimeoutError) as error:
-            log.warning(
-                "transaction failed (%s); restoring tasks from the changelog", error or "timeout"
-            )
+            await self._commit(outputs)
+        except (KafkaException, BufferError, TimeoutError) as error:
+            # Fenced too: the coordinator aborts a transaction open past its timeout (a worker
+            # stopped mid-round) and bumps the producer's epoch. A duplicate worker id shows
+            # on the group consumer instead (`_by_partition`).
+            reason = str(error) or "no answer in time"
+            log.warning("transaction failed (%s); restoring tasks from the changelog", reason)
             await self._reset()
             return False
         self.rounds += 1
@@ -278,44 +293,38 @@ class Worker(Assignment):
         return True
 
     async def _commit(self, outputs: list[tuple[int, dict[str, OwnSource], Output]]) -> None:
-        producer, topics = self.producer, self.settings.topics
-        offsets: dict[TopicPartition, int] = {}
-        async with producer.transaction():
-            for partition, sources, output in outputs:
-                for transition in output.transitions:
-                    await producer.send(
-                        topics.liquidations,
-                        key=transition.margin_account.encode(),
-                        value=transition_value(transition),
-                    )
-                for letter in output.dead_letters:
-                    await producer.send(
-                        topics.dlq,
-                        key=letter.record.key,
-                        value=letter.record.value,
-                        headers=letter.headers(),
-                    )
-                for key, value in output.changelog.items():
-                    await producer.send(topics.changelog, key=key, value=value, partition=partition)
-                for source in sources.values():
-                    offsets[TopicPartition(source.topic, partition)] = source.next_offset
-            for key, value in self.fund.take_outbox():  # lost with an aborted transaction
-                await producer.send(topics.projections, key=key, value=value)
-            await producer.send_offsets_to_transaction(offsets, self.settings.group_id)
+        """One transaction: the round's records, then its input offsets with the group's
+        metadata (KIP-447: a worker that lost its partitions in a rebalance it missed, a
+        zombie, has an old generation, and the coordinator refuses its offsets and with them
+        the whole transaction)."""
+        producer = self.producer
+        producer.begin_transaction()
+        offsets = produce_outputs(producer, self.settings.topics, outputs)
+        for key, value in self.fund.take_outbox():  # lost with an aborted transaction
+            producer.produce(self.settings.topics.projections, key=key, value=value)
+        metadata = self.group.consumer_group_metadata()
+        limit = COMMIT_TIMEOUT_SECONDS
+        await blocking(
+            producer.send_offsets_to_transaction, offsets, metadata, limit, timeout=limit + 1
+        )
+        await blocking(producer.commit_transaction, limit, timeout=limit + 1)
 
     async def _reset(self) -> None:
-        """After a failed transaction: a fresh producer, and every task from its changelog."""
-        try:
-            await self.producer.stop()
-        except KafkaError as error:
-            log.warning("closing the producer: %s", error)
+        """After a failed transaction: a fresh producer (whose start aborts what the old one
+        left open), and every task from its changelog."""
+        discard(self.producer)
         while True:
-            self.producer = self._new_producer()
+            self.producer = transactional_producer(self.settings)
             try:
-                await self.producer.start()
+                await blocking(
+                    self.producer.init_transactions,
+                    REQUEST_TIMEOUT_SECONDS,
+                    timeout=REQUEST_TIMEOUT_SECONDS + 1,
+                )
                 break
-            except KafkaError as error:
-                log.warning("producer restart failed (%s); retrying", error)
+            except (KafkaException, TimeoutError) as error:
+                log.warning("producer restart failed (%s); retrying", error or "no answer")
+                discard(self.producer)
                 await asyncio.sleep(1.0)
         self.pending |= self.holdings.all_partitions()
         for partition in self.holdings.all_partitions():
@@ -354,8 +363,8 @@ class Worker(Assignment):
         return self.fund.latest
 
     def owners(self) -> dict[int, str]:
-        """Partition -> HTTP URL of its owner, from the last group assignment."""
-        return self.assignor.owners
+        """Partition -> HTTP URL of its owner, as the group coordinator last described it."""
+        return self.directory.owners
 
     def status(self) -> dict[str, Any]:
         return {

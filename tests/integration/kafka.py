@@ -152,6 +152,16 @@ class WorkerProcess:
         except urllib.error.HTTPError as error:
             return error.code, json.load(error)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process holds its connections and its open transaction, and answers
+        nothing, heartbeats included, until `thaw`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """kill -9: no clean shutdown, an open transaction left behind."""
         assert self.process is not None

@@ -156,6 +156,48 @@ def test_c_two_workers_split_the_partitions_and_one_takes_over(
     assert stopped == 0, left.log()[-3000:]
 
 
+def test_c_a_stopped_worker_that_lost_its_partitions_is_fenced(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """KIP-447: a worker stopped (SIGSTOP) past its session loses its partitions; thawed, it
+    must not commit offsets or records for them. Whatever it held open, the topic is the
+    replay once, with no duplicate and no conflicting record."""
+    scenario = Scenario.generate(tmp_path, seed=53, size=2500, partitions=PARTITIONS)
+    stack = stack_for(broker, "zombie", scenario)
+    left, right = (WorkerProcess(stack, name, tmp_path).start() for name in ("w1", "w2"))
+    try:
+        wait_for(lambda: _split(left, right), 120, "both workers to own partitions", poll=0.2)
+        publisher = start_publishing(stack, scenario, interval_ms=2)
+        wait_for(
+            lambda: (right.health() or {}).get("transitions_published", 0) > 20, 120, "progress"
+        )
+        right.freeze()
+        try:
+            wait_for(
+                lambda: (left.health() or {}).get("partitions") == list(range(PARTITIONS)),
+                120,
+                "the running worker to take every partition",
+                poll=0.2,
+            )
+        finally:
+            right.thaw()
+        wait_for(lambda: _split(left, right), 120, "the thawed worker to rejoin", poll=0.2)
+        finish(publisher)
+        wait_for_output(stack, scenario, [left, right])
+        messages = assert_transitions_match(stack, scenario)
+        assert len(messages) == len(scenario.expected)  # no record twice, not even equal ones
+        assert_dead_letters_match(stack, scenario)
+        assert dead_letter_count(stack) == len(scenario.dead_letters)
+    finally:
+        stopped = [worker.stop() for worker in (left, right)]
+    assert stopped == [0, 0], right.log()[-3000:]
+
+
+def _split(left: WorkerProcess, right: WorkerProcess) -> bool:
+    owned = [set((worker.health() or {}).get("partitions", [])) for worker in (left, right)]
+    return all(owned) and owned[0] | owned[1] == set(range(PARTITIONS))
+
+
 def check_routing(stack: Stack, asking: WorkerProcess, owner: WorkerProcess) -> None:
     """An account of `owner` asked at `asking` is answered; the worst list spans both."""
     owned = set((owner.health() or {}).get("partitions", []))

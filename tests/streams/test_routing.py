@@ -1,63 +1,52 @@
-"""The group assignor: range assignment, plus every owner's URL for every member."""
+"""The owner map: every member's URL rides in its client id, its partitions in the group."""
 
 from __future__ import annotations
 
-import json
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin._group import (
+    ConsumerGroupDescription,
+    MemberAssignment,
+    MemberDescription,
+)
 
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
+from streams.kafka.routing import member_client_id, member_url, owners_of
+from streams.settings import Settings
 
-from streams.kafka.routing import RoutingAssignor
-
-
-class Cluster:
-    """The one query the range assignor makes of aiokafka's ClusterMetadata."""
-
-    def __init__(self, partitions: dict[str, int]) -> None:
-        self.partitions = partitions
-
-    def partitions_for_topic(self, topic: str) -> set[int] | None:
-        count = self.partitions.get(topic)
-        return None if count is None else set(range(count))
+POSITIONS = "riskmon.positions"
 
 
-def test_members_get_aligned_ranges_and_the_whole_owner_map() -> None:
-    topics = ["riskmon.positions", "riskmon.balances"]
-    left = RoutingAssignor("http://left:6066", "riskmon.positions")
-    right = RoutingAssignor("http://right:6066", "riskmon.positions")
-    members = {
-        "member-a": left.metadata(topics),
-        "member-b": right.metadata(topics),
-    }
-    assert members["member-a"].user_data == b"http://left:6066"
-    cluster = Cluster({"riskmon.positions": 5, "riskmon.balances": 5})
-    assignments = left.assign(cluster, members)
-    owned = {
-        member: {topic: sorted(partitions) for topic, partitions in assignment.assignment}
-        for member, assignment in assignments.items()
-    }
-    assert owned == {
-        "member-a": {"riskmon.balances": [0, 1, 2], "riskmon.positions": [0, 1, 2]},
-        "member-b": {"riskmon.balances": [3, 4], "riskmon.positions": [3, 4]},
-    }
-    expected = {
+def member(client_id: str, partitions: dict[str, list[int]]) -> MemberDescription:
+    assigned = [TopicPartition(topic, p) for topic, ps in partitions.items() for p in ps]
+    return MemberDescription(client_id, client_id, "/127.0.0.1", MemberAssignment(assigned))
+
+
+def test_a_member_client_id_carries_the_worker_url() -> None:
+    settings = Settings(worker_id="w-1", web_url="http://10.0.0.7:6066")
+    client_id = member_client_id(settings)
+    assert client_id == "riskmon-member w-1 http://10.0.0.7:6066"
+    assert member_url(client_id) == "http://10.0.0.7:6066"
+    assert member_url("rdkafka") is None
+    assert member_url("riskmon-w-1") is None
+
+
+def test_owners_map_each_positions_partition_to_its_member_url() -> None:
+    left = member_client_id(Settings(worker_id="left", web_url="http://left:6066"))
+    right = member_client_id(Settings(worker_id="right", web_url="http://right:6066"))
+    description = ConsumerGroupDescription(
+        "riskmon",
+        False,
+        [
+            member(left, {POSITIONS: [0, 1], "riskmon.balances": [0, 1]}),
+            member(right, {POSITIONS: [2, 3], "riskmon.balances": [2, 3]}),
+            member("kcat", {POSITIONS: [9]}),  # not a worker: no URL to route to
+        ],
+        "range",
+        "STABLE",
+        None,  # type: ignore[arg-type]
+    )
+    assert owners_of(description, POSITIONS) == {
         0: "http://left:6066",
         1: "http://left:6066",
-        2: "http://left:6066",
+        2: "http://right:6066",
         3: "http://right:6066",
-        4: "http://right:6066",
     }
-    for member, assignor in (("member-a", left), ("member-b", right)):
-        assignor.on_assignment(assignments[member])
-        assert assignor.owners == expected
-    assert json.loads(assignments["member-b"].user_data) == {
-        str(partition): url for partition, url in expected.items()
-    }
-
-
-def test_an_assignment_without_a_map_leaves_no_owners() -> None:
-    assignor = RoutingAssignor("http://me:6066", "riskmon.positions")
-    assignor.owners = {0: "http://stale:6066"}
-    empty = ConsumerProtocolMemberMetadata(0, [], b"")
-    assignments = assignor.assign(Cluster({}), {"only": empty})
-    assignor.on_assignment(assignments["only"])
-    assert assignor.owners == {}
