@@ -10,8 +10,7 @@ computed by `project`, which the runner calls in a thread.
 
 from __future__ import annotations
 
-import time
-from collections import Counter, deque
+from collections import deque
 from typing import Any, Final
 
 import orjson
@@ -26,6 +25,7 @@ from streams.config import EngineConfig
 from streams.demo.scenarios import Scenario
 from streams.demo.simulator import MarketSimulator
 from streams.kafka.inputs import MemoryRecord
+from streams.kafka.outputs import Tally
 from streams.kafka.task import Checkpoint, PartitionTask
 from streams.observability.metrics import register_metrics, register_runtime
 
@@ -34,20 +34,17 @@ HISTORY_POINTS: Final = 720
 TAKEN_OVER: Final = (Level.LIQUIDATION, Level.BANKRUPT)
 
 
-class Monitor:
+class Monitor(Tally):
     """Engine, simulator and what the live view, the page and `/metrics` read."""
 
     def __init__(self, config: EngineConfig, scenario: Scenario, accounts: int, seed: int) -> None:
         self.task = PartitionTask(0, config, {}, Checkpoint())
         self.engine: Engine = self.task.engine
         self.simulator = MarketSimulator(config.instruments, scenario, accounts, seed)
-        self.outcomes: Counter[tuple[str, str]] = Counter()
-        self.rejects: Counter[str] = Counter()
-        self.level_transitions: Counter[tuple[str, str]] = Counter()
+        Tally.__init__(self)
         self.rounds = 0
         self.restores = 0
         self.events = 0
-        self.transitions = 0
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_TRANSITIONS)
         self.history: list[tuple[int, dict[str, int]]] = []
         self.history_stride = 1  # steps per history point; doubles when the history is full
@@ -110,17 +107,15 @@ class Monitor:
         task.apply_records(records)
         output = task.drain_output()
         self.rounds += 1
-        self.outcomes.update(output.outcomes)
-        self.rejects.update(output.rejects)
-        published = time.monotonic()
-        for transition, taken in zip(output.transitions, output.taken_at, strict=True):
-            self.level_transitions[(transition.from_level, transition.to_level)] += 1
-            trigger = transition.trigger.split(":", 1)[0]
-            self.metrics.evaluation.labels(trigger).observe(published - taken)
+        self.count_published(output, self.metrics.evaluation)
+        for transition in output.transitions:
             self.recent.appendleft(transition.as_record())
             if Level[transition.to_level.upper()] in TAKEN_OVER:
                 self.flagged[transition.margin_account] = None
-        self.transitions += len(output.transitions)
+
+    @property
+    def transitions(self) -> int:
+        return self.transitions_published
 
     def _take_overs(self, ts: int) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

@@ -24,6 +24,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._listoffsets import OffsetSpec
 
+from streams.kafka.client import BrokerError
 from streams.kafka.inputs import Record
 from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, as_record, options
 from streams.kafka.routing import member_client_id
@@ -49,6 +50,33 @@ READING: Final = {
 
 class ConsumerFencedError(Exception):
     """The group consumer died of a fatal error (a static member fenced by the broker)."""
+
+
+class Fences:
+    """Fences of a worker's group consumer in the last `WINDOW_SECONDS`.
+
+    A static member is fenced when a JoinGroup with its instance id arrives under another
+    member id: a second worker with the same id, or its own rejoin racing a restarted
+    coordinator. Only the first repeats, so `ALLOWED` of them in the window are an error.
+    """
+
+    ALLOWED: Final = 3
+    WINDOW_SECONDS: Final = 120.0
+
+    def __init__(self, worker_id: str) -> None:
+        self.worker_id = worker_id
+        self.times: list[float] = []
+
+    def count(self, reason: str) -> None:
+        """Count a fence; BrokerError when it makes `ALLOWED` in the window."""
+        now = time.monotonic()
+        self.times = [at for at in self.times if now - at < self.WINDOW_SECONDS] + [now]
+        if len(self.times) >= self.ALLOWED:
+            raise BrokerError(
+                f"the group consumer was fenced {len(self.times)} times in "
+                f"{self.WINDOW_SECONDS:.0f} s ({reason}): another worker runs with worker id "
+                f"{self.worker_id!r} (RISKMON_WORKER_ID must be unique per worker)"
+            )
 
 
 def group_consumer(settings: Settings) -> Consumer:

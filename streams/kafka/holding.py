@@ -29,7 +29,7 @@ from risk.engine import ACCEPTED, REJECTED, Engine
 from risk.engine.bulk import STATUSES
 from risk.events import NOT_AN_OBJECT, BalanceEvent, PositionEvent, Rejection
 from streams.columns import add_line
-from streams.kafka.inputs import BroadcastLog, OwnSource, Record, Slot, merge_order
+from streams.kafka.inputs import BroadcastLog, OwnSource, Record, Slot, capped, merge_order
 from streams.kafka.outputs import CURSOR_KEY, LEVEL, DeadLetter, Output, encode_key
 
 BroadcastKey = tuple[str, int]
@@ -37,6 +37,7 @@ ACCOUNT_ROWS: Final = (POSITION, BALANCE)
 # An account event on a partition its account does not hash to: the account topics must be
 # keyed by the account (SPEC §3), or one account's events would be split between partitions.
 ON_ANOTHER_PARTITION: Final = "account keyed to another partition"
+MERGE_MINIMUM: Final = 256  # records a source offers a merge, at least
 Taken = tuple[Record, str, int | None]  # record, event type, own partition (None: broadcast)
 
 
@@ -102,19 +103,22 @@ class Holding:
         `horizons[(topic, partition)]` is what the consumer vouches for a drained partition
         (`streams.kafka.inputs.merge_order`); a missing entry means nothing is known yet. With a
         `limit`, broadcasts at or past it are not taken, and account records that would come
-        after the first of them wait. Returns the number of records applied.
+        after the first of them wait. Each source offers at most about 2 x budget / sources
+        records (`streams.kafka.inputs.capped`), so a merge sorts about what it takes, not
+        every record buffered. Returns the number of records applied.
         """
+        busy = sum(1 for sources in self.sources.values() for s in sources.values() if s.records)
+        cap = max(MERGE_MINIMUM, 2 * budget // max(1, busy + len(broadcast_types)))
         slots = [
-            Slot(kind, source.topic, partition, list(islice(source.records, budget)),
-                 horizons.get((source.topic, partition)))
+            capped(Slot(kind, source.topic, partition, list(islice(source.records, cap + 1)),
+                         horizons.get((source.topic, partition))), cap)
             for partition, sources in self.sources.items()
             for kind, source in sources.items()
         ]  # fmt: skip
         owners = [slot.partition for slot in slots]
         for key, event_type in broadcast_types.items():
-            slots.append(
-                self._broadcast_slot(key, event_type, broadcast, horizons, budget, limit=limit)
-            )
+            slot = self._broadcast_slot(key, event_type, broadcast, horizons, cap + 1, limit=limit)
+            slots.append(capped(slot, cap))
             owners.append(-1)
         taken: list[Taken] = []
         for slot_index, index in merge_order(slots, budget):

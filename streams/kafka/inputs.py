@@ -69,6 +69,15 @@ class Slot:
     horizon: int | None
 
 
+def capped(slot: Slot, cap: int) -> Slot:
+    """`slot` with at most `cap` records. Cut short, it vouches for what comes before its
+    first record left out: an input stamped at or after that record's time waits for it."""
+    if len(slot.records) <= cap:
+        return slot
+    following = slot.records[cap].timestamp
+    return Slot(slot.event_type, slot.topic, slot.partition, slot.records[:cap], following - 1)
+
+
 @dataclass
 class OwnSource:
     """Partition p of an account topic: a FIFO of fetched records and the next offset."""

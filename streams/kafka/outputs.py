@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
 import orjson
 from confluent_kafka import Producer, TopicPartition
+from prometheus_client import Histogram
 
 from risk.checkpoint import StateKey
 from risk.records import Transition
@@ -47,6 +49,29 @@ class Output:
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejects: Counter[str] = field(default_factory=Counter)
     events: int = 0
+
+
+class Tally:
+    """What a process has published, as its metrics read it (`streams.observability.metrics`'
+    `Source`): event outcomes, rejects by reason and level transitions."""
+
+    def __init__(self) -> None:
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        self.rejects: Counter[str] = Counter()
+        self.level_transitions: Counter[tuple[str, str]] = Counter()
+        self.transitions_published = 0
+
+    def count_published(self, output: Output, evaluation: Histogram) -> None:
+        """Count a published output; each transition's evaluation time (from its input
+        being taken to its record being published, seconds) goes to `evaluation`."""
+        published = time.monotonic()
+        self.outcomes.update(output.outcomes)
+        self.rejects.update(output.rejects)
+        self.transitions_published += len(output.transitions)
+        for transition, taken in zip(output.transitions, output.taken_at, strict=True):
+            self.level_transitions[(transition.from_level, transition.to_level)] += 1
+            trigger = transition.trigger.split(":", 1)[0]
+            evaluation.labels(trigger).observe(published - taken)
 
 
 def encode_key(key: StateKey) -> bytes:

@@ -21,10 +21,11 @@ from prometheus_client.registry import CollectorRegistry
 from risk.engine import Engine
 from streams.config import EngineConfig
 from streams.kafka.assignment import Assignment
-from streams.kafka.client import BROADCAST_TYPES, BrokerError
+from streams.kafka.client import BROADCAST_TYPES
 from streams.kafka.clients import (
     ConsumerFencedError,
     EndWatch,
+    Fences,
     assign_broadcast,
     broadcast_consumer,
     discard,
@@ -36,7 +37,7 @@ from streams.kafka.holding import Holding
 from streams.kafka.holdings import Holdings
 from streams.kafka.inputs import BroadcastLog, OwnSource
 from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, blocking, translate
-from streams.kafka.outputs import Output, produce_outputs
+from streams.kafka.outputs import Output, Tally, produce_outputs
 from streams.kafka.projections import FundDesk
 from streams.kafka.routing import Directory
 from streams.observability.metrics import register_metrics, register_runtime
@@ -46,13 +47,11 @@ log = logging.getLogger("riskmon.worker")
 
 IDLE_SECONDS: Final = 0.005
 COMMIT_TIMEOUT_SECONDS: Final = 10.0  # then a fresh producer fences the stuck one
-FENCES_ALLOWED: Final = 3  # group consumers fenced within FENCE_WINDOW: a duplicate worker id
-FENCE_WINDOW_SECONDS: Final = 120.0
 PAUSE_ABOVE: Final = 50_000  # buffered records of one input partition
 RESUME_BELOW: Final = 10_000
 
 
-class Worker(Assignment):
+class Worker(Assignment, Tally):
     """Owns the consumers, the transactional producer and the partition tasks."""
 
     def __init__(self, settings: Settings, config: EngineConfig) -> None:
@@ -73,10 +72,7 @@ class Worker(Assignment):
         self.sought: dict[tuple[str, int], int] = {}
         self.ends: dict[tuple[str, int], int] = {}
         self.paused: set[TopicPartition] = set()
-        self.outcomes: Counter[tuple[str, str]] = Counter()
-        self.rejects: Counter[str] = Counter()
-        self.transitions_published = 0
-        self.level_transitions: Counter[tuple[str, str]] = Counter()
+        Tally.__init__(self)
         self.rounds = 0
         self.restores = 0
         self.url = settings.web_url
@@ -86,7 +82,9 @@ class Worker(Assignment):
         self.producer = transactional_producer(settings)
         self.broadcast = broadcast_consumer(settings)
         self.group = group_consumer(settings)
-        self.fences: list[float] = []
+        self.fences = Fences(settings.worker_id)
+        self.committing: asyncio.Task[None] | None = None
+        self.committing_outputs: list[tuple[int, dict[str, OwnSource], Output]] = []
         self.registry = CollectorRegistry(auto_describe=True)  # reads the fields above
         self.metrics = register_metrics(self.registry, self)
         register_runtime(self.registry)
@@ -115,20 +113,9 @@ class Worker(Assignment):
         )
 
     def _rejoin(self, reason: str) -> None:
-        """The group consumer was fenced: drop every partition and join again with a new one.
-
-        A static member is fenced when a JoinGroup with its instance id arrives under another
-        member id: a second worker with the same id, or its own rejoin racing a restarted
-        coordinator. Only the first repeats, so it is an error after a few in a short time.
-        """
-        now = time.monotonic()
-        self.fences = [at for at in self.fences if now - at < FENCE_WINDOW_SECONDS] + [now]
-        if len(self.fences) >= FENCES_ALLOWED:
-            raise BrokerError(
-                f"the group consumer was fenced {len(self.fences)} times in "
-                f"{FENCE_WINDOW_SECONDS:.0f} s ({reason}): another worker runs with worker id "
-                f"{self.settings.worker_id!r} (RISKMON_WORKER_ID must be unique per worker)"
-            )
+        """The group consumer was fenced: drop every partition and join again with a new one
+        (`Fences` tells a duplicate worker id from a rejoin that raced the coordinator)."""
+        self.fences.count(reason)
         log.warning("group consumer fenced (%s); joining again", reason)
         self.revoke(self.holdings.all_partitions() | self.pending)
         try:
@@ -140,8 +127,9 @@ class Worker(Assignment):
 
     async def stop(self) -> None:
         """Close the clients. A static member's close does not leave the group."""
-        for task in self.background:
-            task.cancel()
+        for task in (*self.background, self.committing):
+            if task is not None:
+                task.cancel()
         self.end_watch.close()
         for consumer in (self.group, self.broadcast):
             try:
@@ -165,6 +153,7 @@ class Worker(Assignment):
                     raise translate(error, self.settings) from error
                 if not busy:
                     await asyncio.sleep(IDLE_SECONDS)
+            await self._settle()
         finally:
             await self.stop()
 
@@ -172,23 +161,24 @@ class Worker(Assignment):
 
     async def round(self) -> bool:
         """Fetch and apply until the round has run `RISKMON_ROUND_MS` or nothing more could be
-        applied, then commit once; True when anything was fetched or applied."""
+        applied, then publish it: once the previous round's transaction has committed, this
+        one's opens and commits while the next round works (`_publish`). True when anything
+        was fetched or applied."""
         started = time.monotonic()
         fetched = self._fetch()
         async with self.lock:
             if self.pending:
+                await self._settle()  # a restore reads what the open transaction commits
                 await self._restore_pending()
             applied = chunk = self._process()
             while chunk and time.monotonic() - started < self.settings.round_ms / 1000:
                 fetched += self._fetch()
                 chunk = self._process()
                 applied += chunk
-            committed = True
             if applied or self.fund.outbox:
-                committed = await self._commit_or_reset()
-            if committed and self.holdings.joining:
-                for partition in self.holdings.join_ready(list(self.broadcast_types)):
-                    log.info("partition %d caught up and joined the served engine", partition)
+                await self._publish()
+            elif self.committing is not None and self.committing.done():
+                await self._settle()
         return bool(fetched or applied)
 
     def _fetch(self) -> int:
@@ -266,48 +256,65 @@ class Worker(Assignment):
 
     # -- commit --------------------------------------------------------------------------------
 
-    async def _commit_or_reset(self) -> bool:
-        """Publish the round in one transaction; False when it failed (then every partition
-        is restored from its changelog)."""
+    async def _publish(self) -> None:
+        """Wait for the previous round's transaction, then open this round's and queue its
+        records; its commit runs on while the next round fetches and applies (Kafka allows
+        one open transaction a producer, and the records of round n+1 go into the outputs,
+        not the producer, until round n has committed)."""
+        if not await self._settle():
+            return  # every partition restores from its changelog, this round's work with it
         outputs = self.holdings.drain_outputs()
+        producer = self.producer
         try:
-            await self._commit(outputs)
-        except (KafkaException, BufferError, TimeoutError) as error:
-            # Fenced too: the coordinator aborts a transaction open past its timeout (a worker
-            # stopped mid-round) and bumps the producer's epoch. A duplicate worker id shows
-            # on the group consumer instead (`_by_partition`).
-            reason = str(error) or "no answer in time"
-            log.warning("transaction failed (%s); restoring tasks from the changelog", reason)
-            await self._reset()
-            return False
-        self.rounds += 1
-        published = time.monotonic()
-        for _, _, output in outputs:
-            self.outcomes.update(output.outcomes)
-            self.rejects.update(output.rejects)
-            self.transitions_published += len(output.transitions)
-            for transition, taken in zip(output.transitions, output.taken_at, strict=True):
-                self.level_transitions[(transition.from_level, transition.to_level)] += 1
-                trigger = transition.trigger.split(":", 1)[0]
-                self.metrics.evaluation.labels(trigger).observe(published - taken)
-        return True
+            producer.begin_transaction()
+            offsets = produce_outputs(producer, self.settings.topics, outputs)
+            for key, value in self.fund.take_outbox():  # lost with an aborted transaction
+                producer.produce(self.settings.topics.projections, key=key, value=value)
+        except (KafkaException, BufferError) as error:
+            await self._failed(error)
+            return
+        self.committing = asyncio.create_task(self._commit(offsets))
+        self.committing_outputs = outputs
+        if self.holdings.joining:  # their outputs are in the transaction; a failure resets all
+            for partition in self.holdings.join_ready(list(self.broadcast_types)):
+                log.info("partition %d caught up and joined the served engine", partition)
 
-    async def _commit(self, outputs: list[tuple[int, dict[str, OwnSource], Output]]) -> None:
-        """One transaction: the round's records, then its input offsets with the group's
+    async def _commit(self, offsets: list[TopicPartition]) -> None:
+        """Commit the open transaction with the round's input offsets and the group's
         metadata (KIP-447: a worker that lost its partitions in a rebalance it missed, a
         zombie, has an old generation, and the coordinator refuses its offsets and with them
         the whole transaction)."""
-        producer = self.producer
-        producer.begin_transaction()
-        offsets = produce_outputs(producer, self.settings.topics, outputs)
-        for key, value in self.fund.take_outbox():  # lost with an aborted transaction
-            producer.produce(self.settings.topics.projections, key=key, value=value)
+        producer, limit = self.producer, COMMIT_TIMEOUT_SECONDS
         metadata = self.group.consumer_group_metadata()
-        limit = COMMIT_TIMEOUT_SECONDS
         await blocking(
             producer.send_offsets_to_transaction, offsets, metadata, limit, timeout=limit + 1
         )
         await blocking(producer.commit_transaction, limit, timeout=limit + 1)
+
+    async def _settle(self) -> bool:
+        """Wait for the transaction in flight, if any, and count what it published; False
+        when it failed (then every partition is restored from its changelog)."""
+        committing, outputs = self.committing, self.committing_outputs
+        if committing is None:
+            return True
+        self.committing, self.committing_outputs = None, []
+        try:
+            await committing
+        except (KafkaException, TimeoutError) as error:
+            await self._failed(error)
+            return False
+        self.rounds += 1
+        for _, _, output in outputs:
+            self.count_published(output, self.metrics.evaluation)
+        return True
+
+    async def _failed(self, error: Exception) -> None:
+        """A transaction failed. Fenced too: the coordinator aborts a transaction open past
+        its timeout (a worker stopped mid-round) and bumps the producer's epoch; a duplicate
+        worker id shows on the group consumer instead (`_rejoin`)."""
+        reason = str(error) or "no answer in time"
+        log.warning("transaction failed (%s); restoring tasks from the changelog", reason)
+        await self._reset()
 
     async def _reset(self) -> None:
         """After a failed transaction: a fresh producer (whose start aborts what the old one

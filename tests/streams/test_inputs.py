@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.kafka.inputs import BroadcastLog, OwnSource, Slot, merge_order
+from streams.kafka.inputs import BroadcastLog, OwnSource, Slot, capped, merge_order
 from streams.kafka.inputs import MemoryRecord as Record
 from tests.streams.merge_reference import sequential_merge
 
@@ -94,3 +94,41 @@ def test_broadcast_log_serves_every_cursor_and_trims() -> None:
     assert log.since(key, 0, 1)[0].offset == 5
     log.drop(key)
     assert log.since(key, 0, 1) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(KINDS),
+            st.lists(st.integers(0, 30), max_size=12),
+            st.one_of(st.none(), st.integers(0, 35)),
+        ),
+        max_size=6,
+    ),
+    st.integers(1, 5),
+    st.integers(1, 40),
+)
+def test_merges_of_capped_sources_take_the_records_in_the_uncapped_order(
+    sources: list[tuple[str, list[int], int | None]], cap: int, budget: int
+) -> None:
+    """Merging at most `cap` records a source, again and again, takes what one merge of every
+    record takes, in its order: a source cut short vouches only for what precedes its cut."""
+    slots = [
+        slot(kind, stamps, horizon, partition)
+        for partition, (kind, stamps, horizon) in enumerate(sources)
+    ]
+    expected = merge_order(slots, 10**6)
+    cursors, taken = [0] * len(slots), []
+    while True:
+        offered = [
+            capped(Slot(s.event_type, s.topic, s.partition, s.records[at:], s.horizon), cap)
+            for s, at in zip(slots, cursors, strict=True)
+        ]
+        chosen = merge_order(offered, budget)
+        if not chosen:
+            break
+        taken += [(which, cursors[which] + index) for which, index in chosen]
+        for which, _ in chosen:
+            cursors[which] += 1
+    assert taken == expected
