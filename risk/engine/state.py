@@ -171,6 +171,11 @@ class EngineState:
             )
         return index
 
+    def shard_of_account(self, name: str) -> int:
+        """The shard of account `name`: the one stored for a known account, else its hash."""
+        index = self.accounts_by_name.get(name)
+        return self.sharding.of(name) if index is None else self.account_shards[index]
+
     def _account(self, name: str) -> int:
         """The index of account `name`; released indices (docs/ENGINE.md) are reused."""
         index = self.accounts_by_name.get(name)

@@ -205,7 +205,7 @@ class Holding:
             if not isinstance(event, PositionEvent | BalanceEvent):
                 return False
             account = event.account
-        return self.engine.sharding.of(account) != partition
+        return self.engine.shard_of_account(account) != partition
 
     def _collect_transitions(self, transitions: list[tuple[int, tuple[Any, ...]]]) -> None:
         taken_at = time.monotonic()
@@ -222,7 +222,7 @@ class Holding:
         """The partition of a record's account: its shard, or the only partition held."""
         if self.engine.sharding.count == 1:
             return next(iter(self.outputs))
-        return self.engine.sharding.of(account)
+        return self.engine.shard_of_account(account)
 
     def drain_outputs(self) -> list[tuple[int, Output]]:
         """Hand over the round's output of each partition, with its cursor (and the changed

@@ -18,11 +18,14 @@ from streams.replay import replay_lines
 from streams.settings import Settings
 
 _PARTITIONER = DefaultPartitioner()
+_EVERY: dict[int, list[int]] = {}  # partition count -> its partitions
 
 
 def partition_of(key: bytes, partitions: int) -> int:
     """Kafka's default partition of a keyed record (murmur2, as every Kafka client does)."""
-    every = list(range(partitions))
+    every = _EVERY.get(partitions)
+    if every is None:
+        every = _EVERY[partitions] = list(range(partitions))
     partition: int = _PARTITIONER(key, every, every)
     return partition
 

@@ -2,12 +2,16 @@
 
     .venv/bin/python -m tests.bench.kafka_bench --write BENCHMARKS.md   (make bench)
 
-(1) Sustained input rate of one worker over a backlog at 100k accounts, next to three floors
-    measured on the same messages in the same run: a bare librdkafka consumer, one that also
-    decodes into columns, and a transactional copy (read-process-write without an engine).
-(2) Latency from a mark's produce time to its transition on the liquidation topic (read
-    committed), with the input paced at 5,000 events/s.
-(3) Recovery: a worker whose changelog holds 1M positions, from start to serving.
+(1)  Sustained input rate of one worker on 2 partitions over a backlog at 100k accounts, next
+     to three floors measured on the same messages in the same run: a bare librdkafka
+     consumer, one that also decodes into columns, and a transactional copy
+     (read-process-write without an engine).
+(1') The same on the default partition count (--partitions, 12).
+(2)  Latency from a mark's produce time to its transition on the liquidation topic (read
+     committed), with the input paced at 20,000 events/s, and at 5,000.
+(3)  Recovery: a worker whose changelog holds 1M positions, from start to serving;
+(4)  its resident memory then, in bytes a position.
+(5)  Two workers on 4 partitions over the backlog of (1): aggregate rate, CPU a process.
 
 The report replaces the section between the KAFKA markers of the file it writes.
 """
@@ -30,53 +34,72 @@ from streams.kafka.client import ensure_topics
 from streams.kafka.partitioning import partition_of
 from streams.kafka.publish import Clock, route
 from tests.bench.generate import write_stream
+from tests.bench.kafka_report import END, START, section
 from tests.bench.kafka_tools import (
     bare_read,
+    cpu_seconds,
     group_lag,
     publish_bulk,
+    resident_bytes,
     settings_of,
     transactional_copy,
 )
 from tests.bench.sections import bench_parser, publish
 from tests.integration.kafka import Broker, Stack, WorkerProcess, wait_for
 
-START: Final = "<!-- KAFKA:START -->"
-END: Final = "<!-- KAFKA:END -->"
 COMMAND: Final = ".venv/bin/python -m tests.bench.kafka_bench --write BENCHMARKS.md"
 PARTITIONS = 12  # --partitions
 EXTRA: dict[str, str] = {}  # worker settings from the command line
 
 
-def throughput(broker: Broker, work: Path, events: int, accounts: int) -> dict[str, Any]:
+def serving(worker: WorkerProcess) -> bool:
+    return bool((worker.health() or {}).get("partitions"))
+
+
+def backlog(work: Path, events: int, accounts: int) -> tuple[list[bytes], dict[str, int]]:
+    """The lines of `tests/bench/generate.py` for the throughput runs, and their kinds."""
     path = work / "throughput.jsonl"
     counts = write_stream(path, events=events, accounts=accounts)
-    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-    stack = Stack(broker, "throughput", PARTITIONS, extra=dict(EXTRA))
+    return [line for line in path.read_bytes().splitlines() if line.strip()], counts
+
+
+def throughput(
+    broker: Broker, work: Path, lines: list[bytes], partitions: int, *, workers: int, floors: bool
+) -> dict[str, Any]:
+    """`workers` worker processes started together over a published backlog on `partitions`
+    partitions: the time from the first assignment to the group's offsets at the end, and
+    each process's CPU in that time; with `floors`, the floors on the same messages first."""
+    stack = Stack(broker, f"throughput-{partitions}-{workers}", partitions, extra=dict(EXTRA))
     asyncio.run(publish_bulk(stack, lines))
     dead = sum(1 for line in lines if route(line, settings_of(stack)).topic == stack.topic("dlq"))
     on_inputs = len(lines) - dead
-    floors = {
-        "bare": bare_read(stack, on_inputs),
-        "decoding": bare_read(stack, on_inputs, decode=True),
-        "copy": transactional_copy(stack, on_inputs),
-    }
-    worker = WorkerProcess(stack, "bench", work).start()
+    measured: dict[str, float] = {}
+    if floors:
+        measured["bare"] = bare_read(stack, on_inputs)
+        measured["decoding"] = bare_read(stack, on_inputs, decode=True)
+        measured["copy"] = transactional_copy(stack, on_inputs)
+    running = [WorkerProcess(stack, f"bench{n}", work).start() for n in range(workers)]
     try:
-        wait_for(lambda: bool((worker.health() or {}).get("partitions")), 120, "assignment", 0.05)
-        started = time.perf_counter()
+        # from the first assignment: workers started together, their rebalances included
+        wait_for(lambda: any(serving(worker) for worker in running), 120, "assignment", 0.05)
+        pids = [worker.process.pid for worker in running if worker.process is not None]
+        started, cpu = time.perf_counter(), [cpu_seconds(pid) for pid in pids]
         wait_for(lambda: asyncio.run(group_lag(stack)) == 0, 3600, "the backlog", 0.25)
         elapsed = time.perf_counter() - started
+        cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu, strict=True)]
     finally:
-        worker.stop()
+        for worker in running:
+            worker.stop()
     return {
-        "lines": len(lines),
+        "partitions": partitions,
+        "workers": workers,
         "on_inputs": on_inputs,
-        "accounts": accounts,
-        "kinds": counts,
         "worker_seconds": elapsed,
         "worker_rate": on_inputs / elapsed,
-        **{f"{name}_seconds": seconds for name, seconds in floors.items()},
-        **{f"{name}_rate": on_inputs / seconds for name, seconds in floors.items()},
+        "cpu_seconds": cpu,  # per worker process, all its threads
+        "worker_cpu_us": sum(cpu) / on_inputs * 1e6,
+        **{f"{name}_seconds": seconds for name, seconds in measured.items()},
+        **{f"{name}_rate": on_inputs / seconds for name, seconds in measured.items()},
     }
 
 
@@ -142,13 +165,13 @@ def latency(broker: Broker, work: Path, events: int, accounts: int, rate: int) -
     path = work / "latency.jsonl"
     write_stream(path, events=events, accounts=accounts, seed=11)
     lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-    stack = Stack(broker, "latency", PARTITIONS, extra=dict(EXTRA))
+    stack = Stack(broker, f"latency-{rate}", PARTITIONS, extra=dict(EXTRA))
     asyncio.run(ensure_topics(settings_of(stack)))
     worker = WorkerProcess(stack, "bench", work).start()
     sent: dict[tuple[str, int], float] = {}
     latencies: list[float] = []
     try:
-        wait_for(lambda: bool((worker.health() or {}).get("partitions")), 120, "assignment", 0.05)
+        wait_for(lambda: serving(worker), 120, "assignment", 0.05)
 
         async def run() -> float:
             stop = asyncio.Event()
@@ -255,73 +278,18 @@ def recovery(broker: Broker, work: Path, positions: int) -> dict[str, Any]:
         status, body = worker.get("/accounts/acct0000003/cross/USDT")
         assert status == 200, body
         assert len(body["positions"]) == 2, body
+        assert worker.process is not None
+        rss = resident_bytes(worker.process.pid)
     finally:
         worker.stop()
-    return {"positions": positions, "records": written, "seconds": elapsed}
-
-
-def ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f} ms"
-
-
-def section(results: dict[str, Any], when: str) -> str:
-    t, lat, rec = results["throughput"], results["latency"], results["recovery"]
-    ratio = t["worker_rate"] / t["bare_rate"]
-    rate, decoding, copy = t["worker_rate"], t["decoding_rate"], t["copy_rate"]
-    p99 = lat["p99"]
-    rows = [
-        START,
-        "## Kafka worker (issue: Kafka workers)",
-        "",
-        f"Measured {when} on this machine: one local broker (`deploy/kafka`, Kafka 3.9.1), "
-        f"one worker process, {PARTITIONS} partitions. Reproduce: `make bench` "
-        f"(this part: `{COMMAND}`, about ten minutes).",
-        "",
-        "| target | result | baseline (same run) | verdict |",
-        "|---|---|---|---|",
-        f"| (1) worker input rate >= 50% of a bare consumer, {t['accounts']:,} accounts | "
-        f"{rate:,.0f} events/s ({ratio:.1%}) | bare librdkafka consumer "
-        f"{t['bare_rate']:,.0f} messages/s | **{'met' if ratio >= 0.5 else 'missed'}** |",
-        f"| (1') the same, next to the floors that do part of its work | "
-        f"{rate / decoding:.1%} of a consumer that decodes, {rate / copy:.1%} of a "
-        f"transactional copy | decoding {decoding:,.0f}/s, copy {copy:,.0f}/s | (no target) |",
-        f"| (2) mark -> transition p99 <= 250 ms at 5,000 events/s | p50 {ms(lat['p50'])}, "
-        f"p99 {ms(p99)}, max {ms(lat['max'])} ({lat['transitions']:,} transitions) | "
-        f"input paced at {lat['rate']:,.0f} events/s | "
-        f"**{'met' if p99 is not None and p99 <= 250 else 'missed'}** |",
-        f"| (3) recovery of a worker owning {rec['positions']:,} positions | "
-        f"{rec['seconds']:.1f} s from process start to every partition restored | "
-        f"{rec['records']:,} changelog records | (no target) |",
-        "",
-        f"(1) {t['on_inputs']:,} messages ({t['lines']:,} lines of `tests/bench/generate.py`, "
-        f"marks {t['kinds'].get('mark', 0):,}) published before the worker starts; the worker "
-        f"took {t['worker_seconds']:.1f} s from its partition assignment until its committed "
-        f"offsets reached the end of the account topics; the bare consumer read them in "
-        f"{t['bare_seconds']:.1f} s (`tests/bench/kafka_tools.py`, fetches of the worker's "
-        f"size), decoded them into columns (`streams.columns.decode_lines`) in "
-        f"{t['decoding_seconds']:.1f} s, and copied them to one topic in one transaction a "
-        f"fetch (offsets sent to the transaction) in {t['copy_seconds']:.1f} s. The worker "
-        f"serves its {PARTITIONS} partitions from one engine (docs/STREAMS.md), so a mark "
-        "costs one engine update, not one a partition.",
-        "",
-        f"(2) {lat['events']:,} lines paced in 10 ms slices; latency = the time the "
-        "transition was fetched (read committed) minus the time its mark was handed to the "
-        "producer. It includes the merge grace (50 ms), the transaction commit and the "
-        f"consumer's fetch. Lag left after the run: {lat['lag_after']:,} records.",
-        "",
-        "(3) The changelog is written directly (two positions and a wallet per account), so "
-        "the figure is the restore alone: reading the changelog, decoding every entry and "
-        "rebuilding every engine.",
-        END,
-    ]
-    return "\n".join(rows) + "\n"
+    return {"positions": positions, "records": written, "seconds": elapsed, "rss": rss}
 
 
 def main(argv: list[str] | None = None) -> int:
     global PARTITIONS  # noqa: PLW0603 - one setting for the whole run
     parser = bench_parser(__doc__)
-    parser.add_argument("--partitions", type=int, default=PARTITIONS)
-    parser.add_argument("--only", choices=("throughput", "latency", "recovery"))
+    parser.add_argument("--partitions", type=int, default=PARTITIONS, help="the default count")
+    parser.add_argument("--only", choices=STEPS)
     parser.add_argument("--batch", type=int, help="RISKMON_MAX_BATCH_EVENTS for the worker")
     arguments = parser.parse_args(argv)
     PARTITIONS = arguments.partitions
@@ -334,34 +302,41 @@ def main(argv: list[str] | None = None) -> int:
         broker.extra_env = {"KAFKA_HEAP_OPTS": "-Xms1g -Xmx1g"}
         broker.up()
         try:
-            steps: dict[str, Callable[[], dict[str, Any]]] = {
-                "throughput": lambda: throughput(
-                    broker, work, 20_000 if quick else 400_000, 2_000 if quick else 100_000
-                ),
-                "latency": lambda: latency(
-                    broker, work, 5_000 if quick else 300_000, 2_000 if quick else 100_000, 5_000
-                ),
-                "recovery": lambda: recovery(broker, work, 10_000 if quick else 1_000_000),
-            }
-            if arguments.only:
-                steps = {arguments.only: steps[arguments.only]}
-            results = {}
-            for name, step in steps.items():
-                began = time.perf_counter()
-                results[name] = step()
-                print(
-                    name,
-                    json.dumps(results[name], default=str),
-                    f"({time.perf_counter() - began:.0f} s)",
-                    flush=True,
-                )
+            results = run_steps(broker, work, quick, arguments.only)
         finally:
             broker.down()
     if arguments.only:
         return 0
-    text = section(results, time.strftime("%Y-%m-%d"))
+    text = section(results, time.strftime("%Y-%m-%d"), PARTITIONS, COMMAND)
     publish(text, arguments.write, START, END)
     return 0
+
+
+STEPS: Final = ("throughput", "default", "two_workers", "latency", "latency_5k", "recovery")
+
+
+def run_steps(broker: Broker, work: Path, quick: bool, only: str | None) -> dict[str, Any]:
+    """(1) on 2 partitions with the floors, (1') on the default count, (5) two workers on 4,
+    (2) at 20,000 and 5,000 events/s, (3) and (4) on a restore; printed as they finish."""
+    lines, counts = backlog(work, 20_000 if quick else 400_000, 2_000 if quick else 100_000)
+    accounts = 2_000 if quick else 100_000
+    paced = 5_000 if quick else 300_000
+    steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "throughput": lambda: throughput(broker, work, lines, 2, workers=1, floors=True),
+        "default": lambda: throughput(broker, work, lines, PARTITIONS, workers=1, floors=False),
+        "two_workers": lambda: throughput(broker, work, lines, 4, workers=2, floors=False),
+        "latency": lambda: latency(broker, work, paced, accounts, 20_000),
+        "latency_5k": lambda: latency(broker, work, paced, accounts, 5_000),
+        "recovery": lambda: recovery(broker, work, 10_000 if quick else 1_000_000),
+    }
+    results: dict[str, Any] = {"lines": len(lines), "kinds": counts, "accounts": accounts}
+    for name, step in steps.items():
+        if only not in (None, name):
+            continue
+        began = time.perf_counter()
+        results[name] = step()
+        print(name, json.dumps(results[name]), f"({time.perf_counter() - began:.0f} s)", flush=True)
+    return results
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ decodes, a transactional copy) and the group's lag."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -50,6 +52,20 @@ async def publish_bulk(stack: Stack, lines: list[bytes]) -> None:
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds process `pid` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def resident_bytes(pid: int) -> int:
+    """Resident set size of process `pid` (Linux /proc), bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise ValueError(f"no VmRSS for process {pid}")
 
 
 def _input_consumer(stack: Stack, **extra: Any) -> Consumer:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench import kafka_bench
+from tests.bench.kafka_report import END, START
 from tests.bench.sections import write_section
 
 pytestmark = pytest.mark.integration
@@ -18,11 +19,18 @@ def test_kafka_bench_quick_run_writes_its_section(tmp_path: Path) -> None:
     assert kafka_bench.main(["--quick", "--partitions", "2", "--write", str(report)]) == 0
     text = report.read_text()
     assert text.startswith("# Benchmarks\n\nengine figures\n")
-    assert text.count(kafka_bench.START) == 1
-    assert "| (1) worker input rate" in text
-    assert "| (3) recovery of a worker owning 10,000 positions |" in text
-    replaced = kafka_bench.START + "\nreplaced\n" + kafka_bench.END + "\n"
-    write_section(report, replaced, kafka_bench.START, kafka_bench.END)
-    assert report.read_text() == "# Benchmarks\n\nengine figures\n\n" + kafka_bench.START + (
-        "\nreplaced\n" + kafka_bench.END + "\n"
+    assert text.count(START) == 1
+    for row in (
+        "| (1) one worker, 2 partitions | ",
+        "| (1') one worker, 2 partitions | ",
+        "| (2) mark -> transition at ",
+        "| (3) recovery, 10,000 positions | ",
+        "| (4) worker RSS at 10,000 positions | ",
+        "| (5) two workers, 4 partitions | ",
+    ):
+        assert text.count(row) == 1, row
+    replaced = START + "\nreplaced\n" + END + "\n"
+    write_section(report, replaced, START, END)
+    assert report.read_text() == "# Benchmarks\n\nengine figures\n\n" + START + (
+        "\nreplaced\n" + END + "\n"
     )

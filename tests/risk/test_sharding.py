@@ -111,6 +111,20 @@ def test_a_shard_out_of_range_is_refused() -> None:
         Sharding(0)
 
 
+def test_a_known_account_keeps_the_shard_it_was_given_and_an_unknown_one_is_hashed() -> None:
+    calls: list[str] = []
+
+    def counted(account: str) -> int:
+        calls.append(account)
+        return shard_of(account)
+
+    engine = Engine(instruments(), sharding=Sharding(SHARDS, counted))
+    engine.apply(BalanceEvent("a4", "USDT", 1.0, None, 1))
+    assert calls == ["a4"]
+    assert [engine.shard_of_account(name) for name in ("a4", "a4", "a5")] == [1, 1, 2]
+    assert calls == ["a4", "a5"]  # the known account's shard is read, not hashed again
+
+
 def views(engine: Engine) -> list[Any]:
     return [engine.account_view(index) for index in engine.tracked_accounts()]
 
