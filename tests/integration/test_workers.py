@@ -48,8 +48,12 @@ def stack_for(broker: Broker, name: str, scenario: Scenario) -> Stack:
     return Stack(broker, name, PARTITIONS, extra={"RISKMON_CONFIG": str(scenario.config)})
 
 
-def start_publishing(stack: Stack, scenario: Scenario, interval_ms: int) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "streams.cli", "publish", str(scenario.events)]
+def start_publishing(
+    stack: Stack, scenario: Scenario, interval_ms: int, events: Path | None = None
+) -> subprocess.Popen[str]:
+    """`riskmon publish` of the scenario's events (or of `events`, a part of them)."""
+    path = scenario.events if events is None else events
+    command = [sys.executable, "-m", "streams.cli", "publish", str(path)]
     return subprocess.Popen(
         [*command, "--interval-ms", str(interval_ms)],
         env=stack.env(),
