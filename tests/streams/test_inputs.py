@@ -52,16 +52,21 @@ def test_a_record_behind_a_later_one_of_its_partition_waits_for_it() -> None:
 KINDS = ("instrument", "mark", "balance", "position")
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
+def sources_of(records: int) -> st.SearchStrategy[list[tuple[str, list[int], int | None]]]:
+    """Up to 6 sources: a type, up to `records` stamps, a horizon or None."""
+    return st.lists(
         st.tuples(
             st.sampled_from(KINDS),
-            st.lists(st.integers(0, 30), max_size=8),
+            st.lists(st.integers(0, 30), max_size=records),
             st.one_of(st.none(), st.integers(0, 35)),
         ),
         max_size=6,
-    ),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sources_of(8),
     st.integers(0, 40),
 )
 def test_merge_in_arrays_equals_the_merge_one_record_at_a_time(
@@ -98,14 +103,7 @@ def test_broadcast_log_serves_every_cursor_and_trims() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(KINDS),
-            st.lists(st.integers(0, 30), max_size=12),
-            st.one_of(st.none(), st.integers(0, 35)),
-        ),
-        max_size=6,
-    ),
+    sources_of(12),
     st.integers(1, 5),
     st.integers(1, 40),
 )
