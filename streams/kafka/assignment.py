@@ -65,7 +65,8 @@ class Assignment:
         self.directory.rebalanced()
 
     def on_revoke(self, _consumer: Consumer, revoked: list[TopicPartition]) -> None:
-        """Every round commits before the next fetch, so none is half done here."""
+        """A revoked partition's work not yet committed (in the transaction in flight, or
+        applied since) is repeated by its next owner from the changelog."""
         self.revoke({tp.partition for tp in revoked})
         self.directory.rebalanced()
 

@@ -144,7 +144,8 @@ def read_latest(
     settings: Settings, topic: str, partitions: Iterable[int]
 ) -> dict[int, dict[bytes, bytes]]:
     """The latest committed value of every key of `topic`'s `partitions` (None deletes a key),
-    up to the last stable offset each partition had when the reading began. Blocking."""
+    up to each partition's high watermark when the reading began: read committed, a position
+    passes a transaction still open there only once it ends. Blocking."""
     latest: dict[int, dict[bytes, bytes]] = {partition: {} for partition in partitions}
     consumer = Consumer(
         options(
