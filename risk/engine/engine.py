@@ -19,6 +19,7 @@ from typing import Any
 from risk.batch import EventBatch
 from risk.engine.bulk import BulkPath
 from risk.engine.handover import Handover
+from risk.engine.loading import Loading
 from risk.engine.marks import MarkPath
 from risk.engine.queries import Queries
 from risk.engine.state import _QUIET, _STALE, ACCEPTED, REJECTED, Outcome, Snapshot
@@ -40,7 +41,7 @@ from risk.retention import Retention
 from risk.sharding import Sharding
 
 
-class Engine(MarkPath, Handover, Queries, BulkPath):
+class Engine(MarkPath, Handover, Loading, Queries, BulkPath):
     """Margin state of every account and the transitions between risk levels."""
 
     def __init__(
