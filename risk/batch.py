@@ -32,6 +32,7 @@ BALANCE: Final = 2
 OTHER: Final = 3  # the parsed object is in `EventBatch.others`
 MODE_CODES: Final = {name: code for code, name in enumerate(MODES)}
 SIDE_CODES: Final = {name: code for code, name in enumerate(SIDES)}
+COLUMNS: Final = ("kind", "name", "key", "value", "entry", "margin", "mode", "side", "seq", "ts")
 
 
 @dataclass
@@ -87,6 +88,13 @@ class EventBatch:
         else:
             self.others[len(self.kind)] = event
             self.add_row((OTHER, "", "", 0.0, 0.0, math.nan), (0, 0, None, 0))
+
+    def extend(self, other: EventBatch) -> None:
+        """Append `other`'s rows."""
+        offset = len(self.kind)
+        for name in COLUMNS:
+            getattr(self, name).extend(getattr(other, name))
+        self.others.update({offset + row: event for row, event in other.others.items()})
 
     def add_row(
         self,

@@ -71,18 +71,23 @@ def restore(
     events: Iterable[Event],
     levels: Mapping[str, tuple[str, int]],
     replay_time: int | Sequence[int],
+    *,
+    accounts: EventBatch | None = None,
 ) -> None:
     """Rebuild `engine` (fresh, built from the same configuration) from a checkpoint.
 
-    `events` holds the last accepted event of each identity, in any order; `levels` maps
-    margin account id to (level, transition count). Transitions the rebuilding causes are
-    discarded: the levels in force are the checkpoint's. The events are applied with nothing
-    forgotten (their order is not their time order); what the retention rule has forgotten at
-    the checkpoint's `replay_time` is then dropped, so it is not resurrected (docs/ENGINE.md).
-    `replay_time` is one for every shard, or one per shard: checkpoints of several partitions
-    at the same broadcast position restore into one sharded engine at once.
+    `events` holds the last accepted event of each identity, in any order, and `accounts`
+    (when given) more of them already in columns: the balance and position rows a worker
+    decodes its changelog into. `levels` maps margin account id to (level, transition count).
+    Transitions the rebuilding causes are discarded: the levels in force are the checkpoint's.
+    The events are applied with nothing forgotten (their order is not their time order), the
+    accounts in bulk (`Engine.load_accounts`, equal to applying them one by one); what the
+    retention rule has forgotten at the checkpoint's `replay_time` is then dropped, so it is
+    not resurrected (docs/ENGINE.md). `replay_time` is one for every shard, or one per shard:
+    checkpoints of several partitions at the same broadcast position restore into one sharded
+    engine at once.
     """
-    _apply_in_order(engine, events, RESTORE_ORDER)
+    _apply_in_order(engine, events, RESTORE_ORDER, accounts)
     engine.restore_levels(levels, replay_time)
 
 
@@ -95,27 +100,40 @@ def admit(
     events: Iterable[Event],
     levels: Mapping[str, tuple[str, int]],
     replay_time: int,
+    *,
+    accounts: EventBatch | None = None,
 ) -> None:
     """Restore one shard's accounts into a running sharded engine (risk.sharding) that holds
     nothing of that shard, at the same broadcasts (marks, instruments, fund, depth) as the
-    checkpoint's: `events` are the shard's last account events, `levels` and `replay_time`
-    the shard's. Broadcast events among them are skipped (the engine has them already);
-    transitions the rebuilding causes are discarded, as in `restore`."""
-    _apply_in_order(engine, events, ACCOUNT_KINDS)
+    checkpoint's: `events` (and `accounts`, as in `restore`) are the shard's last account
+    events, `levels` and `replay_time` the shard's. Broadcast events among them are skipped
+    (the engine has them already); transitions the rebuilding causes are discarded, as in
+    `restore`."""
+    _apply_in_order(engine, events, ACCOUNT_KINDS, accounts)
     engine.restore_shard(shard, levels, replay_time)
 
 
-def _apply_in_order(engine: Engine, events: Iterable[Event], kinds: Sequence[str]) -> None:
+def _apply_in_order(
+    engine: Engine, events: Iterable[Event], kinds: Sequence[str], accounts: EventBatch | None
+) -> None:
     """The events of these kinds, kind after kind in that order, with nothing forgotten (the
-    others are skipped); the transitions they cause are discarded."""
+    others are skipped), the balances and positions among them (and `accounts`) last and in
+    bulk; the transitions they cause are discarded."""
     by_kind: dict[str, list[Event]] = {kind: [] for kind in kinds}
     for event in events:
         found = by_kind.get(state_key(event)[0])
         if found is not None:
             found.append(event)
+    batch = EventBatch()
+    if accounts is not None:
+        batch.extend(accounts)
+    for kind in ACCOUNT_KINDS:
+        for event in by_kind.pop(kind, []):
+            batch.add(event)
     with engine.remembering_everything():
-        for kind in kinds:
-            engine.apply_events(by_kind[kind])
+        for found in by_kind.values():
+            engine.apply_events(found)
+        engine.load_accounts(batch)
 
 
 # -- the fund projection's path-dependent state ------------------------------------------------

@@ -22,8 +22,10 @@ per-event path's column for column (tests/risk/test_loading.py).
 
 from __future__ import annotations
 
+import math
 from array import array
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Final
 
 import numpy as np
@@ -64,14 +66,11 @@ class _Plan:
     wallet: list[float] = field(default_factory=list)
     balance_seq: list[int] = field(default_factory=list)
     balance_ts: list[int] = field(default_factory=list)
-    # per open position: owner ordinal, symbol, side, size, entry, seq, ts
+    # per open position: owner ordinal, row of the batch, symbol, side
     owner: list[int] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
     symbol: list[int] = field(default_factory=list)
     side: list[int] = field(default_factory=list)
-    size: list[float] = field(default_factory=list)
-    entry: list[float] = field(default_factory=list)
-    seq: list[int] = field(default_factory=list)
-    ts: list[int] = field(default_factory=list)
 
     def new_account(self, identity: tuple[int, int, int, int, int]) -> int:
         self.accounts.append(identity)
@@ -87,26 +86,25 @@ class Loading(PositionPath):
     def load_accounts(self, batch: EventBatch) -> None:
         """Apply the batch's position and balance rows (other rows are skipped; a position on
         an unknown symbol too, as the per-event path rejects it) as the per-event path would
-        with nothing forgotten, the transitions discarded. Raises LoadError (changing
-        nothing) when a row's account is already held or an identity comes twice."""
+        with nothing forgotten, the transitions discarded.
+
+        Raises LoadError when a row's account is already held (changing nothing), or when an
+        identity comes twice (no checkpoint holds one: its keys are the identities); the
+        engine is then partly loaded and to be discarded."""
         self._check_fresh(batch)
         self._reclaim_if_due()  # as the per-event path's first event
         plan = _Plan()
         cross: dict[int, int] = {}  # key -> ordinal
         isolated: dict[int, int] = {}
-        for row, kind in enumerate(batch.kind):
-            if kind == BALANCE:
-                self._plan_balance(batch, row, plan, cross)
-        for row, kind in enumerate(batch.kind):
-            if kind == POSITION:
-                self._plan_position(batch, row, plan, cross, isolated)
+        self._plan_balances(batch, plan, cross)
+        self._plan_positions(batch, plan, cross, isolated)
         slots = self._place_accounts(plan)
         for key, ordinal in cross.items():
             self.cross_accounts[key] = slots[ordinal]
         for key, ordinal in isolated.items():
             self.isolated_accounts[key] = slots[ordinal]
         owners = np.asarray(slots, dtype=np.int64)[np.asarray(plan.owner, dtype=np.int64)]
-        self._place_positions(plan, owners)
+        self._place_positions(batch, plan, owners)
         held = np.unique(owners).tolist()
         if held:
             evaluated = self._evaluated(held, DECIDE)
@@ -114,70 +112,77 @@ class Loading(PositionPath):
             float_view(self.margin.maintenance)[evaluated.accounts] = evaluated.maintenance
 
     def _check_fresh(self, batch: EventBatch) -> None:
-        """LoadError unless every account is new to the engine and every identity (balance:
-        account, asset; position: account, symbol, side) comes once."""
-        known, seen = self.accounts_by_name, set()
-        for row, kind in enumerate(batch.kind):
-            if kind not in (BALANCE, POSITION):
+        """LoadError, before anything changes, unless every account is new to the engine."""
+        chosen = [kind in (BALANCE, POSITION) for kind in batch.kind]
+        clash = set(compress(batch.name, chosen)) & self.accounts_by_name.keys()
+        if clash:
+            raise LoadError(f"account {min(clash)!r} is already held")
+
+    def _plan_balances(self, batch: EventBatch, plan: _Plan, cross: dict[int, int]) -> None:
+        """A cross margin account per balance row, in row order (names interned as they
+        come)."""
+        names, intern, asset_of = self.accounts_by_name, self._account, self._asset
+        rows = zip(batch.kind, batch.name, batch.key, batch.value, batch.seq, batch.ts, strict=True)
+        for kind, name, asset_name, wallet, seq, ts in rows:
+            if kind != BALANCE:
                 continue
-            name, key = batch.name[row], batch.key[row]
-            if name in known:
-                raise LoadError(f"account {name!r} is already held")
-            identity = (kind, name, key, batch.side[row] if kind == POSITION else 0)
+            account = names.get(name)
+            if account is None:
+                account = intern(name)
+            asset = asset_of(asset_name)
+            if account * KEY_SPAN + asset in cross:
+                raise LoadError(f"balance {name}/{asset_name} given twice")
+            ordinal = plan.new_account((account, CROSS, asset, NO_POSITION, 0))
+            cross[account * KEY_SPAN + asset] = ordinal
+            plan.wallet[ordinal] = wallet
+            plan.balance_seq[ordinal], plan.balance_ts[ordinal] = seq, ts
+
+    def _plan_positions(
+        self, batch: EventBatch, plan: _Plan, cross: dict[int, int], isolated: dict[int, int]
+    ) -> None:
+        """Per position row in row order: a tombstone for a closed one, else its owner (a
+        margin account made on first sight, as `_owner_for` makes it)."""
+        symbols, settle, names, intern = (
+            self.symbols,
+            self.settle_assets,
+            self.accounts_by_name,
+            self._account,
+        )
+        owner, where, symbol_of, side_of = plan.owner, plan.rows, plan.symbol, plan.side
+        seen: set[int] = set()
+        rows = zip(
+            batch.kind, batch.name, batch.key, batch.value, batch.mode, batch.side, strict=True
+        )
+        for row, (kind, name, symbol_name, size, mode, side) in enumerate(rows):
+            symbol = symbols.get(symbol_name) if kind == POSITION else None
+            if symbol is None:
+                continue
+            account = names.get(name)
+            if account is None:
+                account = intern(name)
+            identity = (account * KEY_SPAN + symbol) * 3 + side
             if identity in seen:
-                what = f"balance {name}/{key}" if kind == BALANCE else f"position {name}/{key}"
-                side = f"/{SIDES[batch.side[row]]}" if kind == POSITION else ""
-                raise LoadError(f"{what}{side} given twice")
+                raise LoadError(f"position {name}/{symbol_name}/{SIDES[side]} given twice")
             seen.add(identity)
-
-    def _plan_balance(
-        self, batch: EventBatch, row: int, plan: _Plan, cross: dict[int, int]
-    ) -> None:
-        account, asset = self._account(batch.name[row]), self._asset(batch.key[row])
-        key = account * KEY_SPAN + asset
-        ordinal = cross[key] = plan.new_account((account, CROSS, asset, NO_POSITION, 0))
-        plan.wallet[ordinal] = batch.value[row]
-        plan.balance_seq[ordinal], plan.balance_ts[ordinal] = batch.seq[row], batch.ts[row]
-
-    def _plan_position(
-        self,
-        batch: EventBatch,
-        row: int,
-        plan: _Plan,
-        cross: dict[int, int],
-        isolated: dict[int, int],
-    ) -> None:
-        symbol = self.symbols.get(batch.key[row])
-        if symbol is None:
-            return
-        account, side = self._account(batch.name[row]), batch.side[row]
-        identity = (account * KEY_SPAN + symbol) * 3 + side
-        if batch.value[row] == 0.0:
-            self._bury(account, symbol * 3 + side, batch.seq[row], batch.ts[row])
-            return
-        asset = self.settle_assets[symbol]
-        if batch.mode[row] == ISOLATED_CODE:
-            ordinal = isolated[identity] = plan.new_account(
-                (account, ISOLATED, asset, symbol, side)
-            )
-            margin = batch.margin[row]
-            if margin == margin:  # not NaN: the isolated wallet
-                plan.wallet[ordinal] = margin
-        else:
-            key = account * KEY_SPAN + asset
-            ordinal = cross.get(key, -1)
-            if ordinal < 0:
-                ordinal = cross[key] = plan.new_account((account, CROSS, asset, symbol, 0))
-        for column, value in (
-            (plan.owner, ordinal),
-            (plan.symbol, symbol),
-            (plan.side, side),
-            (plan.size, batch.value[row]),
-            (plan.entry, batch.entry[row]),
-            (plan.seq, batch.seq[row]),
-            (plan.ts, batch.ts[row]),
-        ):
-            column.append(value)  # type: ignore[attr-defined]
+            if size == 0.0:
+                self._bury(account, symbol * 3 + side, batch.seq[row], batch.ts[row])
+                continue
+            asset = settle[symbol]
+            if mode == ISOLATED_CODE:
+                ordinal = plan.new_account((account, ISOLATED, asset, symbol, side))
+                isolated[identity] = ordinal
+                margin = batch.margin[row]
+                if not math.isnan(margin):  # the isolated wallet
+                    plan.wallet[ordinal] = margin
+            else:
+                key = account * KEY_SPAN + asset
+                ordinal = cross.get(key, -1)
+                if ordinal < 0:
+                    ordinal = cross[key] = plan.new_account((account, CROSS, asset, symbol, 0))
+            owner.append(ordinal)
+            where.append(row)
+            symbol_of.append(symbol)
+            side_of.append(side)
 
     def _place_accounts(self, plan: _Plan) -> list[int]:
         """Slots for the planned margin accounts (the free list first, as `add` takes them)
@@ -190,7 +195,9 @@ class Loading(PositionPath):
         slots = reused + list(range(len(margin) - fresh, len(margin)))
         where = np.asarray(slots, dtype=np.int64)
         identity = np.asarray(plan.accounts, dtype=np.int64).reshape(count, 5)
-        for column, values in zip(("account", "asset", "symbol"), identity[:, [0, 2, 3]].T):
+        for column, values in zip(
+            ("account", "asset", "symbol"), identity[:, [0, 2, 3]].T, strict=True
+        ):
             int32_view(getattr(margin, column))[where] = values
         int8_view(margin.mode)[where] = identity[:, 1]
         int8_view(margin.side)[where] = identity[:, 4]
@@ -203,7 +210,7 @@ class Loading(PositionPath):
             refs[account] += 1
         return slots
 
-    def _place_positions(self, plan: _Plan, owners: NDArray[np.int64]) -> None:
+    def _place_positions(self, batch: EventBatch, plan: _Plan, owners: NDArray[np.int64]) -> None:
         """Position ids (free list first), block rows, account lists, then the rows' values."""
         positions, count = self.positions, len(plan.owner)
         if not count:
@@ -225,12 +232,17 @@ class Loading(PositionPath):
         symbols = np.asarray(plan.symbol, dtype=np.int64)
         int32_view(positions.symbol)[pids] = symbols
         int8_view(positions.side)[pids] = plan.side
-        int64_view(positions.seq)[pids] = plan.seq
-        int64_view(positions.ts)[pids] = plan.ts
+        rows = np.asarray(plan.rows, dtype=np.int64)
+        int64_view(positions.seq)[pids] = np.asarray(batch.seq, dtype=np.int64)[rows]
+        int64_view(positions.ts)[pids] = np.asarray(batch.ts, dtype=np.int64)[rows]
         self._link(pids, owners)
+        sizes = np.asarray(batch.value, dtype=np.float64)[rows]
+        entries = np.asarray(batch.entry, dtype=np.float64)[rows]
         for symbol in np.unique(symbols).tolist():
             chosen = np.flatnonzero(symbols == symbol)
-            self._append_rows(symbol, chosen, pids, owners, plan)
+            self._append_rows(
+                symbol, chosen, pids[chosen], owners[chosen], (sizes[chosen], entries[chosen])
+            )
 
     def _link(self, pids: NDArray[np.int64], owners: NDArray[np.int64]) -> None:
         """Each margin account's new positions in its list, the last applied at the head
@@ -260,24 +272,24 @@ class Loading(PositionPath):
         chosen: NDArray[np.int64],
         pids: NDArray[np.int64],
         owners: NDArray[np.int64],
-        plan: _Plan,
+        values: tuple[NDArray[np.float64], NDArray[np.float64]],
     ) -> None:
-        """Append the symbol's new rows to its block and value them (mark, or entry price)."""
+        """Append the symbol's new rows (their pids, owners, (size, entry)) to its block and
+        value them (at the mark, or the entry price without one)."""
         block, count = self.blocks[symbol], len(chosen)
         start = len(block)
-        size = np.asarray(plan.size, dtype=np.float64)[chosen]
-        entry = np.asarray(plan.entry, dtype=np.float64)[chosen]
+        size, entry = values
         block.size.frombytes(size.tobytes())
         block.entry.frombytes(entry.tobytes())
         for column in (block.pnl, block.maintenance):
             column.frombytes(bytes(8 * count))
         block.tier.frombytes(bytes(2 * count))
-        block.account.frombytes(owners[chosen].astype(np.int32).tobytes())
-        block.pid.frombytes(pids[chosen].astype(np.int32).tobytes())
+        block.account.frombytes(owners.astype(np.int32).tobytes())
+        block.pid.frombytes(pids.astype(np.int32).tobytes())
         block.band_low.frombytes(np.full(count, np.inf, dtype=np.float32).tobytes())
         block.band_high.frombytes(np.full(count, -np.inf, dtype=np.float32).tobytes())
         block.moved.add(block.code)
-        int32_view(self.positions.row)[pids[chosen]] = np.arange(start, start + count)
+        int32_view(self.positions.row)[pids] = np.arange(start, start + count)
         instrument, mark = self.instruments[symbol], self.marks[symbol]
         tiers = instrument.tiers
         rows = slice(start, start + count)

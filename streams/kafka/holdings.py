@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from risk.checkpoint import ACCOUNT_KINDS, admit, restore, restore_projection, state_key
+from risk.batch import EventBatch
+from risk.checkpoint import admit, restore, restore_projection
 from risk.engine import Engine
-from risk.events import Event
 from risk.sharding import Sharding
 from streams.config import EngineConfig
 from streams.kafka.holding import BroadcastKey, Holding
@@ -107,18 +107,14 @@ class Holdings:
         own replay time."""
         assert self.served is None
         engine = self.config.engine(account_sharding(count))
-        events: list[Event] = []
+        accounts = EventBatch()
         levels: dict[str, tuple[str, int]] = {}
         times = [0] * count
-        for index, (partition, _, checkpoint) in enumerate(parts):
-            events += [
-                event
-                for event in checkpoint.events
-                if index == 0 or state_key(event)[0] in ACCOUNT_KINDS
-            ]
+        for partition, _, checkpoint in parts:
+            accounts.extend(checkpoint.accounts)
             levels.update(checkpoint.levels)
             times[partition] = int(checkpoint.cursor.get("replay_time", 0))
-        restore(engine, events, levels, times)
+        restore(engine, parts[0][2].events, levels, times, accounts=accounts)
         first = parts[0][2]
         restore_projection(engine, first.projection)
         served = Holding(engine, broadcast_cursors(first))
@@ -197,5 +193,5 @@ class Holdings:
         assert task.entries is not None
         state = Checkpoint.from_entries(task.entries)
         replay_time = int(state.cursor.get("replay_time", 0))
-        admit(served.engine, partition, state.events, state.levels, replay_time)
+        admit(served.engine, partition, (), state.levels, replay_time, accounts=state.accounts)
         served.add_partition(partition, task.sources[partition], written=False)

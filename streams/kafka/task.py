@@ -9,14 +9,16 @@ changelog state up to date while it catches up, for that move.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, NoReturn
 
 import orjson
 
+from risk.batch import OTHER, EventBatch
 from risk.checkpoint import PROJECTION, StateKey, restore, restore_projection
 from risk.events import Event, Rejection
 from risk.sharding import Sharding
 from streams.codec import decode_event
+from streams.columns import add_line
 from streams.config import EngineConfig
 from streams.kafka.holding import Holding
 from streams.kafka.inputs import OwnSource, Record
@@ -27,20 +29,34 @@ class CheckpointError(Exception):
     """A changelog the worker cannot rebuild its state from; one line for the operator."""
 
 
+# Changelog keys are JSON arrays whose first element is the kind (`streams.kafka.outputs`)
+ACCOUNT_PREFIXES: Final = {b'["position",': "position", b'["balance",': "balance"}
+
+
 @dataclass
 class Checkpoint:
-    """A task's committed state as read back from its changelog partition."""
+    """A task's committed state as read back from its changelog partition: the broadcast
+    events, the balance and position rows in columns, levels, cursor, projection state."""
 
     events: list[Event] = field(default_factory=list)
     levels: dict[str, tuple[str, int]] = field(default_factory=dict)
     cursor: dict[str, Any] = field(default_factory=dict)
     projection: dict[StateKey, Any] = field(default_factory=dict)
+    accounts: EventBatch = field(default_factory=EventBatch)
 
     @classmethod
     def from_entries(cls, entries: dict[bytes, bytes]) -> Checkpoint:
-        """Decode the latest value of every changelog key (tombstones already removed)."""
+        """Decode the latest value of every changelog key (tombstones already removed); the
+        balances and positions, nearly all of them, straight into columns."""
         checkpoint = cls()
+        accounts = checkpoint.accounts
         for key, value in entries.items():
+            kind = ACCOUNT_PREFIXES.get(key[: key.find(b",") + 1])
+            if kind is not None:
+                add_line(accounts, value, kind)
+                if accounts.kind[-1] == OTHER:
+                    _unparsable(key, accounts.others[len(accounts) - 1])
+                continue
             parts = orjson.loads(key)
             if parts == ["cursor"]:
                 checkpoint.cursor = orjson.loads(value)
@@ -51,13 +67,19 @@ class Checkpoint:
                 checkpoint.projection[tuple(parts)] = orjson.loads(value)
             else:
                 event = decode_event(value, parts[0])
-                if isinstance(event, Rejection):  # written by a different config or version
-                    raise CheckpointError(
-                        f"changelog entry {key.decode(errors='replace')} no longer parses "
-                        f"({event.reason}): was it written with another instruments config?"
-                    )
+                if isinstance(event, Rejection):
+                    _unparsable(key, event)
                 checkpoint.events.append(event)
         return checkpoint
+
+
+def _unparsable(key: bytes, event: Event | Rejection) -> NoReturn:
+    """An entry written by a different config or version."""
+    reason = event.reason if isinstance(event, Rejection) else "not an account event"
+    raise CheckpointError(
+        f"changelog entry {key.decode(errors='replace')} no longer parses "
+        f"({reason}): was it written with another instruments config?"
+    )
 
 
 class PartitionTask(Holding):
@@ -79,6 +101,7 @@ class PartitionTask(Holding):
             checkpoint.events,
             checkpoint.levels,
             int(checkpoint.cursor.get("replay_time", 0)),
+            accounts=checkpoint.accounts,
         )
         restore_projection(engine, checkpoint.projection)
         super().__init__(engine, broadcast_cursors(checkpoint))

@@ -33,7 +33,6 @@ from tests.risk.test_checkpoint import stream_instruments
 from tests.risk.test_sharding import SHARDS, shard_of, sharded_stream
 from tests.streamgen import generate_stream
 
-
 # A restore sets levels, counts and replay time after the load, and its sweep clears
 # `unreferenced` (names that may hold nothing: per-event sweeps may clear it sooner).
 UNSET = ("margin.level", "margin.transitions", "unreferenced", "replay_times", "next_sweep")
@@ -115,15 +114,15 @@ def test_a_bulk_load_equals_the_events_one_by_one(seed: int, split: float, gener
     if generator:
         lines, _ = generate_stream(seed, 600)
         events = [decode_event(line) for line in lines if line.strip()]
-        make = lambda: Engine(stream_instruments())  # noqa: E731
+        definitions = stream_instruments()
     else:
         events = random_stream(random.Random(seed), 600)
-        make = lambda: Engine(instruments())  # noqa: E731
+        definitions = instruments()
     cut = int(len(events) * split)
-    original = make()
+    original = Engine(definitions)
     latest = last_events(original, events[:cut])
     accounts = [e for key, e in latest.items() if key[0] in ACCOUNT_KINDS]
-    slow, fast = make(), make()
+    slow, fast = Engine(definitions), Engine(definitions)
     for engine in (slow, fast):
         engine.apply_events(broadcasts(latest))
     one_by_one(slow, accounts)
@@ -150,14 +149,18 @@ def test_a_shard_loaded_back_takes_the_free_slots_the_events_would(seed: int, mo
     latest: dict[StateKey, Event] = {}
     for event in events[:half]:
         outcomes = [engine.apply(event) for engine in engines]
-        if isinstance(event, PositionEvent | BalanceEvent) and outcomes[0].status == ACCEPTED:
-            if shard_of(event.account) == moved:
-                latest[state_key(event)] = event
+        if (
+            isinstance(event, PositionEvent | BalanceEvent)
+            and outcomes[0].status == ACCEPTED
+            and shard_of(event.account) == moved
+        ):
+            latest[state_key(event)] = event
     slow, fast = engines
     levels, clock = slow.shard_levels(moved), slow.replay_times[moved]
     for engine in engines:
         engine.drop_shard(moved)
-    assert slow.margin.free and slow.positions.free
+    assert slow.margin.free
+    assert slow.positions.free
     one_by_one(slow, list(latest.values()))
     fast.load_accounts(account_batch(list(latest.values())))
     assert book_state(fast, leave=UNSET) == book_state(slow, leave=UNSET)
@@ -171,17 +174,17 @@ def test_an_account_already_held_or_an_identity_given_twice_is_refused() -> None
     engine = Engine(instruments())
     engine.apply(BalanceEvent("a1", "USDT", 100.0, None, 1))
     before = book_state(engine)
+    held = [BalanceEvent("a9", "USDT", 1, None, 1), BalanceEvent("a1", "USDT", 5.0, None, 2)]
+    with pytest.raises(LoadError, match="account 'a1' is already held"):
+        engine.load_accounts(EventBatch.from_events(held))
+    assert book_state(engine) == before  # refused before anything changed
     symbol = next(iter(engine.symbols))
     position = PositionEvent("a3", symbol, 1.0, 100.0, "cross", None, "both", None, 3)
     closed = PositionEvent("a3", symbol, 0.0, 100.0, "isolated", None, "both", None, 4)
-    refused = [
-        ([BalanceEvent("a1", "USDT", 5.0, None, 2)], "'a1' is already held"),
+    twice: list[tuple[list[Event], str]] = [
         ([BalanceEvent("a2", "USDT", 5.0, None, 2)] * 2, "balance a2/USDT given twice"),
         ([position, closed], f"position a3/{symbol}/both given twice"),
     ]
-    for events, message in refused:
+    for events, message in twice:
         with pytest.raises(LoadError, match=message):
-            engine.load_accounts(
-                EventBatch.from_events([BalanceEvent("a9", "USDT", 1, None, 1), *events])
-            )
-        assert book_state(engine) == before
+            Engine(instruments()).load_accounts(EventBatch.from_events(events))
