@@ -18,6 +18,7 @@ from typing import Any
 
 from risk.batch import EventBatch
 from risk.engine.bulk import BulkPath
+from risk.engine.extraction import Extraction
 from risk.engine.handover import Handover
 from risk.engine.loading import Loading
 from risk.engine.marks import MarkPath
@@ -41,7 +42,7 @@ from risk.retention import Retention
 from risk.sharding import Sharding
 
 
-class Engine(MarkPath, Handover, Loading, Queries, BulkPath):
+class Engine(MarkPath, Handover, Loading, Extraction, Queries, BulkPath):
     """Margin state of every account and the transitions between risk levels."""
 
     def __init__(
