@@ -53,10 +53,10 @@ class Extraction(EngineState):
     def _shard_margin_accounts(self, shard: int) -> NDArray[np.bool_]:
         """Per margin account slot: held, and its account in `shard`."""
         accounts = int32_view(self.margin.account)
-        held = accounts != NO_POSITION
-        if self.sharding.count == 1:
-            return held
-        return held & (int32_view(self.account_shards)[np.maximum(accounts, 0)] == shard)
+        held: NDArray[np.bool_] = accounts != NO_POSITION
+        if self.sharding.count > 1:
+            held &= int32_view(self.account_shards)[np.maximum(accounts, 0)] == shard
+        return held
 
     def _balance_rows(self, batch: EventBatch, mine: NDArray[np.bool_]) -> None:
         margin = self.margin

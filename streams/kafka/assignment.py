@@ -124,7 +124,6 @@ class Assignment:
                     sources[partition],
                     checkpoints[partition],
                     count=count,
-                    entries=entries[partition],
                 )
             )
         for holding in holdings:

@@ -4,8 +4,8 @@ A worker applies every mark once, to one engine whose shards are its partitions
 (`streams.kafka.holding`). A partition it is assigned is first restored from its changelog into an
 engine of its own (`streams.kafka.task.PartitionTask`), at the broadcast position of its
 checkpoint. That task catches up until it stands at the served engine's broadcast position,
-then its accounts move into the served engine (`risk.checkpoint.admit`, from the partition's
-changelog state) and the task ends. The first partition needs no move: its engine becomes the
+then its accounts move into the served engine (`risk.checkpoint.admit` of the rows read out
+of the task's book, `Engine.account_rows`) and the task ends. The first partition needs no move: its engine becomes the
 served one. Both hold the same broadcasts at the move, and shards keep each partition's
 clock, so the partition goes on exactly as in an engine of its own (docs/STREAMS.md).
 """
@@ -83,7 +83,6 @@ class Holdings:
         checkpoint: Checkpoint,
         *,
         count: int,
-        entries: dict[bytes, bytes],
     ) -> PartitionTask:
         """Restore `partition` from its checkpoint into an engine of its own, to catch up."""
         task = PartitionTask(
@@ -92,7 +91,6 @@ class Holdings:
             sources,
             checkpoint,
             sharding=account_sharding(count),
-            entries=entries,
         )
         task.engine.watch_epochs(lambda _: None)  # the epoch clock runs as in a served engine
         self.joining[partition] = task
@@ -173,7 +171,6 @@ class Holdings:
         for partition, task in list(self.joining.items()):
             served = self.served
             if served is None:
-                task.entries = None
                 self.served = task
                 self.watch(task)
             elif all(
@@ -189,9 +186,10 @@ class Holdings:
 
     @staticmethod
     def _admit(served: Holding, task: PartitionTask) -> None:
-        partition = task.partition
-        assert task.entries is not None
-        state = Checkpoint.from_entries(task.entries)
-        replay_time = int(state.cursor.get("replay_time", 0))
-        admit(served.engine, partition, (), state.levels, replay_time, accounts=state.accounts)
+        """The task's accounts read out of its engine into the served one, with its levels
+        and replay time (`risk.engine.extraction`): the partition's checkpoint as it stands."""
+        partition, engine = task.partition, task.engine
+        levels, replay_time = engine.shard_levels(partition), engine.replay_times[partition]
+        rows = engine.account_rows(partition)
+        admit(served.engine, partition, (), levels, replay_time, accounts=rows)
         served.add_partition(partition, task.sources[partition], written=False)

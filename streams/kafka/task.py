@@ -2,8 +2,8 @@
 
 The demo runs its book as such a task. A worker restores every partition it is assigned as
 one, lets it catch up to the worker's broadcast position, then moves its accounts into the
-worker's holding (`streams.kafka.holding`, docs/STREAMS.md): the task keeps the partition's
-changelog state up to date while it catches up, for that move.
+worker's holding (`streams.kafka.holding`, docs/STREAMS.md), read out of the task's book
+(`risk.engine.extraction`).
 """
 
 from __future__ import annotations
@@ -93,7 +93,6 @@ class PartitionTask(Holding):
         checkpoint: Checkpoint,
         *,
         sharding: Sharding | None = None,
-        entries: dict[bytes, bytes] | None = None,
     ) -> None:
         engine = config.engine(sharding)
         restore(
@@ -107,7 +106,6 @@ class PartitionTask(Holding):
         super().__init__(engine, broadcast_cursors(checkpoint))
         self.partition = partition
         self.add_partition(partition, sources)
-        self.entries = entries  # the changelog's latest values, kept up to date (None: not)
 
     def apply(self, record: Record, event_type: str, *, broadcast: bool) -> None:
         """Decode and apply one record (`apply_records` of one)."""
@@ -117,17 +115,6 @@ class PartitionTask(Holding):
         """The round's output (`drain_outputs` of the one partition)."""
         ((_, output),) = self.drain_outputs()
         return output
-
-    def drain_outputs(self) -> list[tuple[int, Output]]:
-        drained = super().drain_outputs()
-        if self.entries is not None:
-            for _, output in drained:
-                for key, value in output.changelog.items():
-                    if value is None:
-                        self.entries.pop(key, None)
-                    else:
-                        self.entries[key] = value
-        return drained
 
 
 def broadcast_cursors(checkpoint: Checkpoint) -> dict[tuple[str, int], int]:

@@ -90,14 +90,12 @@ def checkpoint_elsewhere(
     """Another worker ran partition MOVED over the records stamped before `before`: its
     committed changelog state."""
     own, broadcast = records
-    entries: dict[bytes, bytes] = {}
     task = PartitionTask(
         MOVED,
         config,
         sources_from(own[MOVED], {}, before),
         Checkpoint(),
         sharding=account_sharding(PARTITIONS),
-        entries=entries,
     )
     log = BroadcastLog()
     for key, held in broadcast.items():
@@ -110,7 +108,7 @@ def checkpoint_elsewhere(
         pass
     ((_, output),) = task.drain_outputs()
     written[MOVED] += [transition_value(t).decode() for t in output.transitions]
-    return entries
+    return {key: value for key, value in output.changelog.items() if value is not None}
 
 
 @pytest.mark.parametrize(("seed", "served_ahead"), [(5, True), (6, False), (7, True)])
@@ -130,7 +128,7 @@ def test_a_partition_joining_from_another_workers_checkpoint_writes_its_own_repl
     for partition in range(PARTITIONS):
         if partition != MOVED:
             holdings.start(partition, sources_from(own[partition], {}, len(raw)), Checkpoint(),
-                           count=PARTITIONS, entries={})  # fmt: skip
+                           count=PARTITIONS)  # fmt: skip
     log = BroadcastLog()
     for key, held in broadcast.items():
         log.extend(key, held)
@@ -143,7 +141,7 @@ def test_a_partition_joining_from_another_workers_checkpoint_writes_its_own_repl
     checkpoint = Checkpoint.from_entries(entries)
     offsets = checkpoint.cursor["inputs"]
     holdings.start(MOVED, sources_from(own[MOVED], offsets, len(raw)), checkpoint,
-                   count=PARTITIONS, entries=dict(entries))  # fmt: skip
+                   count=PARTITIONS)  # fmt: skip
     position = sum(served.broadcast_cursors.values())
     assert (position > sum(checkpoint.cursor["broadcast"].values())) == served_ahead
     holdings.joining[MOVED].broadcast_cursors.update(
@@ -203,7 +201,7 @@ def test_an_account_event_on_another_partition_is_dead_lettered() -> None:
     between partitions: such a record is rejected with its reason, and the round goes on."""
     config = parse_config(config_text([]), "test")
     holdings = Holdings(config, lambda _: None)
-    holdings.start(0, {}, Checkpoint(), count=PARTITIONS, entries={})
+    holdings.start(0, {}, Checkpoint(), count=PARTITIONS)
     holdings.join_ready([])
     served = holdings.served
     assert served is not None
@@ -252,7 +250,7 @@ def test_a_task_ahead_of_the_served_position_takes_nothing_past_its_own_next_bro
     source.extend(own)
     checkpoint = Checkpoint(cursor={"broadcast": {f"{fund}:0": 1}})
     holdings = Holdings(config, lambda _: None)
-    task = holdings.start(0, {"balance": source}, checkpoint, count=PARTITIONS, entries={})
+    task = holdings.start(0, {"balance": source}, checkpoint, count=PARTITIONS)
     horizons = {(fund, 0): ALL_FETCHED, (balances, 0): ALL_FETCHED}
     applied = task.run(log, {(fund, 0): "fund"}, horizons, 100, limit={(fund, 0): 0})
     # its next broadcast is offset 1 (ts 200): the balance at 150 comes before it, the one at
@@ -297,7 +295,7 @@ def test_partitions_moving_between_two_workers_write_each_partitions_replay(
         checkpoint = Checkpoint.from_entries(committed.entries[partition])
         sources = sources_from(own[partition], checkpoint.cursor.get("inputs", {}), len(raw))
         task = worker.start(partition, sources, checkpoint, count=PARTITIONS,
-                            entries=dict(committed.entries[partition]))  # fmt: skip
+                            )  # fmt: skip
         for key in log.records:
             task.broadcast_cursors.setdefault(key, 0)
 
