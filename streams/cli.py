@@ -30,10 +30,10 @@ from typing import Any, NoReturn, TextIO
 from risk.engine import Engine
 from risk.fund.report import fund_sections
 from streams.config import ConfigError, load_config
+from streams.kafka.checkpoints import CheckpointError
 from streams.kafka.client import BrokerError
 from streams.kafka.publish import publish_file
 from streams.kafka.runner import run_worker, tail
-from streams.kafka.task import CheckpointError
 from streams.kernels import prepare_kernels
 from streams.pipes import silence_stdout
 from streams.progress import Progress

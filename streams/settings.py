@@ -24,7 +24,8 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Topics:
-    """Topic names (SPEC §3, §7, §8, §9); `changelog` is the workers' compacted state topic.
+    """Topic names (SPEC §3, §7, §8, §9); `changelog` is the workers' compacted state topic,
+    `snapshots` their compacted binary snapshots of it (docs/STREAMS.md, "Snapshots").
 
     SPEC §8 publishes the fund projections on `riskmon.fund`, so the `fund` input events
     (balances of the insurance funds) have their own topic, `riskmon.fund.balances`.
@@ -40,6 +41,7 @@ class Topics:
     liquidations: str = "riskmon.liquidations"
     dlq: str = "riskmon.dlq"
     changelog: str = "riskmon.changelog"
+    snapshots: str = "riskmon.snapshots"
 
     def by_type(self) -> dict[str, str]:
         """Input topic of each event type."""
@@ -82,6 +84,7 @@ class Settings:
     max_batch_events: int = 5000
     round_ms: int = 50
     order_grace_ms: int = 50
+    snapshot_records: int = 200_000
     grafana_token: str | None = field(default=None, repr=False)
     topics: Topics = field(default_factory=Topics)
     security: Security = field(default_factory=Security)
@@ -137,6 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_batch_events=reader.integer("MAX_BATCH_EVENTS", 5000, minimum=1),
         round_ms=reader.integer("ROUND_MS", 50, minimum=1),
         order_grace_ms=reader.integer("ORDER_GRACE_MS", 50, minimum=0),
+        snapshot_records=reader.integer("SNAPSHOT_RECORDS", 200_000, minimum=0),
         grafana_token=reader.optional("GRAFANA_TOKEN"),
         topics=topics,
         security=security,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from risk.book import NO_POSITION
+from risk.book import NO_POSITION, int8_view, int64_view
 from risk.engine.positions import PositionPath
 from risk.engine.queries import Queries
 from risk.levels import LEVEL_NAMES
@@ -30,9 +30,15 @@ class Handover(PositionPath, Queries):
 
     def shard_levels(self, shard: int) -> dict[str, tuple[str, int]]:
         """Margin account id -> (level, transitions so far) of the shard's margin accounts
-        and of its forgotten ones with a carried count: what a checkpoint stores."""
+        that have left `safe` or changed level before, and of its forgotten ones with a
+        carried count: what a checkpoint stores (a restore takes an account it does not name
+        as `safe` with no transitions)."""
         margin, levels = self.margin, {}
-        for index in self.shard_accounts(shard):
+        accounts = np.asarray(self.shard_accounts(shard), dtype=np.int64)
+        moved = (int8_view(margin.level)[accounts] != 0) | (
+            int64_view(margin.transitions)[accounts] != 0
+        )
+        for index in accounts[moved].tolist():
             levels[self.margin_account_id(index)] = (
                 LEVEL_NAMES[margin.level[index]],
                 margin.transitions[index],

@@ -24,9 +24,10 @@ from risk.levels import Level
 from streams.config import EngineConfig
 from streams.demo.scenarios import Scenario
 from streams.demo.simulator import MarketSimulator
+from streams.kafka.checkpoints import Checkpoint
 from streams.kafka.inputs import MemoryRecord
 from streams.kafka.outputs import Tally
-from streams.kafka.task import Checkpoint, PartitionTask
+from streams.kafka.task import PartitionTask
 from streams.observability.metrics import register_metrics, register_runtime
 
 RECENT_TRANSITIONS: Final = 200

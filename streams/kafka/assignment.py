@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
+from typing import cast
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from streams.kafka.checkpoints import Checkpoint, broadcast_cursors
 from streams.kafka.client import BrokerError
 from streams.kafka.holding import Holding
 from streams.kafka.holdings import Holdings
@@ -22,7 +25,7 @@ from streams.kafka.inputs import BroadcastLog, OwnSource
 from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, read_latest, retriable
 from streams.kafka.projections import FundDesk
 from streams.kafka.routing import Directory
-from streams.kafka.task import Checkpoint, broadcast_cursors
+from streams.kafka.snapshots import SnapshotError, SnapshotWriter, checkpoint_of, decode_snapshot
 from streams.settings import Settings
 
 log = logging.getLogger("riskmon.worker")
@@ -46,6 +49,7 @@ class Assignment:
     horizons: dict[tuple[str, int], int | None]
     sought: dict[tuple[str, int], int]  # the offset each input was last sought to
     restores: int
+    snapshots: SnapshotWriter
 
     def partition_count(self) -> int:
         """Partitions of the account topics (blocking: a metadata request)."""
@@ -95,16 +99,12 @@ class Assignment:
         if not partitions:
             return
         await asyncio.to_thread(self._wait_stable, partitions)
-        entries = await asyncio.to_thread(
-            read_latest, self.settings, self.settings.topics.changelog, partitions
-        )
+        started = time.perf_counter()
+        checkpoints = await asyncio.to_thread(self._read_checkpoints, partitions)
         broadcast_start = await asyncio.to_thread(
             _beginnings, self.broadcast, list(self.broadcast_types)
         )
         count = await asyncio.to_thread(self.partition_count)
-        checkpoints = {
-            partition: Checkpoint.from_entries(entries[partition]) for partition in partitions
-        }
         sources = {
             partition: await self._own_sources(partition, checkpoints[partition])
             for partition in partitions
@@ -130,9 +130,38 @@ class Assignment:
             for key, offset in broadcast_start.items():
                 holding.broadcast_cursors.setdefault(key, offset)
         self.restores += len(checkpoints)
-        log.info("partitions %s restored: %d entries", sorted(checkpoints),
-                 sum(len(entries[partition]) for partition in checkpoints))  # fmt: skip
+        log.info("partitions %s restored in %.1f s: %d changelog entries read after %d snapshots",
+                 sorted(checkpoints), time.perf_counter() - started,
+                 sum(checkpoint.since_snapshot for checkpoint in checkpoints.values()),
+                 sum(checkpoint.from_snapshot for checkpoint in checkpoints.values()))  # fmt: skip
         self._rewind_broadcast()
+
+    def _read_checkpoints(self, partitions: list[int]) -> dict[int, Checkpoint]:
+        """Each partition's checkpoint: its latest snapshot and the changelog from the offset
+        it records on, or the whole changelog without a usable snapshot. Blocking."""
+        topics, snapshots = self.settings.topics, {}
+        for partition, entries in read_latest(self.settings, topics.snapshots, partitions).items():
+            try:
+                found = decode_snapshot(cast(dict[bytes, bytes], entries))  # read whole: no None
+            except SnapshotError as error:
+                log.warning("partition %d: its snapshot is not used (%s); reading its whole "
+                            "changelog", partition, error)  # fmt: skip
+                continue
+            if found is not None:
+                snapshots[partition] = found
+        starts = {partition: found[1] for partition, found in snapshots.items()}
+        changelog = read_latest(self.settings, topics.changelog, partitions, starts)
+        checkpoints = {}
+        for partition, entries in changelog.items():
+            if partition in snapshots:
+                state, _, self.snapshots.chunks[partition] = snapshots[partition]
+                checkpoint = checkpoint_of(state, entries)
+                checkpoint.from_snapshot = True
+            else:
+                checkpoint = Checkpoint.from_entries(cast(dict[bytes, bytes], entries))
+            checkpoint.since_snapshot = len(entries)
+            checkpoints[partition] = checkpoint
+        return checkpoints
 
     def _wait_stable(self, partitions: list[int]) -> None:
         """Wait until no transaction of a previous owner holds offsets of these partitions.

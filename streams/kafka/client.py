@@ -134,13 +134,16 @@ async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]
 def topic_plan(settings: Settings) -> list[NewTopic]:
     """Every topic riskmon reads or writes, with the partitions and configs it expects.
 
-    Accounts' topics and the changelog share the partition count: task p of a worker owns
-    partition p of positions, balances and the changelog.
+    Accounts' topics, the changelog and the snapshots share the partition count: task p of a
+    worker owns partition p of positions, balances, the changelog and the snapshots.
     """
     topics, count, replicas = settings.topics, settings.partitions, settings.replication_factor
     by_type = topics.by_type()
     plan = [NewTopic(by_type[kind], count, replicas) for kind in ACCOUNT_TYPES]
-    plan += [NewTopic(topics.changelog, count, replicas, topic_configs=COMPACTED)]
+    plan += [
+        NewTopic(name, count, replicas, topic_configs=COMPACTED)
+        for name in (topics.changelog, topics.snapshots)
+    ]
     plan += [NewTopic(by_type[kind], 1, replicas) for kind in BROADCAST_TYPES]
     plan += [NewTopic(name, count, replicas) for name in (topics.liquidations, topics.dlq)]
     plan += [NewTopic(topics.projections, 1, replicas, topic_configs=COMPACTED)]
@@ -160,7 +163,8 @@ async def ensure_topics(settings: Settings) -> None:
 
 
 async def check_copartitioned(settings: Settings, admin: AIOKafkaAdminClient) -> None:
-    names = [settings.topics.positions, settings.topics.balances, settings.topics.changelog]
+    topics = settings.topics
+    names = [topics.positions, topics.balances, topics.changelog, topics.snapshots]
     for _ in range(20):  # a topic another worker created a moment ago may show no partitions
         described = await translated(settings, admin.describe_topics(names))
         counts = {item["topic"]: len(item["partitions"]) for item in described}

@@ -29,6 +29,7 @@ from risk.engine import ACCEPTED, REJECTED, Engine
 from risk.engine.bulk import STATUSES
 from risk.events import NOT_AN_OBJECT, BalanceEvent, PositionEvent, Rejection
 from streams.columns import add_line
+from streams.kafka.checkpoints import PartitionState
 from streams.kafka.inputs import BroadcastLog, OwnSource, Record, Slot, capped, merge_order
 from streams.kafka.outputs import CURSOR_KEY, LEVEL, DeadLetter, Output, encode_key
 
@@ -53,17 +54,26 @@ class Holding:
         # the round's broadcast records and state entries, every partition's at the drain
         self.broadcast_events = 0
         self.broadcast_changelog: dict[bytes, bytes] = {}
+        self.broadcast_state: dict[bytes, bytes] = {}  # every broadcast's latest entry
+        self.since_snapshot: dict[int, int] = {}  # changelog entries a partition has written
 
     @property
     def partitions(self) -> list[int]:
         return sorted(self.sources)
 
     def add_partition(
-        self, partition: int, sources: dict[str, OwnSource], *, written: bool = True
+        self,
+        partition: int,
+        sources: dict[str, OwnSource],
+        *,
+        written: bool = True,
+        since_snapshot: int = 0,
     ) -> None:
         """Hold `partition` (its accounts already in the engine); `written`: the changelog
-        holds the engine's projection state as it is (else it is written in full)."""
+        holds the engine's projection state as it is (else it is written in full);
+        `since_snapshot`: the changelog entries after its latest snapshot."""
         self.sources[partition] = sources
+        self.since_snapshot[partition] = since_snapshot
         self.outputs[partition] = Output()
         self.projection_written[partition] = written_versions(self.engine) if written else {}
 
@@ -71,6 +81,7 @@ class Holding:
         self.sources.pop(partition, None)
         self.outputs.pop(partition, None)
         self.projection_written.pop(partition, None)
+        self.since_snapshot.pop(partition, None)
 
     def shard(self, partition: int) -> int:
         """The engine's shard of `partition` (0 for an engine of one shard)."""
@@ -230,6 +241,7 @@ class Holding:
         drained = []
         broadcast_events, broadcast_changelog = self.broadcast_events, self.broadcast_changelog
         self.broadcast_events, self.broadcast_changelog = 0, {}
+        self.broadcast_state.update(broadcast_changelog)
         for partition, output in list(self.outputs.items()):
             self.outputs[partition] = Output()
             output.events += broadcast_events
@@ -239,5 +251,16 @@ class Holding:
                 for key, value in projection_entries(self.engine, written).items():
                     output.changelog[encode_key(key)] = orjson.dumps(value)
                 output.changelog[CURSOR_KEY] = orjson.dumps(self.cursor_document(partition))
+            self.since_snapshot[partition] += len(output.changelog)
             drained.append((partition, output))
         return drained
+
+    def partition_state(self, partition: int) -> PartitionState:
+        """The partition's checkpoint as it stands after the last drained round, for its
+        snapshot (`streams.kafka.snapshots`)."""
+        engine, shard = self.engine, self.shard(partition)
+        entries = dict(self.broadcast_state)
+        for key, value in projection_entries(engine, {}).items():
+            entries[encode_key(key)] = orjson.dumps(value)
+        entries[CURSOR_KEY] = orjson.dumps(self.cursor_document(partition))
+        return PartitionState(engine.account_rows(shard), engine.shard_levels(shard), entries)

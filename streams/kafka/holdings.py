@@ -5,9 +5,10 @@ A worker applies every mark once, to one engine whose shards are its partitions
 engine of its own (`streams.kafka.task.PartitionTask`), at the broadcast position of its
 checkpoint. That task catches up until it stands at the served engine's broadcast position,
 then its accounts move into the served engine (`risk.checkpoint.admit` of the rows read out
-of the task's book, `Engine.account_rows`) and the task ends. The first partition needs no move: its engine becomes the
-served one. Both hold the same broadcasts at the move, and shards keep each partition's
-clock, so the partition goes on exactly as in an engine of its own (docs/STREAMS.md).
+of the task's book, `Engine.account_rows`) and the task ends. The first partition needs no
+move: its engine becomes the served one. Both hold the same broadcasts at the move, and
+shards keep each partition's clock, so the partition goes on exactly as in an engine of its
+own (docs/STREAMS.md).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from risk.checkpoint import admit, restore, restore_projection
 from risk.engine import Engine
 from risk.sharding import Sharding
 from streams.config import EngineConfig
+from streams.kafka.checkpoints import Checkpoint, broadcast_cursors
 from streams.kafka.holding import BroadcastKey, Holding
 from streams.kafka.inputs import BroadcastLog, OwnSource
 from streams.kafka.outputs import Output
 from streams.kafka.partitioning import partition_of
-from streams.kafka.task import Checkpoint, PartitionTask, broadcast_cursors
+from streams.kafka.task import PartitionTask
 
 
 def account_sharding(partitions: int) -> Sharding:
@@ -116,8 +118,9 @@ class Holdings:
         first = parts[0][2]
         restore_projection(engine, first.projection)
         served = Holding(engine, broadcast_cursors(first))
-        for partition, sources, _ in parts:
-            served.add_partition(partition, sources)
+        served.broadcast_state = dict(first.broadcasts)
+        for partition, sources, checkpoint in parts:
+            served.add_partition(partition, sources, since_snapshot=checkpoint.since_snapshot)
         self.served = served
         self.watch(served)
         return served
@@ -192,4 +195,7 @@ class Holdings:
         levels, replay_time = engine.shard_levels(partition), engine.replay_times[partition]
         rows = engine.account_rows(partition)
         admit(served.engine, partition, (), levels, replay_time, accounts=rows)
-        served.add_partition(partition, task.sources[partition], written=False)
+        since = task.since_snapshot[partition]
+        served.add_partition(
+            partition, task.sources[partition], written=False, since_snapshot=since
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 from confluent_kafka import (
@@ -141,12 +141,20 @@ def as_record(message: Message) -> MemoryRecord:
 
 
 def read_latest(
-    settings: Settings, topic: str, partitions: Iterable[int]
-) -> dict[int, dict[bytes, bytes]]:
-    """The latest committed value of every key of `topic`'s `partitions` (None deletes a key),
-    up to each partition's high watermark when the reading began: read committed, a position
-    passes a transaction still open there only once it ends. Blocking."""
-    latest: dict[int, dict[bytes, bytes]] = {partition: {} for partition in partitions}
+    settings: Settings,
+    topic: str,
+    partitions: Iterable[int],
+    starts: Mapping[int, int] | None = None,
+) -> dict[int, dict[bytes, bytes | None]]:
+    """The latest committed value of every key of `topic`'s `partitions`, up to each
+    partition's high watermark when the reading began: read committed, a position passes a
+    transaction still open there only once it ends. Blocking.
+
+    A partition is read from its beginning, where a deleted key (a None value) is left out,
+    or from `starts[partition]` on, where it stays as None: it deletes what came before.
+    """
+    starts = starts or {}
+    latest: dict[int, dict[bytes, bytes | None]] = {partition: {} for partition in partitions}
     consumer = Consumer(
         options(
             settings,
@@ -159,14 +167,15 @@ def read_latest(
         for partition in latest:
             tp = TopicPartition(topic, partition)
             low, high = consumer.get_watermark_offsets(tp, timeout=REQUEST_TIMEOUT_SECONDS)
-            if high > low:
+            if high > max(low, starts.get(partition, low)):
                 ends[partition] = high
-        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in ends])
+        consumer.assign([TopicPartition(topic, p, starts.get(p, OFFSET_BEGINNING)) for p in ends])
         while ends:
             for message in consumer.consume(READ_BATCH, READ_POLL_SECONDS):
                 if message.error() is not None:
                     raise KafkaException(message.error())
-                _keep(latest[message.partition() or 0], message)
+                partition = message.partition() or 0
+                _keep(latest[partition], message, deletions=partition in starts)
             positions = consumer.position([TopicPartition(topic, partition) for partition in ends])
             for tp in positions:
                 if tp.offset >= ends[tp.partition]:
@@ -178,11 +187,11 @@ def read_latest(
     return latest
 
 
-def _keep(entries: dict[bytes, bytes], message: Message) -> None:
+def _keep(entries: dict[bytes, bytes | None], message: Message, *, deletions: bool) -> None:
     key, value = message.key(), message.value()
     if key is None:
         return
-    if value is None:
+    if value is None and not deletions:
         entries.pop(key, None)
     else:
         entries[key] = value

@@ -40,6 +40,7 @@ from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, blocking, translat
 from streams.kafka.outputs import Output, Tally, produce_outputs
 from streams.kafka.projections import FundDesk
 from streams.kafka.routing import Directory
+from streams.kafka.snapshots import SnapshotWriter
 from streams.observability.metrics import register_metrics, register_runtime
 from streams.settings import Settings
 
@@ -83,6 +84,7 @@ class Worker(Assignment, Tally):
         self.broadcast = broadcast_consumer(settings)
         self.group = group_consumer(settings)
         self.fences = Fences(settings.worker_id)
+        self.snapshots = SnapshotWriter(settings.snapshot_records)
         self.committing: asyncio.Task[None] | None = None
         self.committing_outputs: list[tuple[int, dict[str, OwnSource], Output]] = []
         self.registry = CollectorRegistry(auto_describe=True)  # reads the fields above
@@ -264,12 +266,16 @@ class Worker(Assignment, Tally):
         if not await self._settle():
             return  # every partition restores from its changelog, this round's work with it
         outputs = self.holdings.drain_outputs()
-        producer = self.producer
+        producer, topics = self.producer, self.settings.topics
         try:
+            snapshots = self.snapshots.due(self.holdings.served, self._changelog_end)
             producer.begin_transaction()
-            offsets = produce_outputs(producer, self.settings.topics, outputs)
+            offsets = produce_outputs(producer, topics, outputs)
+            for partition, records in snapshots:
+                for key, value in records:
+                    producer.produce(topics.snapshots, key=key, value=value, partition=partition)
             for key, value in self.fund.take_outbox():  # lost with an aborted transaction
-                producer.produce(self.settings.topics.projections, key=key, value=value)
+                producer.produce(topics.projections, key=key, value=value)
         except (KafkaException, BufferError) as error:
             await self._failed(error)
             return
@@ -278,6 +284,11 @@ class Worker(Assignment, Tally):
         if self.holdings.joining:  # their outputs are in the transaction; a failure resets all
             for partition in self.holdings.join_ready(list(self.broadcast_types)):
                 log.info("partition %d caught up and joined the served engine", partition)
+
+    def _changelog_end(self, partition: int) -> int:
+        """The changelog's high watermark of `partition` (blocking: one request)."""
+        tp = TopicPartition(self.settings.topics.changelog, partition)
+        return int(self.group.get_watermark_offsets(tp, REQUEST_TIMEOUT_SECONDS, False)[1])
 
     async def _commit(self, offsets: list[TopicPartition]) -> None:
         """Commit the open transaction with the round's input offsets and the group's

@@ -22,9 +22,10 @@ from risk.fund.share import EpochShare
 from streams.config import parse_config
 from streams.http.fund_wire import pack
 from streams.http.web import build_app
+from streams.kafka.checkpoints import Checkpoint
 from streams.kafka.inputs import MemoryRecord as Record
 from streams.kafka.projections import NotReadyError, SkipEpochError, aggregate
-from streams.kafka.task import Checkpoint, PartitionTask
+from streams.kafka.task import PartitionTask
 from tests.streamgen import config_text, generate_stream
 from tests.streams.test_fund_partitions import assert_close, book_scale, split
 from tests.streams.test_web import FakeWorker

@@ -15,12 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.config import EngineConfig, parse_config
+from streams.kafka.checkpoints import Checkpoint
 from streams.kafka.holdings import Holdings, account_sharding
 from streams.kafka.inputs import BroadcastLog, MemoryRecord, OwnSource
 from streams.kafka.outputs import transition_value
 from streams.kafka.partitioning import partition_of, partitioned_replay
 from streams.kafka.publish import route
-from streams.kafka.task import Checkpoint, PartitionTask
+from streams.kafka.task import PartitionTask
 from streams.settings import Settings
 from tests.streamgen import config_text, generate_stream
 

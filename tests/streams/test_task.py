@@ -9,9 +9,10 @@ import orjson
 
 from risk.fund.snapshot import Market, take_market
 from streams.config import load_config, parse_config
+from streams.kafka.checkpoints import Checkpoint
 from streams.kafka.inputs import MemoryRecord as Record
 from streams.kafka.outputs import CURSOR_KEY
-from streams.kafka.task import Checkpoint, PartitionTask
+from streams.kafka.task import PartitionTask
 from tests.streamgen import config_text, generate_stream
 from tests.streams.test_fund_live import typed
 

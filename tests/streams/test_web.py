@@ -22,9 +22,10 @@ from risk.levels import Level
 from streams.config import load_config
 from streams.http.accounts import owning_partition, worst_accounts
 from streams.http.web import build_app
+from streams.kafka.checkpoints import Checkpoint
 from streams.kafka.inputs import MemoryRecord as Record
 from streams.kafka.projections import FundDesk
-from streams.kafka.task import Checkpoint, PartitionTask
+from streams.kafka.task import PartitionTask
 from streams.observability.metrics import register_metrics
 
 PARTITIONS = 2
