@@ -128,6 +128,12 @@ async def blocking(call: Callable[..., T], *arguments: Any, timeout: float) -> T
     return await asyncio.wait_for(done, timeout)
 
 
+def high_watermark(consumer: Consumer, topic: str, partition: int) -> int:
+    """The high watermark of a partition, asked of its leader now (blocking)."""
+    tp = TopicPartition(topic, partition)
+    return int(consumer.get_watermark_offsets(tp, REQUEST_TIMEOUT_SECONDS, False)[1])
+
+
 def as_record(message: Message) -> MemoryRecord:
     """A fetched message as the worker's `Record` (topic, partition, offset, timestamp, ...)."""
     return MemoryRecord(

@@ -156,7 +156,9 @@ def _state(body: bytes) -> PartitionState:
             identities, arrays["level"].tolist(), arrays["level_count"].tolist(), strict=True
         )
     }
-    entries = {key.encode(): value.encode() for key, value in orjson.loads(arrays["entries"].tobytes())}
+    entries = {
+        key.encode(): value.encode() for key, value in orjson.loads(arrays["entries"].tobytes())
+    }
     return PartitionState(accounts, levels, entries)
 
 
@@ -241,13 +243,19 @@ class SnapshotWriter:
         self.every = every
         self.chunks: dict[int, int] = {}  # chunks of each partition's latest snapshot
 
+    def waiting(self, served: Holding | None) -> bool:
+        """Is a served partition's snapshot due (then a round publishes even when idle)?"""
+        if served is None or not self.every:
+            return False
+        return any(since >= self.every for since in served.since_snapshot.values())
+
     def due(
         self, served: Holding | None, watermark: Callable[[int], int]
     ) -> list[tuple[int, Records]]:
         """(partition, records) of every snapshot due after the round just drained;
         `watermark(p)`: the changelog's high watermark of p now, before the round's entries
         are written (blocking: one request a snapshot)."""
-        if served is None or not self.every:
+        if served is None or not self.waiting(served):
             return []
         written = []
         for partition, since in served.since_snapshot.items():

@@ -36,7 +36,7 @@ from streams.kafka.clients import (
 from streams.kafka.holding import Holding
 from streams.kafka.holdings import Holdings
 from streams.kafka.inputs import BroadcastLog, OwnSource
-from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, blocking, translate
+from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, blocking, high_watermark, translate
 from streams.kafka.outputs import Output, Tally, produce_outputs
 from streams.kafka.projections import FundDesk
 from streams.kafka.routing import Directory
@@ -177,7 +177,7 @@ class Worker(Assignment, Tally):
                 fetched += self._fetch()
                 chunk = self._process()
                 applied += chunk
-            if applied or self.fund.outbox:
+            if applied or self.fund.outbox or self.snapshots.waiting(self.holdings.served):
                 await self._publish()
             elif self.committing is not None and self.committing.done():
                 await self._settle()
@@ -286,9 +286,7 @@ class Worker(Assignment, Tally):
                 log.info("partition %d caught up and joined the served engine", partition)
 
     def _changelog_end(self, partition: int) -> int:
-        """The changelog's high watermark of `partition` (blocking: one request)."""
-        tp = TopicPartition(self.settings.topics.changelog, partition)
-        return int(self.group.get_watermark_offsets(tp, REQUEST_TIMEOUT_SECONDS, False)[1])
+        return high_watermark(self.group, self.settings.topics.changelog, partition)
 
     async def _commit(self, offsets: list[TopicPartition]) -> None:
         """Commit the open transaction with the round's input offsets and the group's

@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from streams.kafka.client import ensure_topics
 from streams.kafka.partitioning import partition_of
 from streams.kafka.publish import Clock, route
+from streams.settings import Settings
 from tests.bench.generate import write_stream
 from tests.bench.kafka_report import END, START, section
 from tests.bench.kafka_tools import (
@@ -50,6 +51,7 @@ from tests.integration.kafka import Broker, Stack, WorkerProcess, wait_for
 COMMAND: Final = ".venv/bin/python -m tests.bench.kafka_bench --write BENCHMARKS.md"
 PARTITIONS = 12  # --partitions
 EXTRA: dict[str, str] = {}  # worker settings from the command line
+SNAPSHOTS: Final = Settings().snapshot_records  # the default: the bench runs as deployed
 
 
 def serving(worker: WorkerProcess) -> bool:
@@ -69,7 +71,7 @@ def throughput(
     """`workers` worker processes started together over a published backlog on `partitions`
     partitions: the time from the first assignment to the group's offsets at the end, and
     each process's CPU in that time; with `floors`, the floors on the same messages first."""
-    stack = Stack(broker, f"throughput-{partitions}-{workers}", partitions, extra=dict(EXTRA))
+    stack = Stack(broker, f"throughput-{partitions}-{workers}", partitions, dict(EXTRA), SNAPSHOTS)
     asyncio.run(publish_bulk(stack, lines))
     dead = sum(1 for line in lines if route(line, settings_of(stack)).topic == stack.topic("dlq"))
     on_inputs = len(lines) - dead
@@ -165,7 +167,7 @@ def latency(broker: Broker, work: Path, events: int, accounts: int, rate: int) -
     path = work / "latency.jsonl"
     write_stream(path, events=events, accounts=accounts, seed=11)
     lines = [line for line in path.read_bytes().splitlines() if line.strip()]
-    stack = Stack(broker, f"latency-{rate}", PARTITIONS, extra=dict(EXTRA))
+    stack = Stack(broker, f"latency-{rate}", PARTITIONS, dict(EXTRA), SNAPSHOTS)
     asyncio.run(ensure_topics(settings_of(stack)))
     worker = WorkerProcess(stack, "bench", work).start()
     sent: dict[tuple[str, int], float] = {}
@@ -267,8 +269,24 @@ def restored(worker: WorkerProcess) -> bool:
 
 
 def recovery(broker: Broker, work: Path, positions: int) -> dict[str, Any]:
-    stack = Stack(broker, "recovery", PARTITIONS)
+    """(3) and (4): a restore from the whole changelog, which then writes the snapshots, and
+    a restore from those."""
+    stack = Stack(broker, "recovery", PARTITIONS, {}, SNAPSHOTS)
     written = asyncio.run(write_changelog(stack, positions))
+    full_seconds, _ = timed_restore(stack, work, snapshot=True)
+    seconds, rss = timed_restore(stack, work, snapshot=False)
+    return {
+        "positions": positions,
+        "records": written,
+        "full_seconds": full_seconds,
+        "seconds": seconds,
+        "rss": rss,
+    }
+
+
+def timed_restore(stack: Stack, work: Path, *, snapshot: bool) -> tuple[float, int]:
+    """Seconds from process start to every partition restored, and the RSS then; with
+    `snapshot`, the worker runs on until its first transaction (the snapshots) commits."""
     worker = WorkerProcess(stack, "bench", work)
     started = time.perf_counter()
     worker.start()
@@ -280,9 +298,12 @@ def recovery(broker: Broker, work: Path, positions: int) -> dict[str, Any]:
         assert len(body["positions"]) == 2, body
         assert worker.process is not None
         rss = resident_bytes(worker.process.pid)
+        if snapshot:
+            committed = lambda: (worker.health() or {}).get("rounds", 0) >= 1  # noqa: E731
+            wait_for(committed, 600, "the snapshots", 0.2)
     finally:
         worker.stop()
-    return {"positions": positions, "records": written, "seconds": elapsed, "rss": rss}
+    return elapsed, rss
 
 
 def main(argv: list[str] | None = None) -> int:

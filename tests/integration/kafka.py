@@ -24,7 +24,7 @@ from streams.settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
 INPUT_KINDS = ("marks", "positions", "balances", "instruments", "fund", "depth")
-TOPIC_KINDS = (*INPUT_KINDS, "liquidations", "dlq", "changelog", "projections")
+TOPIC_KINDS = (*INPUT_KINDS, "liquidations", "dlq", "changelog", "snapshots", "projections")
 
 
 def free_port() -> int:
@@ -81,6 +81,8 @@ class Stack:
     name: str
     partitions: int = 4
     extra: dict[str, str] = field(default_factory=dict)
+    # a snapshot every few hundred changelog entries: restores in tests read snapshots
+    snapshot_records: int = 300
 
     def topic(self, kind: str) -> str:
         return f"{self.name}.{kind}"
@@ -92,6 +94,7 @@ class Stack:
             "RISKMON_WORKER_ID": worker_id,
             "RISKMON_PARTITIONS": str(self.partitions),
             "RISKMON_WEB_PORT": str(web_port or free_port()),
+            "RISKMON_SNAPSHOT_RECORDS": str(self.snapshot_records),
             **{f"RISKMON_TOPIC_{kind.upper()}": self.topic(kind) for kind in TOPIC_KINDS},
             **self.extra,
         }
