@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import cast
 
@@ -49,7 +50,20 @@ class Assignment:
     horizons: dict[tuple[str, int], int | None]
     sought: dict[tuple[str, int], int]  # the offset each input was last sought to
     restores: int
+    ends: dict[tuple[str, int], int]
     snapshots: SnapshotWriter
+
+    def lag(self) -> dict[str, int]:
+        """Per input topic: committed records not applied yet by this worker's tasks."""
+        lag: Counter[str] = Counter()
+        for partition, source in self.holdings.sources():
+            end = self.ends.get((source.topic, partition), source.next_offset)
+            lag[source.topic] += max(0, end - source.next_offset)
+        for key in self.broadcast_types:
+            lowest = self.holdings.lowest_cursor(key)
+            if lowest is not None and key in self.ends:
+                lag[key[0]] += max(0, self.ends[key] - lowest)
+        return dict(lag)
 
     def partition_count(self) -> int:
         """Partitions of the account topics (blocking: a metadata request)."""

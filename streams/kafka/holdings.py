@@ -167,6 +167,21 @@ class Holdings:
             for partition, output in holding.drain_outputs()
         ]
 
+    def joinable(self, broadcast_keys: list[BroadcastKey]) -> bool:
+        """Could a catching-up task join now (`join_ready`)?"""
+        return any(
+            self.served is None or self._at_served_position(task, broadcast_keys)
+            for task in self.joining.values()
+        )
+
+    def _at_served_position(self, task: PartitionTask, broadcast_keys: list[BroadcastKey]) -> bool:
+        served = self.served
+        assert served is not None
+        return all(
+            task.broadcast_cursors.get(key, 0) == served.broadcast_cursors.get(key, 0)
+            for key in broadcast_keys
+        )
+
     def join_ready(self, broadcast_keys: list[BroadcastKey]) -> list[int]:
         """Move every task that stands at the served broadcast position into the served
         holding (after a commit: their outputs are published); the partitions moved."""
@@ -176,10 +191,7 @@ class Holdings:
             if served is None:
                 self.served = task
                 self.watch(task)
-            elif all(
-                task.broadcast_cursors.get(key, 0) == served.broadcast_cursors.get(key, 0)
-                for key in broadcast_keys
-            ):
+            elif self._at_served_position(task, broadcast_keys):
                 self._admit(served, task)
             else:
                 continue

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from typing import Any, Final
 
 from confluent_kafka import KafkaException, TopicPartition
@@ -177,7 +176,7 @@ class Worker(Assignment, Tally):
                 fetched += self._fetch()
                 chunk = self._process()
                 applied += chunk
-            if applied or self.fund.outbox or self.snapshots.waiting(self.holdings.served):
+            if applied or self.fund.outbox or self._owes_publish():
                 await self._publish()
             elif self.committing is not None and self.committing.done():
                 await self._settle()
@@ -285,6 +284,12 @@ class Worker(Assignment, Tally):
             for partition in self.holdings.join_ready(list(self.broadcast_types)):
                 log.info("partition %d caught up and joined the served engine", partition)
 
+    def _owes_publish(self) -> bool:
+        """A round with nothing applied publishes all the same when a snapshot is due or a
+        catching-up partition can join (it joins after a commit)."""
+        keys = list(self.broadcast_types)
+        return self.snapshots.waiting(self.holdings.served) or self.holdings.joinable(keys)
+
     def _changelog_end(self, partition: int) -> int:
         return high_watermark(self.group, self.settings.topics.changelog, partition)
 
@@ -349,18 +354,6 @@ class Worker(Assignment, Tally):
         self._forget_broadcasts()
 
     # -- what the API and the metrics read --------------------------------------------------------
-
-    def lag(self) -> dict[str, int]:
-        """Per input topic: committed records not applied yet by this worker's tasks."""
-        lag: Counter[str] = Counter()
-        for partition, source in self.holdings.sources():
-            end = self.ends.get((source.topic, partition), source.next_offset)
-            lag[source.topic] += max(0, end - source.next_offset)
-        for key in self.broadcast_types:
-            lowest = self.holdings.lowest_cursor(key)
-            if lowest is not None and key in self.ends:
-                lag[key[0]] += max(0, self.ends[key] - lowest)
-        return dict(lag)
 
     @property
     def tasks(self) -> dict[int, Holding]:
