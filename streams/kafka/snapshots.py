@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import struct
 import time
 from collections.abc import Callable
@@ -38,6 +39,8 @@ from risk.levels import LEVEL_NAMES
 from streams.kafka.checkpoints import ACCOUNT_PREFIXES, Checkpoint, PartitionState
 from streams.kafka.holding import Holding
 from streams.kafka.outputs import LEVEL
+
+log = logging.getLogger("riskmon.worker")
 
 FORMAT: Final = 1
 CHUNK_BYTES: Final = 900_000  # under Kafka's default limit of 1 MB a message
@@ -261,14 +264,20 @@ class SnapshotWriter:
         for partition, since in served.since_snapshot.items():
             if since < self.every:
                 continue
+            started = time.perf_counter()
+            state = served.partition_state(partition)
             records = encode_snapshot(
-                served.partition_state(partition),
+                state,
                 snapshot_id=time.time_ns(),
                 changelog_from=watermark(partition),
                 previous_chunks=self.chunks.get(partition, 0),
             )
             self.chunks[partition] = chunk_count(records)
             served.since_snapshot[partition] = 0
+            size = sum(len(value) for _, value in records if value is not None)
+            log.info("partition %d: snapshot of %d rows, %.1f MB in %d chunks, built in %.2f s",
+                     partition, len(state.accounts), size / 1e6, self.chunks[partition],
+                     time.perf_counter() - started)  # fmt: skip
             written.append((partition, records))
         return written
 
