@@ -72,13 +72,14 @@ def restore(
     levels: Mapping[str, tuple[str, int]],
     replay_time: int | Sequence[int],
     *,
-    accounts: EventBatch | None = None,
+    accounts: Sequence[tuple[EventBatch, int | None]] = (),
 ) -> None:
     """Rebuild `engine` (fresh, built from the same configuration) from a checkpoint.
 
     `events` holds the last accepted event of each identity, in any order, and `accounts`
-    (when given) more of them already in columns: the balance and position rows a worker
-    decodes its changelog into. `levels` maps margin account id to (level, transition count).
+    more of them already in columns: (batch, shard) of the balance and position rows a worker
+    decodes each partition's changelog into, with the shard of all of that batch's accounts
+    (None: each name is hashed). `levels` maps margin account id to (level, transition count).
     Transitions the rebuilding causes are discarded: the levels in force are the checkpoint's.
     The events are applied with nothing forgotten (their order is not their time order), the
     accounts in bulk (`Engine.load_accounts`, equal to applying them one by one); what the
@@ -101,7 +102,7 @@ def admit(
     levels: Mapping[str, tuple[str, int]],
     replay_time: int,
     *,
-    accounts: EventBatch | None = None,
+    accounts: Sequence[tuple[EventBatch, int | None]] = (),
 ) -> None:
     """Restore one shard's accounts into a running sharded engine (risk.sharding) that holds
     nothing of that shard, at the same broadcasts (marks, instruments, fund, depth) as the
@@ -114,7 +115,10 @@ def admit(
 
 
 def _apply_in_order(
-    engine: Engine, events: Iterable[Event], kinds: Sequence[str], accounts: EventBatch | None
+    engine: Engine,
+    events: Iterable[Event],
+    kinds: Sequence[str],
+    accounts: Sequence[tuple[EventBatch, int | None]],
 ) -> None:
     """The events of these kinds, kind after kind in that order, with nothing forgotten (the
     others are skipped), the balances and positions among them (and `accounts`) last and in
@@ -125,15 +129,14 @@ def _apply_in_order(
         if found is not None:
             found.append(event)
     batch = EventBatch()
-    if accounts is not None:
-        batch.extend(accounts)
     for kind in ACCOUNT_KINDS:
         for event in by_kind.pop(kind, []):
             batch.add(event)
     with engine.remembering_everything():
         for found in by_kind.values():
             engine.apply_events(found)
-        engine.load_accounts(batch)
+        for rows, shard in [(batch, None), *accounts]:
+            engine.load_accounts(rows, shard)
 
 
 # -- the fund projection's path-dependent state ------------------------------------------------

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import compress
 from typing import Final
 
@@ -83,10 +85,12 @@ class _Plan:
 class Loading(PositionPath):
     """`load_accounts`: a checkpoint's position and balance rows, in bulk."""
 
-    def load_accounts(self, batch: EventBatch) -> None:
+    def load_accounts(self, batch: EventBatch, shard: int | None = None) -> None:
         """Apply the batch's position and balance rows (other rows are skipped; a position on
         an unknown symbol too, as the per-event path rejects it) as the per-event path would
-        with nothing forgotten, the transitions discarded.
+        with nothing forgotten, the transitions discarded. `shard`: the shard of every account
+        of the batch when the caller knows it (a partition's checkpoint: its partition), so
+        that no name is hashed; None hashes each new name.
 
         Raises LoadError when a row's account is already held (changing nothing), or when an
         identity comes twice (no checkpoint holds one: its keys are the identities); the
@@ -96,8 +100,9 @@ class Loading(PositionPath):
         plan = _Plan()
         cross: dict[int, int] = {}  # key -> ordinal
         isolated: dict[int, int] = {}
-        self._plan_balances(batch, plan, cross)
-        self._plan_positions(batch, plan, cross, isolated)
+        intern = partial(self._account, shard=shard)
+        self._plan_balances(batch, plan, cross, intern)
+        self._plan_positions(batch, plan, cross, (isolated, intern))
         slots = self._place_accounts(plan)
         for key, ordinal in cross.items():
             self.cross_accounts[key] = slots[ordinal]
@@ -118,10 +123,12 @@ class Loading(PositionPath):
         if clash:
             raise LoadError(f"account {min(clash)!r} is already held")
 
-    def _plan_balances(self, batch: EventBatch, plan: _Plan, cross: dict[int, int]) -> None:
+    def _plan_balances(
+        self, batch: EventBatch, plan: _Plan, cross: dict[int, int], intern: Callable[[str], int]
+    ) -> None:
         """A cross margin account per balance row, in row order (names interned as they
         come)."""
-        names, intern, asset_of = self.accounts_by_name, self._account, self._asset
+        names, asset_of = self.accounts_by_name, self._asset
         rows = zip(batch.kind, batch.name, batch.key, batch.value, batch.seq, batch.ts, strict=True)
         for kind, name, asset_name, wallet, seq, ts in rows:
             if kind != BALANCE:
@@ -138,16 +145,16 @@ class Loading(PositionPath):
             plan.balance_seq[ordinal], plan.balance_ts[ordinal] = seq, ts
 
     def _plan_positions(
-        self, batch: EventBatch, plan: _Plan, cross: dict[int, int], isolated: dict[int, int]
+        self,
+        batch: EventBatch,
+        plan: _Plan,
+        cross: dict[int, int],
+        interning: tuple[dict[int, int], Callable[[str], int]],
     ) -> None:
         """Per position row in row order: a tombstone for a closed one, else its owner (a
         margin account made on first sight, as `_owner_for` makes it)."""
-        symbols, settle, names, intern = (
-            self.symbols,
-            self.settle_assets,
-            self.accounts_by_name,
-            self._account,
-        )
+        symbols, settle, names = self.symbols, self.settle_assets, self.accounts_by_name
+        isolated, intern = interning
         owner, where, symbol_of, side_of = plan.owner, plan.rows, plan.symbol, plan.side
         seen: set[int] = set()
         rows = zip(

@@ -176,12 +176,14 @@ class EngineState:
         index = self.accounts_by_name.get(name)
         return self.sharding.of(name) if index is None else self.account_shards[index]
 
-    def _account(self, name: str) -> int:
-        """The index of account `name`; released indices (docs/ENGINE.md) are reused."""
+    def _account(self, name: str, shard: int | None = None) -> int:
+        """The index of account `name`; released indices (docs/ENGINE.md) are reused. A new
+        name's shard is `shard` when the caller knows it, else its hash."""
         index = self.accounts_by_name.get(name)
         if index is not None:
             return index
-        shard = self.sharding.of(name) if self.sharding.count > 1 else 0
+        if shard is None:
+            shard = self.sharding.of(name) if self.sharding.count > 1 else 0
         if self.free_names:
             index = self.free_names.pop()
             self.account_names[index] = name

@@ -107,11 +107,11 @@ class Holdings:
         own replay time."""
         assert self.served is None
         engine = self.config.engine(account_sharding(count))
-        accounts = EventBatch()
+        accounts: list[tuple[EventBatch, int | None]] = []
         levels: dict[str, tuple[str, int]] = {}
         times = [0] * count
         for partition, _, checkpoint in parts:
-            accounts.extend(checkpoint.accounts)
+            accounts.append((checkpoint.accounts, partition))
             levels.update(checkpoint.levels)
             times[partition] = int(checkpoint.cursor.get("replay_time", 0))
         restore(engine, parts[0][2].events, levels, times, accounts=accounts)
@@ -206,7 +206,7 @@ class Holdings:
         partition, engine = task.partition, task.engine
         levels, replay_time = engine.shard_levels(partition), engine.replay_times[partition]
         rows = engine.account_rows(partition)
-        admit(served.engine, partition, (), levels, replay_time, accounts=rows)
+        admit(served.engine, partition, (), levels, replay_time, accounts=[(rows, partition)])
         since = task.since_snapshot[partition]
         served.add_partition(
             partition, task.sources[partition], written=False, since_snapshot=since

@@ -35,7 +35,7 @@ class PartitionTask(Holding):
             checkpoint.events,
             checkpoint.levels,
             int(checkpoint.cursor.get("replay_time", 0)),
-            accounts=checkpoint.accounts,
+            accounts=[(checkpoint.accounts, None if sharding is None else partition)],
         )
         restore_projection(engine, checkpoint.projection)
         super().__init__(engine, broadcast_cursors(checkpoint))

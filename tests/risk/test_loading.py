@@ -162,7 +162,7 @@ def test_a_shard_loaded_back_takes_the_free_slots_the_events_would(seed: int, mo
     assert slow.margin.free
     assert slow.positions.free
     one_by_one(slow, list(latest.values()))
-    fast.load_accounts(account_batch(list(latest.values())))
+    fast.load_accounts(account_batch(list(latest.values())), shard=moved)  # no name hashed
     assert book_state(fast, leave=UNSET) == book_state(slow, leave=UNSET)
     for engine in engines:
         engine.restore_shard(moved, levels, clock)
@@ -238,7 +238,7 @@ def test_a_shard_read_out_and_loaded_into_another_engine_goes_on_as_there(
     source, target = engines
     target.drop_shard(moved)
     with target.remembering_everything():
-        target.load_accounts(source.account_rows(moved))
+        target.load_accounts(source.account_rows(moved), shard=moved)
     target.restore_shard(moved, source.shard_levels(moved), source.replay_times[moved])
     assert views(target) == views(source)
     assert records(target, events[half:]) == records(source, events[half:])
