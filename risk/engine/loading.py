@@ -22,11 +22,7 @@ per-event path's column for column (tests/risk/test_loading.py).
 
 from __future__ import annotations
 
-import math
 from array import array
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
 from itertools import compress
 from typing import Final
 
@@ -35,11 +31,8 @@ from numpy.typing import NDArray
 
 from risk.batch import BALANCE, MODE_CODES, POSITION, EventBatch
 from risk.book import (
-    CROSS,
-    ISOLATED,
     NO_POSITION,
     NO_SEQ,
-    SIDES,
     MarginAccounts,
     float_view,
     int8_view,
@@ -47,42 +40,15 @@ from risk.book import (
     int32_view,
     int64_view,
 )
+from risk.engine.load_plan import LoadError, LoadPlanning, Plan
 from risk.engine.positions import PositionPath
-from risk.engine.state import KEY_SPAN
 from risk.kernels.accounts import DECIDE
 from risk.kernels.valuation import revalue_rows
 
 ISOLATED_CODE: Final = MODE_CODES["isolated"]
 
 
-class LoadError(ValueError):
-    """Rows a bulk load cannot take: an account the engine already holds, or an identity
-    given twice (a checkpoint holds each once)."""
-
-
-@dataclass
-class _Plan:
-    """What the pass over the rows decided, margin accounts by ordinal (slots come later)."""
-
-    accounts: list[tuple[int, int, int, int, int]] = field(default_factory=list)
-    wallet: list[float] = field(default_factory=list)
-    balance_seq: list[int] = field(default_factory=list)
-    balance_ts: list[int] = field(default_factory=list)
-    # per open position: owner ordinal, row of the batch, symbol, side
-    owner: list[int] = field(default_factory=list)
-    rows: list[int] = field(default_factory=list)
-    symbol: list[int] = field(default_factory=list)
-    side: list[int] = field(default_factory=list)
-
-    def new_account(self, identity: tuple[int, int, int, int, int]) -> int:
-        self.accounts.append(identity)
-        self.wallet.append(0.0)
-        self.balance_seq.append(NO_SEQ)
-        self.balance_ts.append(NO_SEQ)
-        return len(self.accounts) - 1
-
-
-class Loading(PositionPath):
+class Loading(LoadPlanning, PositionPath):
     """`load_accounts`: a checkpoint's position and balance rows, in bulk."""
 
     def load_accounts(self, batch: EventBatch, shard: int | None = None) -> None:
@@ -97,18 +63,14 @@ class Loading(PositionPath):
         engine is then partly loaded and to be discarded."""
         self._check_fresh(batch)
         self._reclaim_if_due()  # as the per-event path's first event
-        plan = _Plan()
-        cross: dict[int, int] = {}  # key -> ordinal
-        isolated: dict[int, int] = {}
-        intern = partial(self._account, shard=shard)
-        self._plan_balances(batch, plan, cross, intern)
-        self._plan_positions(batch, plan, cross, (isolated, intern))
+        plan = self._plan(batch, shard)
         slots = self._place_accounts(plan)
-        for key, ordinal in cross.items():
-            self.cross_accounts[key] = slots[ordinal]
-        for key, ordinal in isolated.items():
-            self.isolated_accounts[key] = slots[ordinal]
-        owners = np.asarray(slots, dtype=np.int64)[np.asarray(plan.owner, dtype=np.int64)]
+        for table, (keys, ordinals) in (
+            (self.cross_accounts, plan.cross),
+            (self.isolated_accounts, plan.isolated),
+        ):
+            table.update(zip(keys, [slots[ordinal] for ordinal in ordinals], strict=True))
+        owners = np.asarray(slots, dtype=np.int64)[plan.owner]
         self._place_positions(batch, plan, owners)
         held = np.unique(owners).tolist()
         if held:
@@ -123,75 +85,7 @@ class Loading(PositionPath):
         if clash:
             raise LoadError(f"account {min(clash)!r} is already held")
 
-    def _plan_balances(
-        self, batch: EventBatch, plan: _Plan, cross: dict[int, int], intern: Callable[[str], int]
-    ) -> None:
-        """A cross margin account per balance row, in row order (names interned as they
-        come)."""
-        names, asset_of = self.accounts_by_name, self._asset
-        rows = zip(batch.kind, batch.name, batch.key, batch.value, batch.seq, batch.ts, strict=True)
-        for kind, name, asset_name, wallet, seq, ts in rows:
-            if kind != BALANCE:
-                continue
-            account = names.get(name)
-            if account is None:
-                account = intern(name)
-            asset = asset_of(asset_name)
-            if account * KEY_SPAN + asset in cross:
-                raise LoadError(f"balance {name}/{asset_name} given twice")
-            ordinal = plan.new_account((account, CROSS, asset, NO_POSITION, 0))
-            cross[account * KEY_SPAN + asset] = ordinal
-            plan.wallet[ordinal] = wallet
-            plan.balance_seq[ordinal], plan.balance_ts[ordinal] = seq, ts
-
-    def _plan_positions(
-        self,
-        batch: EventBatch,
-        plan: _Plan,
-        cross: dict[int, int],
-        interning: tuple[dict[int, int], Callable[[str], int]],
-    ) -> None:
-        """Per position row in row order: a tombstone for a closed one, else its owner (a
-        margin account made on first sight, as `_owner_for` makes it)."""
-        symbols, settle, names = self.symbols, self.settle_assets, self.accounts_by_name
-        isolated, intern = interning
-        owner, where, symbol_of, side_of = plan.owner, plan.rows, plan.symbol, plan.side
-        seen: set[int] = set()
-        rows = zip(
-            batch.kind, batch.name, batch.key, batch.value, batch.mode, batch.side, strict=True
-        )
-        for row, (kind, name, symbol_name, size, mode, side) in enumerate(rows):
-            symbol = symbols.get(symbol_name) if kind == POSITION else None
-            if symbol is None:
-                continue
-            account = names.get(name)
-            if account is None:
-                account = intern(name)
-            identity = (account * KEY_SPAN + symbol) * 3 + side
-            if identity in seen:
-                raise LoadError(f"position {name}/{symbol_name}/{SIDES[side]} given twice")
-            seen.add(identity)
-            if size == 0.0:
-                self._bury(account, symbol * 3 + side, batch.seq[row], batch.ts[row])
-                continue
-            asset = settle[symbol]
-            if mode == ISOLATED_CODE:
-                ordinal = plan.new_account((account, ISOLATED, asset, symbol, side))
-                isolated[identity] = ordinal
-                margin = batch.margin[row]
-                if not math.isnan(margin):  # the isolated wallet
-                    plan.wallet[ordinal] = margin
-            else:
-                key = account * KEY_SPAN + asset
-                ordinal = cross.get(key, -1)
-                if ordinal < 0:
-                    ordinal = cross[key] = plan.new_account((account, CROSS, asset, symbol, 0))
-            owner.append(ordinal)
-            where.append(row)
-            symbol_of.append(symbol)
-            side_of.append(side)
-
-    def _place_accounts(self, plan: _Plan) -> list[int]:
+    def _place_accounts(self, plan: Plan) -> list[int]:
         """Slots for the planned margin accounts (the free list first, as `add` takes them)
         with their identity, wallet and balance order keys; returns slot per ordinal."""
         margin, count = self.margin, len(plan.accounts)
@@ -201,7 +95,7 @@ class Loading(PositionPath):
             _grow(margin, fresh)
         slots = reused + list(range(len(margin) - fresh, len(margin)))
         where = np.asarray(slots, dtype=np.int64)
-        identity = np.asarray(plan.accounts, dtype=np.int64).reshape(count, 5)
+        identity = plan.accounts
         for column, values in zip(
             ("account", "asset", "symbol"), identity[:, [0, 2, 3]].T, strict=True
         ):
@@ -217,7 +111,7 @@ class Loading(PositionPath):
             refs[account] += 1
         return slots
 
-    def _place_positions(self, batch: EventBatch, plan: _Plan, owners: NDArray[np.int64]) -> None:
+    def _place_positions(self, batch: EventBatch, plan: Plan, owners: NDArray[np.int64]) -> None:
         """Position ids (free list first), block rows, account lists, then the rows' values."""
         positions, count = self.positions, len(plan.owner)
         if not count:
@@ -236,10 +130,10 @@ class Loading(PositionPath):
             positions.generation += 1
             reused += range(start, start + fresh)
         pids = np.asarray(reused, dtype=np.int64)
-        symbols = np.asarray(plan.symbol, dtype=np.int64)
+        symbols = plan.symbol
         int32_view(positions.symbol)[pids] = symbols
         int8_view(positions.side)[pids] = plan.side
-        rows = np.asarray(plan.rows, dtype=np.int64)
+        rows = plan.rows
         int64_view(positions.seq)[pids] = np.asarray(batch.seq, dtype=np.int64)[rows]
         int64_view(positions.ts)[pids] = np.asarray(batch.ts, dtype=np.int64)[rows]
         self._link(pids, owners)

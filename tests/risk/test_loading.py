@@ -23,7 +23,7 @@ from risk import Engine
 from risk.batch import EventBatch
 from risk.checkpoint import ACCOUNT_KINDS, StateKey, state_key
 from risk.engine import ACCEPTED
-from risk.engine.loading import LoadError
+from risk.engine.load_plan import LoadError
 from risk.events import BalanceEvent, Event, PositionEvent, Rejection
 from risk.retention import Retention
 from risk.sharding import Sharding
