@@ -115,7 +115,7 @@ class LoadPlanning(Forgetting):
         positions, symbol = candidates[found >= 0], found[found >= 0]  # unknown: rejected
         ordered = [names[row] for row in balances.tolist()]
         ordered += [names[row] for row in positions.tolist()]
-        interned = {name: self._account(name, shard) for name in dict.fromkeys(ordered)}
+        interned = self._intern_new(list(dict.fromkeys(ordered)), shard)
         account = np.array([interned[name] for name in ordered], dtype=np.int64)
         asset = np.array([self._asset(keys[row]) for row in balances.tolist()], np.int64)
         return _Rows(
@@ -130,6 +130,27 @@ class LoadPlanning(Forgetting):
             isolated=np.asarray(batch.mode, dtype=np.int8)[positions] == ISOLATED_CODE,
             closed=np.asarray(batch.value, dtype=np.float64)[positions] == 0.0,
         )
+
+    def _intern_new(self, names: list[str], shard: int | None) -> dict[str, int]:
+        """Index of each of these new names, as `_account` one after another gives them: the
+        free indices first, one by one, then the rest appended at once (hashed for their
+        shard only when `shard` is None and the engine has several)."""
+        reused = min(len(names), len(self.free_names))
+        interned = {name: self._account(name, shard) for name in names[:reused]}
+        fresh = names[reused:]
+        start = len(self.account_names)
+        if shard is None:
+            shards = [self.sharding.of(name) if self.sharding.count > 1 else 0 for name in fresh]
+        else:
+            shards = [shard] * len(fresh)
+        self.account_names.extend(fresh)
+        self.account_refs.extend([0] * len(fresh))
+        self.account_shards.extend(shards)
+        indices = range(start, start + len(fresh))
+        self.accounts_by_name.update(zip(fresh, indices, strict=True))
+        self.unreferenced.update(indices)
+        interned.update(zip(fresh, indices, strict=True))
+        return interned
 
 
 def _specs(
@@ -163,7 +184,8 @@ def _specs(
 
 def _refuse_twice(batch: EventBatch, rows: Ints, keys: Ints, what: str) -> None:
     """LoadError naming the first identity that comes twice among these rows."""
-    if len(np.unique(keys)) == len(keys):
+    ordered = np.sort(keys)
+    if not np.any(ordered[1:] == ordered[:-1]):
         return
     seen: set[int] = set()
     for row, key in zip(rows.tolist(), keys.tolist(), strict=True):

@@ -72,7 +72,7 @@ class Loading(LoadPlanning, PositionPath):
             table.update(zip(keys, [slots[ordinal] for ordinal in ordinals], strict=True))
         owners = np.asarray(slots, dtype=np.int64)[plan.owner]
         self._place_positions(batch, plan, owners)
-        held = np.unique(owners).tolist()
+        held = np.flatnonzero(np.bincount(owners)).tolist() if len(owners) else []
         if held:
             evaluated = self._evaluated(held, DECIDE)
             float_view(self.margin.equity)[evaluated.accounts] = evaluated.equity
@@ -164,7 +164,8 @@ class Loading(LoadPlanning, PositionPath):
         int32_view(positions.next)[ordered] = following
         int32_view(positions.prev)[ordered] = preceding
         int32_view(margin.head)[ordered_owners[last]] = ordered[last]
-        held, counts = np.unique(ordered_owners, return_counts=True)
+        starts = np.flatnonzero(first)  # ordered_owners is sorted: its runs are the owners
+        held, counts = ordered_owners[starts], np.diff(np.append(starts, len(ordered_owners)))
         int32_view(margin.positions)[held] = counts
 
     def _append_rows(

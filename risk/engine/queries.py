@@ -11,6 +11,7 @@ from risk.book import (
     NO_POSITION,
     int8_view,
     int32_view,
+    int64_view,
 )
 from risk.engine.evaluation import Evaluation
 from risk.engine.forgetting import Forgetting
@@ -129,9 +130,18 @@ class Queries(Forgetting, Evaluation):
         """Level and transition count of each of these margin accounts from `levels` (by
         margin account id; `safe` with none when it is not named); the counts above 0 of the
         ids left over, which name accounts holding nothing now (to be carried)."""
-        margin, remaining = self.margin, dict(levels)
-        for account in accounts:
-            name, count = remaining.pop(self.margin_account_id(account), ("safe", 0))
-            margin.level[account] = LEVEL_NAMES.index(name)
-            margin.transitions[account] = count
-        return {key: count for key, (_, count) in remaining.items() if count}
+        margin = self.margin
+        chosen = np.asarray(accounts, dtype=np.int64)
+        int8_view(margin.level)[chosen] = 0
+        int64_view(margin.transitions)[chosen] = 0
+        member = np.zeros(len(margin), dtype=np.bool_)
+        member[chosen] = True
+        carried = {}
+        for identity, (name, count) in levels.items():  # ids are looked up, not formatted
+            found = self._find_margin_account(identity)
+            if found is not None and member[found] and self.margin_account_id(found) == identity:
+                margin.level[found] = LEVEL_NAMES.index(name)
+                margin.transitions[found] = count
+            elif count:
+                carried[identity] = count
+        return carried
