@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -109,12 +110,16 @@ def test_b_a_killed_worker_restarts_without_loss_or_contradiction(
     first = WorkerProcess(stack, "w1", tmp_path).start()
     publisher = start_publishing(stack, scenario, interval_ms=2)
     wait_for(lambda: (first.health() or {}).get("transitions_published", 0) > 40, 120, "progress")
+    wait_for(lambda: "snapshot of" in first.log(), 120, "a snapshot")
     first.kill()
     killed_at = time.monotonic()
     second = WorkerProcess(stack, "w1", tmp_path).start()
     wait_for(lambda: bool((second.health() or {}).get("partitions")), 120, "restored", poll=0.1)
     recovery = time.monotonic() - killed_at
     print(f"recovery after kill -9: {recovery:.1f} s to a worker with restored partitions")
+    restores = re.findall(r"read after (\d+) snapshots", second.log())
+    assert restores, second.log()[-3000:]
+    assert int(restores[-1]) >= 1  # the restart read snapshots, and the changelog after them
     try:
         finish(publisher)
         wait_for_output(stack, scenario, [second])
