@@ -28,6 +28,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable
+from itertools import compress
 from typing import Final
 
 import numpy as np
@@ -226,10 +227,11 @@ def _without(batch: EventBatch, replaced: set[tuple[int, str, str, int]]) -> Eve
         for row, name in enumerate(batch.name)
         if name in names and (batch.kind[row], name, batch.key[row], batch.side[row]) in replaced
     }
-    kept = EventBatch()
+    keep = np.ones(len(batch), dtype=np.bool_)
+    keep[np.fromiter(dropped, dtype=np.int64, count=len(dropped))] = False
+    kept, chosen = EventBatch(), keep.tolist()
     for name in COLUMNS:
-        column = getattr(batch, name)
-        getattr(kept, name).extend(value for row, value in enumerate(column) if row not in dropped)
+        getattr(kept, name).extend(compress(getattr(batch, name), chosen))
     return kept
 
 

@@ -200,9 +200,10 @@ def latency(broker: Broker, work: Path, events: int, accounts: int, rate: int) -
     }
 
 
-async def write_changelog(stack: Stack, positions: int) -> int:
+async def write_changelog(stack: Stack, positions: int, *, accounts: int | None = None) -> int:
     """A changelog for `positions` positions in positions/2 cross accounts, every partition
-    with its cursor at the (empty) inputs' start. Returns the records written."""
+    with its cursor at the (empty) inputs' start; only the first `accounts` accounts when
+    given (entries again: a tail after a snapshot). Returns the records written."""
     settings = settings_of(stack)
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
@@ -212,7 +213,7 @@ async def write_changelog(stack: Stack, positions: int) -> int:
     pending, written = [], 0
     symbols = ("BTCUSDT", "ETHUSDT")
     try:
-        for number in range(positions // 2):
+        for number in range(positions // 2 if accounts is None else accounts):
             account = f"acct{number:07d}"
             partition = partition_of(account.encode(), PARTITIONS)
             entries = [
@@ -273,15 +274,23 @@ def recovery(broker: Broker, work: Path, positions: int) -> dict[str, Any]:
     a restore from those."""
     stack = Stack(broker, "recovery", PARTITIONS, {}, SNAPSHOTS)
     written = asyncio.run(write_changelog(stack, positions))
-    # each partition's restore reads about written / PARTITIONS entries: its snapshot is due
-    stack.snapshot_records = min(SNAPSHOTS, written // PARTITIONS)
+    # each partition's restore reads about written / PARTITIONS entries (some fewer): half of
+    # that makes every partition's snapshot due after the first restore
+    stack.snapshot_records = min(SNAPSHOTS, written // PARTITIONS // 2)
     full_seconds, _ = timed_restore(stack, work, snapshot=True)
     seconds, rss = timed_restore(stack, work, snapshot=False)
+    # the snapshots, then a tail of half a snapshot interval a partition: an average restore
+    tail = asyncio.run(
+        write_changelog(stack, positions, accounts=stack.snapshot_records * PARTITIONS // 6)
+    )
+    tail_seconds, _ = timed_restore(stack, work, snapshot=False)
     return {
         "positions": positions,
         "records": written,
         "full_seconds": full_seconds,
         "seconds": seconds,
+        "tail": tail,
+        "tail_seconds": tail_seconds,
         "rss": rss,
     }
 
