@@ -108,16 +108,19 @@ def records(engine: Engine, events: list[Event | Rejection]) -> list[str]:
     ]
 
 
+def random_events(seed: int, *, generator: bool) -> tuple[list[Event | Rejection], list[Any]]:
+    """600 events of the stream generator, or of test_bulk's random stream, and the
+    instruments they are on."""
+    if generator:
+        lines, _ = generate_stream(seed, 600)
+        return [decode_event(line) for line in lines if line.strip()], stream_instruments()
+    return random_stream(random.Random(seed), 600), instruments()
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), split=st.floats(0.1, 0.9), generator=st.booleans())
 def test_a_bulk_load_equals_the_events_one_by_one(seed: int, split: float, generator: bool) -> None:
-    if generator:
-        lines, _ = generate_stream(seed, 600)
-        events = [decode_event(line) for line in lines if line.strip()]
-        definitions = stream_instruments()
-    else:
-        events = random_stream(random.Random(seed), 600)
-        definitions = instruments()
+    events, definitions = random_events(seed, generator=generator)
     cut = int(len(events) * split)
     original = Engine(definitions)
     latest = last_events(original, events[:cut])
@@ -201,13 +204,7 @@ def test_accounts_read_out_of_the_book_rebuild_them(
 ) -> None:
     """`account_rows` of an engine, loaded into a fresh one with the broadcasts, levels and
     replay time, gives an engine that goes on exactly as the original."""
-    if generator:
-        lines, _ = generate_stream(seed, 600)
-        events = [decode_event(line) for line in lines if line.strip()]
-        definitions = stream_instruments()
-    else:
-        events = random_stream(random.Random(seed), 600)
-        definitions = instruments()
+    events, definitions = random_events(seed, generator=generator)
     cut = int(len(events) * split)
     original = Engine(definitions)
     latest = last_events(original, events[:cut])

@@ -76,6 +76,30 @@ def drain(holdings: Holdings, log: BroadcastLog, budget: int, written: dict[int,
     return applied
 
 
+def restart_and_compare(
+    config: EngineConfig,
+    raw: list[bytes],
+    checkpoints: dict[int, Checkpoint],
+    log: BroadcastLog,
+    written: dict[int, list[str]],
+) -> None:
+    """A worker restarted from these checkpoints, together, runs to the end; the records of
+    each partition, before the restart and after, are its replay."""
+    own, _ = stream_records(raw)
+    restarted = Holdings(config, lambda _: None)
+    restarted.start_together(
+        [(p, sources_from(own[p], checkpoints[p].cursor["inputs"], len(raw)), checkpoints[p])
+         for p in range(PARTITIONS)],
+        count=PARTITIONS,
+    )  # fmt: skip
+    while drain(restarted, log, 100, written):
+        pass
+    expected = partitioned_replay(raw, SETTINGS, config)
+    for partition in range(PARTITIONS):
+        assert written[partition] == expected[partition], partition
+    assert all(written[partition] for partition in range(PARTITIONS))
+
+
 def _type_of(topic: str) -> str:
     return {value: key for key, value in SETTINGS.topics.by_type().items()}[topic]
 
@@ -183,18 +207,7 @@ def test_a_restarted_worker_restores_its_partitions_together_and_goes_on(seed: i
             written[partition] += [transition_value(t).decode() for t in output.transitions]
             entries[partition].update((k, v) for k, v in output.changelog.items() if v)
     checkpoints = {p: Checkpoint.from_entries(entries[p]) for p in range(PARTITIONS)}
-    restarted = Holdings(config, lambda _: None)
-    restarted.start_together(
-        [(p, sources_from(own[p], checkpoints[p].cursor["inputs"], len(raw)), checkpoints[p])
-         for p in range(PARTITIONS)],
-        count=PARTITIONS,
-    )  # fmt: skip
-    while drain(restarted, log, 100, written):
-        pass
-    expected = partitioned_replay(raw, SETTINGS, config)
-    for partition in range(PARTITIONS):
-        assert written[partition] == expected[partition], partition
-    assert all(written[partition] for partition in range(PARTITIONS))
+    restart_and_compare(config, raw, checkpoints, log, written)
 
 
 def test_an_account_event_on_another_partition_is_dead_lettered() -> None:

@@ -19,7 +19,6 @@ from streams.kafka.checkpoints import Checkpoint, PartitionState
 from streams.kafka.holdings import Holdings
 from streams.kafka.inputs import BroadcastLog
 from streams.kafka.outputs import transition_value
-from streams.kafka.partitioning import partitioned_replay
 from streams.kafka.snapshots import (
     MANIFEST_KEY,
     SnapshotError,
@@ -32,10 +31,9 @@ from tests.streamgen import config_text, generate_stream
 from tests.streams.test_holdings import (
     ALL_FETCHED,
     PARTITIONS,
-    SETTINGS,
     _own_keys,
     _type_of,
-    drain,
+    restart_and_compare,
     sources_from,
     stream_records,
 )
@@ -184,15 +182,4 @@ def test_a_worker_restored_from_snapshots_and_the_changelog_after_them_goes_on(
         found = decode_snapshot(taken[partition])
         assert found is not None
         checkpoints[partition] = checkpoint_of(found[0], tails[partition])
-    restarted = Holdings(config, lambda _: None)
-    restarted.start_together(
-        [(p, sources_from(own[p], checkpoints[p].cursor["inputs"], len(raw)), checkpoints[p])
-         for p in range(PARTITIONS)],
-        count=PARTITIONS,
-    )  # fmt: skip
-    while drain(restarted, log, 100, written):
-        pass
-    expected = partitioned_replay(raw, SETTINGS, config)
-    for partition in range(PARTITIONS):
-        assert written[partition] == expected[partition], partition
-    assert all(written[partition] for partition in range(PARTITIONS))
+    restart_and_compare(config, raw, checkpoints, log, written)
