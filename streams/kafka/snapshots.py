@@ -22,6 +22,7 @@ digest, is refused (`SnapshotError`); the worker then reads the whole changelog.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -33,6 +34,7 @@ from typing import Final
 
 import numpy as np
 import orjson
+from confluent_kafka import KafkaException
 from numpy.typing import NDArray
 
 from risk.batch import BALANCE, COLUMNS, POSITION, SIDE_CODES, EventBatch
@@ -254,24 +256,29 @@ class SnapshotWriter:
             return False
         return any(since >= self.every for since in served.since_snapshot.values())
 
-    def due(
+    async def due(
         self, served: Holding | None, watermark: Callable[[int], int]
     ) -> list[tuple[int, Records]]:
         """(partition, records) of every snapshot due after the round just drained;
         `watermark(p)`: the changelog's high watermark of p now, before the round's entries
-        are written (blocking: one request a snapshot)."""
+        are written (blocking: one request a snapshot, made in a thread so that the loop
+        serves HTTP meanwhile; nothing else changes the engine until the round is out)."""
         if served is None or not self.waiting(served):
             return []
+        partitions = [p for p, since in served.since_snapshot.items() if since >= self.every]
+        try:
+            ends = await asyncio.to_thread(lambda: {p: watermark(p) for p in partitions})
+        except KafkaException as error:  # the snapshots wait for the next round
+            log.warning("snapshots of %s put off: no changelog offsets (%s)", partitions, error)
+            return []
         written = []
-        for partition, since in served.since_snapshot.items():
-            if since < self.every:
-                continue
+        for partition in partitions:
             started = time.perf_counter()
             state = served.partition_state(partition)
             records = encode_snapshot(
                 state,
                 snapshot_id=time.time_ns(),
-                changelog_from=watermark(partition),
+                changelog_from=ends[partition],
                 previous_chunks=self.chunks.get(partition, 0),
             )
             self.chunks[partition] = chunk_count(records)

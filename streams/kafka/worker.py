@@ -267,7 +267,7 @@ class Worker(Assignment, Tally):
         outputs = self.holdings.drain_outputs()
         producer, topics = self.producer, self.settings.topics
         try:
-            snapshots = self.snapshots.due(self.holdings.served, self._changelog_end)
+            snapshots = await self.snapshots.due(self.holdings.served, self._changelog_end)
             producer.begin_transaction()
             offsets = produce_outputs(producer, topics, outputs)
             for partition, records in snapshots:
