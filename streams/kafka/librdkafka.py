@@ -128,6 +128,15 @@ async def blocking(call: Callable[..., T], *arguments: Any, timeout: float) -> T
     return await asyncio.wait_for(done, timeout)
 
 
+async def until_stopped(call: asyncio.Future[Any], stopping: asyncio.Event) -> bool:
+    """Wait for `call` or for `stopping`; False (the call left running) when stopping came
+    first."""
+    stopped = asyncio.ensure_future(stopping.wait())
+    done, _ = await asyncio.wait({call, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    return call in done
+
+
 def high_watermark(consumer: Consumer, topic: str, partition: int) -> int:
     """The high watermark of a partition, asked of its leader now (blocking)."""
     tp = TopicPartition(topic, partition)

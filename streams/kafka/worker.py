@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import partial
 from typing import Any, Final
 
 from confluent_kafka import KafkaException, TopicPartition
@@ -35,7 +36,13 @@ from streams.kafka.clients import (
 from streams.kafka.holding import Holding
 from streams.kafka.holdings import Holdings
 from streams.kafka.inputs import BroadcastLog, OwnSource
-from streams.kafka.librdkafka import REQUEST_TIMEOUT_SECONDS, blocking, high_watermark, translate
+from streams.kafka.librdkafka import (
+    REQUEST_TIMEOUT_SECONDS,
+    blocking,
+    high_watermark,
+    translate,
+    until_stopped,
+)
 from streams.kafka.outputs import Output, Tally, produce_outputs
 from streams.kafka.projections import FundDesk
 from streams.kafka.routing import Directory
@@ -83,6 +90,7 @@ class Worker(Assignment, Tally):
         self.broadcast = broadcast_consumer(settings)
         self.group = group_consumer(settings)
         self.fences = Fences(settings.worker_id)
+        self.stopping = asyncio.Event()  # `run`'s
         self.snapshots = SnapshotWriter(settings.snapshot_records)
         self.committing: asyncio.Task[None] | None = None
         self.committing_outputs: list[tuple[int, dict[str, OwnSource], Output]] = []
@@ -145,6 +153,7 @@ class Worker(Assignment, Tally):
         A static member does not leave the group when it stops: its partitions wait for it
         until its session times out, so a restart resumes them without a rebalance.
         """
+        self.stopping = stopping
         await self.start()
         try:
             while not stopping.is_set():
@@ -267,7 +276,8 @@ class Worker(Assignment, Tally):
         outputs = self.holdings.drain_outputs()
         producer, topics = self.producer, self.settings.topics
         try:
-            snapshots = await self.snapshots.due(self.holdings.served, self._changelog_end)
+            end = partial(high_watermark, self.group, topics.changelog)
+            snapshots = await self.snapshots.due(self.holdings.served, end)
             producer.begin_transaction()
             offsets = produce_outputs(producer, topics, outputs)
             for partition, records in snapshots:
@@ -289,9 +299,6 @@ class Worker(Assignment, Tally):
         catching-up partition can join (it joins after a commit)."""
         keys = list(self.broadcast_types)
         return self.snapshots.waiting(self.holdings.served) or self.holdings.joinable(keys)
-
-    def _changelog_end(self, partition: int) -> int:
-        return high_watermark(self.group, self.settings.topics.changelog, partition)
 
     async def _commit(self, offsets: list[TopicPartition]) -> None:
         """Commit the open transaction with the round's input offsets and the group's
@@ -336,12 +343,14 @@ class Worker(Assignment, Tally):
         discard(self.producer)
         while True:
             self.producer = transactional_producer(self.settings)
+            init = self.producer.init_transactions
+            started = asyncio.ensure_future(
+                blocking(init, REQUEST_TIMEOUT_SECONDS, timeout=REQUEST_TIMEOUT_SECONDS + 1)
+            )
+            if not await until_stopped(started, self.stopping):
+                return  # the worker stops (a broker that does not answer cannot hold it)
             try:
-                await blocking(
-                    self.producer.init_transactions,
-                    REQUEST_TIMEOUT_SECONDS,
-                    timeout=REQUEST_TIMEOUT_SECONDS + 1,
-                )
+                started.result()
                 break
             except (KafkaException, TimeoutError) as error:
                 log.warning("producer restart failed (%s); retrying", error or "no answer")
