@@ -24,6 +24,12 @@ class CheckpointError(Exception):
 ACCOUNT_PREFIXES: Final = {b'["position",': "position", b'["balance",': "balance"}
 
 
+def account_kind(key: bytes) -> str | None:
+    """ "position" or "balance" for an account entry's changelog key, else None (read from
+    the key's first element without parsing the key)."""
+    return ACCOUNT_PREFIXES.get(key[: key.find(b",") + 1])
+
+
 @dataclass
 class Checkpoint:
     """A task's committed state as read back from its changelog partition: the broadcast
@@ -45,7 +51,7 @@ class Checkpoint:
         checkpoint = cls()
         accounts = checkpoint.accounts
         for key, value in entries.items():
-            kind = ACCOUNT_PREFIXES.get(key[: key.find(b",") + 1])
+            kind = account_kind(key)
             if kind is not None:
                 add_line(accounts, value, kind)
                 if accounts.kind[-1] == OTHER:

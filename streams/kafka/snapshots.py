@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from risk.batch import BALANCE, COLUMNS, POSITION, SIDE_CODES, EventBatch
 from risk.levels import LEVEL_NAMES
-from streams.kafka.checkpoints import ACCOUNT_PREFIXES, Checkpoint, PartitionState
+from streams.kafka.checkpoints import Checkpoint, PartitionState, account_kind
 from streams.kafka.holding import Holding
 from streams.kafka.outputs import LEVEL
 
@@ -48,6 +48,7 @@ log = logging.getLogger("riskmon.worker")
 FORMAT: Final = 1
 CHUNK_BYTES: Final = 900_000  # under Kafka's default limit of 1 MB a message
 MANIFEST_KEY: Final = b'["manifest"]'
+LEVEL_PREFIX: Final = orjson.dumps([LEVEL])[:-1] + b","  # b'["level",'
 CHUNK_HEADER: Final = struct.Struct(">QI")  # snapshot id, chunk index
 DTYPES: Final = {
     "kind": np.int8,
@@ -194,25 +195,18 @@ def checkpoint_of(state: PartitionState, tail: dict[bytes, bytes | None]) -> Che
     levels = dict(state.levels)
     replaced: set[tuple[int, str, str, int]] = set()
     for key, value in tail.items():
-        if ACCOUNT_PREFIXES.get(key[: key.find(b",") + 1]) is not None:
+        if account_kind(key) is not None:  # the snapshot's row of this identity goes
             kind, name, what, *side = orjson.loads(key)
             code = POSITION if kind == "position" else BALANCE
             replaced.add((code, name, what, SIDE_CODES[side[0]] if side else 0))
-            if value is not None:
-                entries[key] = value
-        elif key.startswith(b'["' + LEVEL.encode() + b'",'):
-            identity = orjson.loads(key)[1]
-            if value is None:
-                levels.pop(identity, None)
-            else:
-                level = orjson.loads(value)
-                levels[identity] = (level["level"], level["count"])
-        elif value is None:
+        elif value is None and key.startswith(LEVEL_PREFIX):
+            levels.pop(orjson.loads(key)[1], None)
+        if value is None:
             entries.pop(key, None)
         else:
-            entries[key] = value
+            entries[key] = value  # decoded below, as any changelog entry
     checkpoint = Checkpoint.from_entries(entries)
-    checkpoint.levels = levels
+    checkpoint.levels = levels | checkpoint.levels
     accounts = _without(state.accounts, replaced)
     accounts.extend(checkpoint.accounts)
     checkpoint.accounts = accounts
