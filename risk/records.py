@@ -44,8 +44,33 @@ class PositionView(NamedTuple):
         }
 
 
+class PlanStep(NamedTuple):
+    """One reduction of a partial-liquidation plan (SPEC §7.1)."""
+
+    symbol: str
+    position_side: str
+    close_size: float  # contracts closed, > 0
+    expected_fill_price: float  # the average price of the fills against the depth snapshot
+    slippage: float  # their cost against the mark, in the settle asset
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "position_side": self.position_side,
+            "close_size": float(self.close_size),
+            "expected_fill_price": finite(self.expected_fill_price),
+            "slippage": finite(self.slippage),
+        }
+
+
 class Transition(NamedTuple):
-    """One level change of a margin account, published on the liquidation topic."""
+    """One level change of a margin account, published on the liquidation topic.
+
+    A record reaching `liquidation` or `bankrupt` carries SPEC §7.1's fields:
+    `effective_bankruptcy_prices` (one per position, in their order) and `liquidation_plan`
+    (None: only a full close works); on other records the first is None and neither is
+    written.
+    """
 
     event_id: str
     margin_account: str
@@ -60,9 +85,11 @@ class Transition(NamedTuple):
     ts: int
     trigger: str
     positions: tuple[PositionView, ...]
+    effective_bankruptcy_prices: tuple[float | None, ...] | None = None
+    liquidation_plan: tuple[PlanStep, ...] | None = None
 
     def as_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "event_id": self.event_id,
             "margin_account": self.margin_account,
             "account": self.account,
@@ -77,6 +104,16 @@ class Transition(NamedTuple):
             "trigger": self.trigger,
             "positions": [position.as_record() for position in self.positions],
         }
+        if self.effective_bankruptcy_prices is not None:
+            for position, price in zip(
+                record["positions"], self.effective_bankruptcy_prices, strict=True
+            ):
+                position["effective_bankruptcy_price"] = price
+            plan = self.liquidation_plan
+            record["liquidation_plan"] = (
+                None if plan is None else [step.as_record() for step in plan]
+            )
+        return record
 
 
 class AccountView(NamedTuple):

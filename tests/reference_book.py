@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tests.liquidation_reference import depth_fields
 from tests.reference_input import (
     LEVELS,
     SIDE_ORDER,
@@ -176,14 +177,20 @@ class ReferenceBook:
             )
             return record
         equity, maintenance = self.money(account_id)
+        members = self.members(account_id)
         record.update(
             margin_ratio=maintenance / equity if equity > 0 else None,
             equity=equity,
             maintenance_margin=maintenance,
             ts=ts,
             trigger=trigger,
-            positions=[self.position_record(account_id, p) for p in self.members(account_id)],
+            positions=[self.position_record(account_id, p) for p in members],
         )
+        if record["to"] in ("liquidation", "bankrupt"):
+            fields = depth_fields(self, account_id, members)  # type: ignore[arg-type]
+            for position, price in zip(record["positions"], fields["effective"], strict=True):
+                position["effective_bankruptcy_price"] = price
+            record["liquidation_plan"] = fields["plan"]
         return record
 
     def evaluate(self, accounts: set[str], trigger: str, ts: int) -> list[dict[str, Any]]:

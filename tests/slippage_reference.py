@@ -19,15 +19,28 @@ def shocked_price(reference: Reference, position: dict[str, Any], x: float) -> f
 
 
 def slippage(reference: Reference, symbol: str, quantity: float, x: float) -> float:
-    book, mark = reference.books.get(symbol), reference.marks.get(symbol)
-    if book is None or mark is None or quantity == 0:
+    """The cost of closing `quantity` (signed: longs sold) of `symbol` at shock x."""
+    if symbol not in reference.books or symbol not in reference.marks or quantity == 0:
         return 0.0
+    beta = float(reference.instruments[symbol]["beta"])
+    closed = close_at(reference, symbol, quantity, max(1.0 + beta * x, FLOOR))
+    return 0.0 if closed is None else closed[0]
+
+
+def close_at(
+    reference: Reference, symbol: str, quantity: float, factor: float
+) -> tuple[float, float] | None:
+    """(cost, average fill price) of closing `quantity` != 0 contracts (signed) against the
+    book moved with the mark by `factor`; None without a mark, a book or levels on that side.
+    The average is sum f*p / Q (linear) or Q / sum f/p (inverse), at the moved prices."""
+    book, mark = reference.books.get(symbol), reference.marks.get(symbol)
+    if book is None or mark is None:
+        return None
     instrument = reference.instruments[symbol]
-    factor = max(1.0 + float(instrument["beta"]) * x, FLOOR)
     selling = quantity > 0
     levels = book[0] if selling else book[1]
     if not levels:
-        return 0.0
+        return None
     # value = sum of contracts * price, inverse = sum of contracts / price (unshocked prices)
     value = inverse = 0.0
     left = abs(quantity)
@@ -43,11 +56,9 @@ def slippage(reference: Reference, symbol: str, quantity: float, x: float) -> fl
     spot = float(mark[0])
     if instrument["kind"] == "linear":
         gap = contracts * spot - value if selling else value - contracts * spot
-        cost = cs * gap * factor
-    else:
-        gap = inverse - contracts / spot if selling else contracts / spot - inverse
-        cost = cs * gap / factor
-    return max(cost, 0.0)
+        return max(cs * gap * factor, 0.0), value * factor / contracts
+    gap = inverse - contracts / spot if selling else contracts / spot - inverse
+    return max(cs * gap / factor, 0.0), contracts * factor / inverse
 
 
 def _extension(

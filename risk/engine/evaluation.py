@@ -23,7 +23,7 @@ from risk.book import (
     int32_view,
     int64_view,
 )
-from risk.engine.state import EngineState
+from risk.engine.liquidation import DepthFields, LiquidationRecords
 from risk.kernels.accounts import CHANGED, EVERY, Members, evaluate_accounts, gather_members
 from risk.levels import LEVEL_NAMES, Level, margin_ratio
 from risk.records import PositionView, Transition
@@ -46,7 +46,7 @@ class Evaluated(NamedTuple):
     members: dict[str, NDArray[Any]]
 
 
-class Evaluation(EngineState):
+class Evaluation(LiquidationRecords):
     """Levels from freshly summed totals, and the records of the accounts that change."""
 
     def _evaluate(self, accounts: Sequence[int], trigger: str, ts: int) -> tuple[Transition, ...]:
@@ -196,10 +196,12 @@ class Evaluation(EngineState):
             evaluated.maintenance[changed].tolist(),
         )
         views = self._views(evaluated, changed)
+        depth = self._liquidations(evaluated, changed)
         transitions = []
         for slot, account in enumerate(evaluated.accounts[changed].tolist()):
             identity = identities[slot]
             closed = not margin.positions[account]
+            effective, plan = depth.get(slot, (None, None))
             transitions.append(
                 Transition(
                     f"{identity}#{margin.transitions[account]}",
@@ -215,9 +217,28 @@ class Evaluation(EngineState):
                     ts,
                     "close" if closed else trigger,
                     views[slot],
+                    effective,
+                    plan,
                 )
             )
         return tuple(transitions)
+
+    def _liquidations(
+        self, evaluated: Evaluated, changed: NDArray[np.intp]
+    ) -> dict[int, DepthFields]:
+        """SPEC §7.1's fields of the records (slots of `changed`) that reach `liquidation` or
+        `bankrupt` with positions."""
+        accounts = evaluated.accounts[changed]
+        reaching = (int8_view(self.margin.level)[accounts] >= Level.LIQUIDATION) & (
+            evaluated.offsets[changed + 1] > evaluated.offsets[changed]
+        )
+        slots = np.flatnonzero(reaching)
+        if not len(slots):
+            return {}
+        chosen = changed[slots]
+        spans = (evaluated.offsets[chosen], evaluated.offsets[chosen + 1], evaluated.order)
+        fields = self._depth_fields(evaluated.members, spans, evaluated.equity[chosen])
+        return dict(zip(slots.tolist(), fields, strict=True))
 
     def _views(
         self, evaluated: Evaluated, chosen: NDArray[np.intp]

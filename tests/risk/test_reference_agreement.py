@@ -109,6 +109,38 @@ def differences(
     return found
 
 
+def depth_differences(engine: dict[str, Any], reference: dict[str, Any]) -> list[str]:
+    """SPEC §7.1's fields: present on the same records, prices and plans to 1e-9."""
+    if ("liquidation_plan" in engine) != ("liquidation_plan" in reference):
+        return ["liquidation_plan present on one side only"]
+    if "liquidation_plan" not in reference:
+        return []
+    found = [
+        f"{theirs['symbol']} effective: {mine['effective_bankruptcy_price']} != "
+        f"{theirs['effective_bankruptcy_price']}"
+        for mine, theirs in zip(engine["positions"], reference["positions"], strict=True)
+        if not close(
+            mine["effective_bankruptcy_price"],
+            theirs["effective_bankruptcy_price"],
+            theirs["mark_price"] or theirs["entry_price"],
+        )
+    ]
+    mine_plan, their_plan = engine["liquidation_plan"], reference["liquidation_plan"]
+    if mine_plan is None or their_plan is None or len(mine_plan) != len(their_plan):
+        return found + ([] if mine_plan == their_plan else [f"plan {mine_plan} != {their_plan}"])
+    for mine, theirs in zip(mine_plan, their_plan, strict=True):
+        sizes = {p["symbol"] + p["position_side"]: abs(p["size"]) for p in reference["positions"]}
+        size = sizes[theirs["symbol"] + theirs["position_side"]]
+        same = [mine[name] == theirs[name] for name in ("symbol", "position_side")] + [
+            close(mine["close_size"], theirs["close_size"], size),
+            close(mine["expected_fill_price"], theirs["expected_fill_price"], 0.0),
+            close(mine["slippage"], theirs["slippage"], account_scale(reference)),
+        ]
+        if not all(same):
+            found.append(f"plan step {mine} != {theirs}")
+    return found
+
+
 def assert_agree(seed: int, n_events: int, tick_ms: int = 2_000, hours: float = 24) -> None:
     """Engine and reference agree on a stream; `tick_ms` and `hours` (the retention horizon)
     let streams run long enough in event time for forgetting to matter. Forgotten wallets
@@ -123,6 +155,7 @@ def assert_agree(seed: int, n_events: int, tick_ms: int = 2_000, hours: float = 
     for index, (mine, theirs) in enumerate(zip(records, expected, strict=False)):
         exact = [name for name in EXACT_RECORD_FIELDS if mine[name] != theirs[name]]
         problems = exact + differences(mine, theirs, ACCOUNT_NUMBERS)
+        problems += depth_differences(mine, theirs)
         assert not problems, f"seed {seed}, record {index}: {problems}\n{mine}\n{theirs}"
     assert len(records) == len(expected), f"seed {seed}: {len(records)} != {len(expected)}"
     for name in ("events", "rejects", "levels"):
