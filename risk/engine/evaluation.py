@@ -24,6 +24,7 @@ from risk.book import (
     int64_view,
 )
 from risk.engine.liquidation import DepthFields, LiquidationRecords
+from risk.engine.spans import numbers, span_slots
 from risk.kernels.accounts import CHANGED, EVERY, Members, evaluate_accounts, gather_members
 from risk.levels import LEVEL_NAMES, Level, margin_ratio
 from risk.records import PositionView, Transition
@@ -244,10 +245,7 @@ class Evaluation(LiquidationRecords):
         self, evaluated: Evaluated, chosen: NDArray[np.intp]
     ) -> list[tuple[PositionView, ...]]:
         """The positions of accounts `chosen` (indices into `evaluated`), canonical order."""
-        starts, ends = evaluated.offsets[chosen], evaluated.offsets[chosen + 1]
-        lengths = ends - starts
-        bounds = np.concatenate(([0], np.cumsum(lengths)))
-        slots = np.arange(bounds[-1]) + np.repeat(starts - bounds[:-1], lengths)
+        bounds, slots = span_slots(evaluated.offsets[chosen], evaluated.offsets[chosen + 1])
         member = evaluated.order[slots]
         columns = evaluated.members
         symbols = np.array([item.symbol for item in self.instruments], dtype=object)
@@ -256,12 +254,12 @@ class Evaluation(LiquidationRecords):
             np.array(SIDES, dtype=object)[columns["side"][member]].tolist(),
             columns["size"][member].tolist(),
             columns["entry"][member].tolist(),
-            _numbers(columns["mark"][member]),
+            numbers(columns["mark"][member]),
             columns["notional"][member].tolist(),
             columns["pnl"][member].tolist(),
             columns["maintenance"][member].tolist(),
-            _numbers(columns["liquidation"][member]),
-            _numbers(columns["bankruptcy"][member]),
+            numbers(columns["liquidation"][member]),
+            numbers(columns["bankruptcy"][member]),
         ]
         views = list(map(PositionView, *fields))
         edges = bounds.tolist()
@@ -301,13 +299,6 @@ class Evaluation(LiquidationRecords):
             equity += pnl
             maintenance += position_maintenance
         return equity, maintenance
-
-
-def _numbers(values: NDArray[np.float64]) -> list[float | None]:
-    """Python floats, None for NaN (no price, no mark)."""
-    boxed = values.astype(object)
-    boxed[np.isnan(values)] = None
-    return cast(list[float | None], boxed.tolist())
 
 
 def _symbol_groups(symbol: NDArray[np.int32]) -> Iterator[tuple[int, NDArray[np.intp] | slice]]:

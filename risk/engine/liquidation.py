@@ -14,11 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.book import SIDES
+from risk.engine.spans import numbers, span_slots
 from risk.engine.state import EngineState
 from risk.events import DepthEvent
 from risk.kernels.depth_fills import Books, books_of
 from risk.kernels.liquidation import Positions, liquidation_plans
-from risk.records import PlanStep, finite
+from risk.records import PlanStep
 
 DepthFields = tuple[tuple[float | None, ...], tuple[PlanStep, ...] | None]
 
@@ -68,24 +69,49 @@ class LiquidationRecords(EngineState):
             self.thresholds.margin_call,
         )
         starts, ends, order = spans
-        symbol, side = members["symbol"], members["side"]
-        fields: list[DepthFields] = []
-        for account in range(len(equity)):
-            rows = order[starts[account] : ends[account]]
-            prices = tuple(finite(price) for price in effective[rows].tolist())
-            plan = None
-            if planned[account]:
-                steps = rows[rank[rows] >= 0]
-                steps = steps[np.argsort(rank[steps])]
-                plan = tuple(
-                    PlanStep(
-                        self.instruments[int(symbol[row])].symbol,
-                        SIDES[int(side[row])],
-                        float(closing[row]),
-                        float(fill[row]),
-                        float(slippage[row]),
-                    )
-                    for row in steps.tolist()
-                )
-            fields.append((prices, plan))
+        edges, slots = span_slots(starts, ends)
+        rows, bounds = order[slots], edges.tolist()
+        listed = numbers(effective[rows])
+        fields: list[DepthFields] = [
+            (tuple(listed[bounds[index] : bounds[index + 1]]), None) for index in range(len(equity))
+        ]
+        plans = self._plans(rows, edges, members, (rank, closing, fill, slippage))
+        for account in np.flatnonzero(planned).tolist():
+            fields[account] = (fields[account][0], plans.get(account, ()))
         return fields
+
+    def _plans(
+        self,
+        rows: NDArray[np.int64],
+        edges: NDArray[np.int64],
+        members: dict[str, NDArray[Any]],
+        steps: tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[Any]],
+    ) -> dict[int, tuple[PlanStep, ...]]:
+        """The steps of every plan by account (index into the spans), in the order taken:
+        the members of account j are rows[edges[j]:edges[j+1]], `steps` = (rank, closing,
+        fill, slippage) per member."""
+        rank, closing, fill, slippage = steps
+        owner = np.repeat(np.arange(len(edges) - 1), np.diff(edges))
+        taken = np.flatnonzero(rank[rows] >= 0)
+        if not len(taken):
+            return {}
+        chosen, owners = rows[taken], owner[taken]
+        ordered = np.lexsort((rank[chosen], owners))
+        chosen, owners = chosen[ordered], owners[ordered]
+        symbols = [item.symbol for item in self.instruments]
+        made = list(
+            map(
+                PlanStep,
+                [symbols[code] for code in members["symbol"][chosen].tolist()],
+                [SIDES[code] for code in members["side"][chosen].tolist()],
+                closing[chosen].tolist(),
+                fill[chosen].tolist(),
+                slippage[chosen].tolist(),
+            )
+        )
+        plans: dict[int, tuple[PlanStep, ...]] = {}
+        bounds = np.flatnonzero(np.diff(owners)) + 1
+        starts = [0, *bounds.tolist()]
+        for begin, finish in zip(starts, [*bounds.tolist(), len(made)], strict=True):
+            plans[int(owners[begin])] = tuple(made[begin:finish])
+        return plans

@@ -43,7 +43,9 @@ from risk.kernels.accounts import Table, table_tier
 from risk.kernels.depth_fills import Books, close_cost
 
 PLAN_MARGIN = 1e-9  # a plan leaves the ratio at most margin_call * (1 - PLAN_MARGIN)
-SEARCH_STEPS = 200  # golden-section and bisection steps, each stopping at float resolution
+SEARCH_STEPS = 200  # at most this many steps of a search (each stops at its resolution)
+MAXIMUM_RESOLUTION = 1e-12  # the search for g >= 0 narrows to this fraction of the position
+ROOT_TOLERANCE = 1e-15  # a crossing is taken once 0 <= g <= this fraction of T * E + MM
 BOUNDARY = 1e-9  # a root below this fraction of v_M is taken as P = 0 or inf (no root)
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
@@ -244,43 +246,120 @@ def _reduction(
 ) -> tuple[float, bool]:
     """(x, enough): the smallest x with g(x) >= 0 and True; when there is none, (q, False) if
     closing the position whole raises g, else (0, False). `problem` = (T * (1 - PLAN_MARGIN),
-    E', MM' - MM_i(q)). The maximum of g is found by golden-section search (g is concave): its
-    value decides, and the root is then bisected on the rising part."""
+    E', MM' - MM_i(q)). When the whole close suffices the crossing lies below q; otherwise a
+    point where g >= 0 (`_reach`) bounds it, and without one no reduction suffices."""
+    quantity = abs(positions[2][row])
+    start = _gap(0.0, row, side, positions, table, books, problem)
+    best = quantity
+    best_value = _gap(quantity, row, side, positions, table, books, problem)
+    if best_value < 0.0:
+        whole = best_value
+        if problem[0] * problem[1] - problem[2] > 0.0:  # g <= T*E' - (MM' - MM_i(q)): can reach 0
+            best, best_value = _reach((start, whole), row, side, positions, table, books, problem)
+        if best_value < 0.0:
+            return (quantity if whole > start else 0.0), False
+    return _crossing(
+        (0.0, start), (best, best_value), row, side, positions, table, books, problem
+    ), True
+
+
+@njit(cache=True)
+def _reach(
+    ends: tuple[float, float],
+    row: int,
+    side: int,
+    positions: Positions,
+    table: Table,
+    books: Books,
+    problem: tuple[float, float, float],
+) -> tuple[float, float]:
+    """(x, g(x)) with g(x) >= 0 if there is such an x in [0, q], else a point with g < 0.
+
+    Golden-section search for the maximum of the concave g (`ends` = (g(0), g(q))), which
+    stops at the first point with g >= 0, or once concavity proves the maximum < 0: with four
+    points p0 < p1 < p2 < p3 of the bracket, g lies below the line through p1 and p2 outside
+    [p1, p2], and below both the line through p0, p1 and that through p2, p3 inside it."""
     quantity = abs(positions[2][row])
     low, high = 0.0, quantity
-    inner_low = high - GOLDEN * (high - low)
-    inner_high = low + GOLDEN * (high - low)
+    low_end, high_end = ends
+    inner_low, inner_high = high - GOLDEN * quantity, GOLDEN * quantity
     value_low = _gap(inner_low, row, side, positions, table, books, problem)
     value_high = _gap(inner_high, row, side, positions, table, books, problem)
     for _ in range(SEARCH_STEPS):
-        if high - low <= 1e-15 * quantity:
+        if value_low >= 0.0:
+            return inner_low, value_low
+        if value_high >= 0.0:
+            return inner_high, value_high
+        points = (low, inner_low, inner_high, high)
+        values = (low_end, value_low, value_high, high_end)
+        if high - low <= MAXIMUM_RESOLUTION * quantity or _bound(points, values) < 0.0:
             break
         if value_low < value_high:
-            low, inner_low, value_low = inner_low, inner_high, value_high
+            low, low_end = inner_low, value_low
+            inner_low, value_low = inner_high, value_high
             inner_high = low + GOLDEN * (high - low)
             value_high = _gap(inner_high, row, side, positions, table, books, problem)
         else:
-            high, inner_high, value_high = inner_high, inner_low, value_low
+            high, high_end = inner_high, value_high
+            inner_high, value_high = inner_low, value_low
             inner_low = high - GOLDEN * (high - low)
             value_low = _gap(inner_low, row, side, positions, table, books, problem)
-    best = (low + high) / 2.0
-    best_value = _gap(best, row, side, positions, table, books, problem)
-    whole = _gap(quantity, row, side, positions, table, books, problem)
-    if whole >= best_value:
-        best, best_value = quantity, whole
-    if best_value < 0.0:
-        helps = whole > _gap(0.0, row, side, positions, table, books, problem)
-        return (quantity if helps else 0.0), False
-    low, high = 0.0, best
-    for _ in range(SEARCH_STEPS):
-        if high - low <= 1e-15 * quantity:
+    if value_low >= value_high:
+        return inner_low, value_low
+    return inner_high, value_high
+
+
+@njit(cache=True)
+def _bound(
+    points: tuple[float, float, float, float], values: tuple[float, float, float, float]
+) -> float:
+    """An upper bound of a concave function on [p0, p3] from its values at p0 < p1 < p2 < p3."""
+    p0, p1, p2, p3 = points
+    g0, g1, g2, g3 = values
+    middle = (g2 - g1) / (p2 - p1)
+    outer = max(g1 + middle * (p0 - p1), g1, g2, g2 + middle * (p3 - p2))
+    left = (g1 - g0) / (p1 - p0) if p1 > p0 else np.inf
+    right = (g3 - g2) / (p3 - p2) if p3 > p2 else -np.inf
+    if not left > right:
+        return np.inf  # rounding broke concavity: no bound
+    meet = (g2 - g1 + left * p1 - right * p2) / (left - right)  # where the two lines cross
+    meet = min(max(meet, p1), p2)
+    return max(outer, min(g1 + left * (meet - p1), g2 + right * (meet - p2)))
+
+
+@njit(cache=True)
+def _crossing(
+    below: tuple[float, float],
+    above: tuple[float, float],
+    row: int,
+    side: int,
+    positions: Positions,
+    table: Table,
+    books: Books,
+    problem: tuple[float, float, float],
+) -> float:
+    """The smallest x with g(x) >= 0, from a bracket (x, g) with g < 0 `below` and g >= 0
+    `above`. Steps alternate between the chord's root (on a concave g the chord lies below g,
+    so the chord's root is always >= 0 and exact where g is linear, as it is between book
+    levels and tiers) and the middle (so the bracket at least halves every two steps); they
+    stop once g is within ROOT_TOLERANCE of the problem's scale above 0."""
+    (low, low_value), (high, high_value) = below, above
+    scale = problem[0] * problem[1] + problem[2]
+    quantity = abs(positions[2][row])
+    for step in range(SEARCH_STEPS):
+        if high_value <= ROOT_TOLERANCE * scale or high - low <= 1e-15 * quantity:
             break
         middle = (low + high) / 2.0
-        if _gap(middle, row, side, positions, table, books, problem) >= 0.0:
-            high = middle
+        if step % 2 == 0:
+            chord = low - low_value * (high - low) / (high_value - low_value)
+            if low < chord < high:
+                middle = chord
+        value = _gap(middle, row, side, positions, table, books, problem)
+        if value >= 0.0:
+            high, high_value = middle, value
         else:
-            low = middle
-    return high, True
+            low, low_value = middle, value
+    return high
 
 
 @njit(cache=True)

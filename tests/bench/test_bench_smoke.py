@@ -22,6 +22,8 @@ def test_tick_harness_at_tiny_sizes_reports_what_it_built() -> None:
     for walk in tick["walks"].values():
         assert 0 < walk["median_ms"] <= walk["p99_ms"] <= walk["max_ms"]
     assert tick["walks"]["move"]["ticks"] == tick["walks"]["calm"]["ticks"] == 3
+    assert tick["depth"]["ticks"] == 3
+    assert 0 <= tick["depth"]["carrying"] <= 3 * tick["depth"]["records_max"]
     assert tick["floors"]["numpy_pass_ms"] > 0
     assert tick["floors"]["compiled_full_ms"] > 0
     assert tick["scalar_ms"] > 0

@@ -40,6 +40,8 @@ COMMAND: Final = ".venv/bin/python -m tests.bench.tick_bench --write BENCHMARKS.
 CALM_TARGET_MS: Final = 3.0
 MOVE_TARGET_MS: Final = 15.0
 MOVE_P99_TARGET_MS: Final = 30.0
+FIELDS_TARGET: Final = 0.2  # SPEC §7.1's fields cost at most 20% of a tick without them
+DEPTH_LEVELS: Final = 50
 WARM_UP = "import time; t = time.perf_counter(); from risk.engine.warmup import warm_up; "
 WARM_UP += "warm_up(); print(time.perf_counter() - t)"
 
@@ -57,6 +59,51 @@ def time_ticks(
         times.append(time.perf_counter_ns() - started)
         transitions.append(len(outcome.transitions))
     return times, transitions, ts
+
+
+def depth_snapshot(price: float, ts: int) -> dict[str, Any]:
+    """DEPTH_LEVELS levels a side, 0.01% apart from the mark out, 0.5 contracts each."""
+    steps = range(1, DEPTH_LEVELS + 1)
+    return {
+        "type": "depth",
+        "symbol": SYMBOL,
+        "bids": [[price * (1 - 1e-4 * step), 0.5] for step in steps],
+        "asks": [[price * (1 + 1e-4 * step), 0.5] for step in steps],
+        "ts": ts,
+    }
+
+
+def depth_walk(engine: Engine, prices: list[float], ts: int) -> tuple[dict[str, float], int]:
+    """The +-0.5% walk with a depth snapshot at the last mark before each tick: the ticks'
+    times and, inside them, the time spent on SPEC §7.1's fields (`_liquidations`)."""
+    spent: list[int] = []
+    carried = [0]
+    fields = engine._liquidations
+
+    def timed(*arguments: Any) -> Any:
+        started = time.perf_counter_ns()
+        found = fields(*arguments)
+        spent.append(time.perf_counter_ns() - started)
+        carried[0] += len(found)
+        return found
+
+    engine._liquidations = timed  # type: ignore[method-assign, assignment]
+    times: list[int] = []
+    records: list[int] = []
+    try:
+        for price in prices:
+            engine.apply(parse_event(depth_snapshot(engine.marks[0] or price, ts)))
+            tick, counted, ts = time_ticks(engine, [price], ts)
+            times += tick
+            records += counted
+    finally:
+        del engine._liquidations
+    total, in_fields = sum(times), sum(spent)
+    return {
+        **summary(times, records),
+        "fields_share": in_fields / max(total - in_fields, 1),
+        "carrying": float(carried[0]),
+    }, ts
 
 
 def walk(start: float, steps: int, step: Callable[[], float]) -> list[float]:
@@ -85,6 +132,7 @@ def run(accounts: int, ticks: int, *, jit: bool = True) -> dict[str, Any]:
     calm = walk(prices[-1], ticks, lambda: rng.gauss(0.0, 0.0003))
     calm_times, calm_records, ts = time_ticks(engine, calm, ts)
     flat_times, _, ts = time_ticks(engine, [calm[-1]] * max(3, ticks // 2), ts)
+    depth, ts = depth_walk(engine, walk(calm[-1], ticks, uniform), ts)
     result: dict[str, Any] = {
         "accounts": accounts,
         "positions": len(engine.blocks[engine.symbols[SYMBOL]]),
@@ -94,6 +142,7 @@ def run(accounts: int, ticks: int, *, jit: bool = True) -> dict[str, Any]:
             "calm": summary(calm_times, calm_records),
             "flat": summary(flat_times, [0]),
         },
+        "depth": depth,
         "floors": floors(engine, calm[-1]),
         "scalar_ms": scalar_loop(engine, calm[-1]),
         "jit": jit_costs() if jit else {"first_seconds": 0.0, "cached_seconds": 0.0},
@@ -193,6 +242,7 @@ def profile_ticks(engine: Engine, prices: list[float], ts: int) -> dict[str, Any
 def report(result: dict[str, Any]) -> str:
     walks, floor, jit = result["walks"], result["floors"], result["jit"]
     move, calm, flat = walks["move"], walks["calm"], walks["flat"]
+    depth = result["depth"]
     full = floor["compiled_full_ms"]
     per_record = (move["median_ms"] - flat["median_ms"]) / max(move["records_median"], 1.0)
     profile = result["profile"]
@@ -225,6 +275,12 @@ def report(result: dict[str, Any]) -> str:
         f"compiled full recompute {full:.2f} ms, no records | <= {MOVE_TARGET_MS:.0f} ms "
         f"median, p99 <= {MOVE_P99_TARGET_MS:.0f} ms | "
         f"{_verdict(move_ok)} |",
+        f"| (a''') +-0.5% walk with a {DEPTH_LEVELS}-level depth snapshot, {depth['ticks']} "
+        f"ticks | {depth['median_ms']:.1f} ms median, {depth['p99_ms']:.1f} ms p99 "
+        f"({depth['records_median']:,.0f} records median; {depth['carrying']:,.0f} of all "
+        f"carry SPEC §7.1's fields) | the same ticks less the time in those fields: fields "
+        f"{depth['fields_share']:.1%} of it | fields <= {FIELDS_TARGET:.0%} of the tick "
+        f"without them | {_verdict(depth['fields_share'] <= FIELDS_TARGET)} |",
         f"| (a'') one full recompute of the book, compiled | {full:.2f} ms | one numpy pass "
         f"over one column {floor['numpy_pass_ms']:.2f} ms ({full / floor['numpy_pass_ms']:.1f}x "
         f"of it); plain-Python loop {result['scalar_ms']:,.0f} ms | reported | - |",
