@@ -2,6 +2,7 @@
 
     riskmon replay EVENTS.jsonl [--config FILE] [--out FILE] [--summary FILE] [--report]
                   [--fund-out FILE]
+    riskmon whatif EVENTS.jsonl --config PROPOSED [--base CURRENT] [--out FILE] [--report]
     riskmon worker
     riskmon publish EVENTS.jsonl [--interval-ms N]
     riskmon tail [--topic NAME] [--from-beginning] [--idle-exit SECONDS]
@@ -19,16 +20,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from risk.engine import Engine
 from risk.fund.report import fund_sections
+from streams.command_files import CommandError, amount, open_events, output, write_json
 from streams.config import ConfigError, load_config
 from streams.kafka.checkpoints import CheckpointError
 from streams.kafka.client import BrokerError
@@ -39,12 +40,9 @@ from streams.pipes import silence_stdout
 from streams.progress import Progress
 from streams.replay import ReplayReport, replay_lines, summary_document, watch_fund
 from streams.settings import SettingsError, load_settings
+from streams.whatif_command import add_whatif, run_whatif
 
 USAGE_ERROR = 2
-
-
-class CommandError(Exception):
-    """A failure the user can act on; printed as one line, exit status 2."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -81,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument(
         "--idle-exit", type=float, help="exit after this many seconds without a record"
     )
+    add_whatif(commands)
     _add_dashboards(commands)
     _add_demo(commands)
     return parser
@@ -158,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_dashboards_push(arguments)
         if arguments.command == "demo":
             return run_demo_command(arguments)
+        if arguments.command == "whatif":
+            return run_whatif(arguments)
         return run_kafka_command(arguments)
     except (CommandError, ConfigError, SettingsError, BrokerError, CheckpointError) as error:
         print(f"riskmon: error: {error}", file=sys.stderr)
@@ -240,14 +241,11 @@ def run_replay(arguments: argparse.Namespace) -> int:
     prepare_kernels(sys.stderr)
     engine = config.engine()
     events_path: Path = arguments.events
-    try:
-        source = events_path.open("rb")
-    except OSError as error:
-        raise CommandError(f"cannot read {events_path}: {error.strerror or error}") from None
+    source = open_events(events_path)
     target = arguments.out or "stdout"
-    fund_out = nullcontext(None) if arguments.fund_out is None else _output(arguments.fund_out)
+    fund_out = nullcontext(None) if arguments.fund_out is None else output(arguments.fund_out)
     try:
-        with source, _output(arguments.out) as out, fund_out as projections:
+        with source, output(arguments.out) as out, fund_out as projections:
             if projections is not None:
                 watch_fund(engine, lambda line: projections.write(line + "\n"))
             progress = Progress.for_file(source, sys.stderr)
@@ -285,30 +283,12 @@ def run_replay(arguments: argparse.Namespace) -> int:
         silence_stdout()
     fund = fund_sections(engine) if arguments.summary or arguments.report else {}
     if arguments.summary is not None:
-        _write_summary(arguments.summary, summary_document(engine, report, fund))
+        write_json(arguments.summary, summary_document(engine, report, fund))
     if arguments.report:
         _print_report(report, engine, sys.stderr)
         for record in fund["funds"]:
             print(fund_line(record), file=sys.stderr)
     return 0
-
-
-def _output(path: Path | None) -> AbstractContextManager[TextIO]:
-    """The transitions file, or stdout (left open; flushed after the replay)."""
-    if path is None:
-        return nullcontext(sys.stdout)
-    try:
-        return path.open("w", encoding="utf-8", newline="\n")
-    except OSError as error:
-        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-def _write_summary(path: Path, document: dict[str, object]) -> None:
-    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise CommandError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _print_report(report: ReplayReport, engine: Engine, stream: TextIO) -> None:
@@ -332,14 +312,14 @@ def _print_report(report: ReplayReport, engine: Engine, stream: TextIO) -> None:
 def fund_line(record: dict[str, Any]) -> str:
     """One line of the fund projection of an asset, for people."""
     asset, balance = record["asset"], record["balance"]
-    parts = [f"fund {asset}: balance {_amount(balance)}"]
+    parts = [f"fund {asset}: balance {amount(balance)}"]
     if record["drawdown_8h"] is not None:
         parts.append(f"8h drawdown {record['drawdown_8h']:.1%}")
     downs = [point for point in record["stress"] if point["shock"] < 0]
     if downs:
         point = min(downs, key=lambda item: abs(item["shock"] + 0.2))
         parts.append(
-            f"a {-point['shock']:.0%} gap down costs {_amount(point['drawdown'])} "
+            f"a {-point['shock']:.0%} gap down costs {amount(point['drawdown'])} "
             f"({point['bankrupt_accounts']} accounts owe)"
         )
         parts += _shortfall(point, balance)
@@ -362,19 +342,13 @@ def _shortfall(point: dict[str, Any], balance: float | None) -> list[str]:
     allocation = point["allocation"]
     if allocation is None or balance is None:
         return []
-    short = _amount(point["drawdown"] - max(balance, 0.0))
+    short = amount(point["drawdown"] - max(balance, 0.0))
     cells = [cell for sides in allocation["adl"].values() for cell in sides.values()]
     positions = sum(cell["positions"] for cell in cells)
     return [
         f"the fund is {short} short there: ADL of {positions} positions or a "
         f"{allocation['socialized']:.1%} haircut of profits"
     ]
-
-
-def _amount(value: float | None) -> str:
-    if value is None:
-        return "none"
-    return f"{value:,.0f}" if abs(value) >= 1_000 else f"{value:.6g}"
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def replay_lines(
     """Apply every non-blank line; `emit` gets each transition, `progress` the lines read."""
     report = ReplayReport()
     read = 0
-    for chunk in _batches(enumerate(lines, start=1), BATCH_LINES):
+    for chunk in numbered_batches(lines, BATCH_LINES):
         read += len(chunk)
         numbered = [(number, line) for number, line in chunk if line.strip()]
         result = engine.apply_batch(decode_lines(line for _, line in numbered))
@@ -72,8 +72,9 @@ def summary_document(
     }
 
 
-def _batches(items: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
-    iterator = iter(items)
+def numbered_batches(lines: Iterable[bytes], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    """(line number from 1, line) in lists of `size`."""
+    iterator = iter(enumerate(lines, start=1))
     while chunk := list(islice(iterator, size)):
         yield chunk
 
