@@ -45,6 +45,7 @@ from tests.bench.books import (
 from tests.bench.generate import write_stream
 from tests.bench.replay_paths import breakdown_section, replay_breakdown
 from tests.bench.sections import publish
+from tests.bench.whatif_bench import whatif_row, whatif_timing
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND = "make bench"
@@ -103,6 +104,7 @@ def replay_benchmark(
         cli.main(["replay", str(head_path), "--out", str(out)])
         head_seconds = time.perf_counter() - started
         head_transitions = _count_lines(out)
+        whatif = whatif_timing(path, Path(directory))
         missed = events / seconds < REPLAY_TARGET
         profiled = profile_lines if profile or (profile is None and missed) else 0
         with path.open("rb") as source:
@@ -124,6 +126,7 @@ def replay_benchmark(
         "reference": reference,
         "speedup_same_lines": (len(head) / head_seconds) / reference["events_per_second"],
         "breakdown": breakdown,
+        "whatif": whatif,
     }
 
 
@@ -264,6 +267,7 @@ def report(
         f"{memory['engine_bytes_per_position']:.0f} bytes/position | "
         f"list of dicts {memory['naive_bytes_per_position']:.0f} bytes/position | "
         f"{_verdict(memory['engine_bytes_per_position'] <= MEMORY_TARGET)} |",
+        whatif_row(replay),
         "",
     ]
     lines += _replay_section(replay)

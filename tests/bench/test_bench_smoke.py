@@ -65,6 +65,9 @@ def test_harness_at_tiny_sizes_reports_what_it_built() -> None:
     assert reference["transitions"] == replay["head_transitions"]
     assert replay["events_per_second"] > 0
     assert reference["events_per_second"] > 0
+    whatif = replay["whatif"]
+    assert whatif["seconds"] > 0
+    assert whatif["transitions"]["base"] == replay["transitions"]
 
     memory = memory_benchmark(accounts=150)
     assert memory["positions"] == memory["naive_positions"] == 300
