@@ -101,6 +101,26 @@ class Thresholds:
         return changing
 
 
+def next_levels(
+    thresholds: Thresholds,
+    current: NDArray[np.int8],
+    equity: NDArray[np.float64],
+    maintenance: NDArray[np.float64],
+) -> NDArray[np.int8]:
+    """Vectorized `Thresholds.next_level` for accounts that hold positions, with its
+    comparisons (bisect_right is searchsorted side="right"; NaN sorts past every bound)."""
+    bounds = np.array(thresholds.bounds)
+    positive = equity > 0.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(positive, maintenance / np.where(positive, equity, 1.0), np.nan)
+        raw = np.searchsorted(bounds, ratio, side="right")
+        lower = np.searchsorted(bounds, ratio + thresholds.hysteresis, side="right")
+    level = current.astype(np.int64)
+    stay_or_drop = np.where(lower < level, lower, level)
+    result = np.where(raw > level, raw, stay_or_drop)
+    return np.where(positive, result, int(Level.BANKRUPT)).astype(np.int8)
+
+
 def margin_ratio(equity: float, maintenance: float) -> float | None:
     """MM / equity when equity > 0; None (bankrupt) otherwise. Callers handle 'no positions'."""
     return maintenance / equity if equity > 0.0 else None
