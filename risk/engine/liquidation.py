@@ -56,6 +56,10 @@ class LiquidationRecords(EngineState):
         """Per account (positions order[starts[j]:ends[j]] of the member columns, `spans` =
         (starts, ends, order)): its positions' effective bankruptcy prices, in that order, and
         its plan (None: close everything)."""
+        books = self.depth_books()
+        if not books[0].any():  # no snapshot at all: nothing can be priced, no plan
+            lengths = (spans[1] - spans[0]).tolist()
+            return [((None,) * length, None) for length in lengths]
         positions = cast(
             Positions,
             tuple(members[name] for name in ("symbol", "side", "size", "mark", "maintenance")),
@@ -65,7 +69,7 @@ class LiquidationRecords(EngineState):
             positions,
             equity,
             self.instrument_table(),
-            self.depth_books(),
+            books,
             self.thresholds.margin_call,
         )
         starts, ends, order = spans
