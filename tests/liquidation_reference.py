@@ -25,15 +25,12 @@ STEPS = 300
 SLACK = "_close_size_slack"  # not SPEC: how far the last step's root is determined
 
 
-def _root_slack(
-    position: dict[str, Any], quantity: float, root: float, gap: Any, equity: float
-) -> float:
+def _root_slack(position: dict[str, Any], quantity: float, root: float, gap: Any) -> float:
     """How far (contracts) the smallest sufficient reduction can move when the gap is computed
     with another rounding: the rounding noise of this gap near the root (its scatter about a
     line at points 1e-10 of the position apart) over its slope there, ten times over. Where
     the gap nearly cancels (near its maximum, or terms much larger than it) the root is only
     determined to within that."""
-    del equity
     step = 1e-7 * quantity
     low, high = max(root - step, 0.0), min(root + step, quantity)
     slope = abs(gap(position, high) - gap(position, low)) / (high - low)
@@ -119,7 +116,7 @@ def plan(
         if close_at(reference, position["symbol"], position["size"], 1.0) is None:
             continue
         contracts, enough = _reduction(position, sizes[id(position)], gap)
-        slack = _root_slack(position, sizes[id(position)], contracts, gap, equity) if enough else 0
+        slack = _root_slack(position, sizes[id(position)], contracts, gap) if enough else 0
         if contracts > 0:
             closed = close_at(reference, position["symbol"], _signed(position, contracts), 1.0)
             assert closed is not None

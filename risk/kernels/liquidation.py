@@ -56,6 +56,7 @@ Positions = tuple[
     NDArray[np.float64],  # mark, NaN for none
     NDArray[np.float64],  # maintenance margin
 ]
+Market = tuple[Positions, Table, Books]  # the positions, the instrument table and the books
 Plans = tuple[
     NDArray[np.float64],  # effective bankruptcy price per position, NaN for none
     NDArray[np.float64],  # contracts closed by the plan, 0 for none
@@ -202,7 +203,7 @@ def _plan(
                 table, code, abs(positions[2][row]), positions[3][row]
             ),
         )  # fmt: skip
-        contracts, enough = _reduction(row, side, positions, table, books, problem)
+        contracts, enough = _reduction((row, side), (positions, table, books), problem)
         if contracts > 0.0:
             cost, average = close_cost(
                 books, side, contracts, positions[3][row], (table[0][code], table[1][code])
@@ -237,40 +238,32 @@ def _write_steps(
 
 @njit(cache=True)
 def _reduction(
-    row: int,
-    side: int,
-    positions: Positions,
-    table: Table,
-    books: Books,
+    leg: tuple[int, int],
+    market: Market,
     problem: tuple[float, float, float],
 ) -> tuple[float, bool]:
     """(x, enough): the smallest x with g(x) >= 0 and True; when there is none, (q, False) if
     closing the position whole raises g, else (0, False). `problem` = (T * (1 - PLAN_MARGIN),
     E', MM' - MM_i(q)). When the whole close suffices the crossing lies below q; otherwise a
     point where g >= 0 (`_reach`) bounds it, and without one no reduction suffices."""
-    quantity = abs(positions[2][row])
-    start = _gap(0.0, row, side, positions, table, books, problem)
+    quantity = abs(market[0][2][leg[0]])
+    start = _gap(0.0, leg, market, problem)
     best = quantity
-    best_value = _gap(quantity, row, side, positions, table, books, problem)
+    best_value = _gap(quantity, leg, market, problem)
     if best_value < 0.0:
         whole = best_value
         if problem[0] * problem[1] - problem[2] > 0.0:  # g <= T*E' - (MM' - MM_i(q)): can reach 0
-            best, best_value = _reach((start, whole), row, side, positions, table, books, problem)
+            best, best_value = _reach((start, whole), leg, market, problem)
         if best_value < 0.0:
             return (quantity if whole > start else 0.0), False
-    return _crossing(
-        (0.0, start), (best, best_value), row, side, positions, table, books, problem
-    ), True
+    return _crossing((0.0, start), (best, best_value), leg, market, problem), True
 
 
 @njit(cache=True)
 def _reach(
     ends: tuple[float, float],
-    row: int,
-    side: int,
-    positions: Positions,
-    table: Table,
-    books: Books,
+    leg: tuple[int, int],
+    market: Market,
     problem: tuple[float, float, float],
 ) -> tuple[float, float]:
     """(x, g(x)) with g(x) >= 0 if there is such an x in [0, q], else a point with g < 0.
@@ -279,12 +272,13 @@ def _reach(
     stops at the first point with g >= 0, or once concavity proves the maximum < 0: with four
     points p0 < p1 < p2 < p3 of the bracket, g lies below the line through p1 and p2 outside
     [p1, p2], and below both the line through p0, p1 and that through p2, p3 inside it."""
+    row, positions = leg[0], market[0]
     quantity = abs(positions[2][row])
     low, high = 0.0, quantity
     low_end, high_end = ends
     inner_low, inner_high = high - GOLDEN * quantity, GOLDEN * quantity
-    value_low = _gap(inner_low, row, side, positions, table, books, problem)
-    value_high = _gap(inner_high, row, side, positions, table, books, problem)
+    value_low = _gap(inner_low, leg, market, problem)
+    value_high = _gap(inner_high, leg, market, problem)
     for _ in range(SEARCH_STEPS):
         if value_low >= 0.0:
             return inner_low, value_low
@@ -298,12 +292,12 @@ def _reach(
             low, low_end = inner_low, value_low
             inner_low, value_low = inner_high, value_high
             inner_high = low + GOLDEN * (high - low)
-            value_high = _gap(inner_high, row, side, positions, table, books, problem)
+            value_high = _gap(inner_high, leg, market, problem)
         else:
             high, high_end = inner_high, value_high
             inner_high, value_high = inner_low, value_low
             inner_low = high - GOLDEN * (high - low)
-            value_low = _gap(inner_low, row, side, positions, table, books, problem)
+            value_low = _gap(inner_low, leg, market, problem)
     if value_low >= value_high:
         return inner_low, value_low
     return inner_high, value_high
@@ -331,11 +325,8 @@ def _bound(
 def _crossing(
     below: tuple[float, float],
     above: tuple[float, float],
-    row: int,
-    side: int,
-    positions: Positions,
-    table: Table,
-    books: Books,
+    leg: tuple[int, int],
+    market: Market,
     problem: tuple[float, float, float],
 ) -> float:
     """The smallest x with g(x) >= 0, from a bracket (x, g) with g < 0 `below` and g >= 0
@@ -345,6 +336,7 @@ def _crossing(
     stop once g is within ROOT_TOLERANCE of the problem's scale above 0."""
     (low, low_value), (high, high_value) = below, above
     scale = problem[0] * problem[1] + problem[2]
+    row, positions = leg[0], market[0]
     quantity = abs(positions[2][row])
     for step in range(SEARCH_STEPS):
         if high_value <= ROOT_TOLERANCE * scale or high - low <= 1e-15 * quantity:
@@ -354,7 +346,7 @@ def _crossing(
             chord = low - low_value * (high - low) / (high_value - low_value)
             if low < chord < high:
                 middle = chord
-        value = _gap(middle, row, side, positions, table, books, problem)
+        value = _gap(middle, leg, market, problem)
         if value >= 0.0:
             high, high_value = middle, value
         else:
@@ -365,14 +357,12 @@ def _crossing(
 @njit(cache=True)
 def _gap(
     contracts: float,
-    row: int,
-    side: int,
-    positions: Positions,
-    table: Table,
-    books: Books,
+    leg: tuple[int, int],
+    market: Market,
     problem: tuple[float, float, float],
 ) -> float:
     """g(x) of the module docstring, for x = `contracts`."""
+    (row, side), (positions, table, books) = leg, market
     target, equity, other_maintenance = problem
     code, mark = positions[0][row], positions[3][row]
     quantity = abs(positions[2][row])
