@@ -67,6 +67,11 @@ def parse_config(text: str, origin: str) -> EngineConfig:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config {origin} is not valid TOML: {error}") from None
+    return config_of(document, origin)
+
+
+def config_of(document: dict[str, Any], origin: str) -> EngineConfig:
+    """The configuration a parsed TOML (or JSON) document describes."""
     unknown = sorted(set(document) - set(_TABLES))
     if unknown:
         raise ConfigError(f"config {origin}: unknown table {unknown[0]!r}")
