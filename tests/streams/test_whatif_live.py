@@ -71,12 +71,8 @@ def test_toml_and_json_proposals_are_the_same() -> None:
     assert as_toml.thresholds.margin_call == 0.6
     assert [item.symbol for item in as_toml.instruments] == ["AAAUSDT"]
     assert parse_proposal(b"[levels]\nwatch = 0.3\n", "").instruments == ()
-    assert (
-        parse_proposal(
-            PROPOSAL.split("[[instruments]]")[1].join(["[[instruments]]", ""]).encode(), ""
-        ).thresholds
-        is None
-    )
+    instruments_only = "[[instruments]]" + PROPOSAL.split("[[instruments]]")[1]
+    assert parse_proposal(instruments_only.encode(), "").thresholds is None
 
 
 @pytest.mark.parametrize(
