@@ -19,6 +19,7 @@ from risk.fund.allocation import walked
 from risk.fund.cover import top_two
 from risk.fund.exposure import exposure_of
 from risk.fund.report import engine_share
+from risk.kernels.depth_fills import extensions
 
 _TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 0.05}]
 
@@ -26,7 +27,7 @@ _TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 
 def warm_up() -> None:
     """Drive a throwaway engine through the mark tick (bands, joint bands, bulk evaluation and
     records), single-account events, an instrument change, a batch, an account view and the
-    fund projection's Cover-N and cascade kernels."""
+    fund projection's Cover-N, cascade and slippage kernels."""
     engine = Engine([])
     for kind, settle in (("linear", "USDT"), ("inverse", "BTC")):
         symbol = f"WARM{kind.upper()}"
@@ -68,6 +69,7 @@ def warm_up() -> None:
     shocks = np.array([-0.5, 0.5])
     share.weights("USDT", shocks)
     walked(share.queue("USDT", shocks, np.ones((2, rows, 2))), np.ones((2, rows, 2)))
+    extensions(100.0, 1.0, np.ones(2), 101.0, True)  # the fund's slippage past a book's end
     share.deleveraged("USDT", shocks, np.ones((2, rows, 2)))
 
 

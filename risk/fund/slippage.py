@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from risk.fund.exposure import FloatArray, prefix_sums
-from risk.fund.parameters import MARK_FLOOR
+from risk.kernels.depth_fills import extensions
 
 
 class BookSide(NamedTuple):
@@ -96,25 +96,6 @@ def _fills(
     inverse_value = side.inverse_value[level] + partial / side.prices[level]
     rest = quantity - within
     if (rest > 0.0).any():
-        extra_value, extra_inverse = _extension(side.prices[-1], depth, rest, mark, selling)
+        extra_value, extra_inverse = extensions(side.prices[-1], depth, rest, mark, selling)
         value, inverse_value = value + extra_value, inverse_value + extra_inverse
-    return value, inverse_value
-
-
-def _extension(
-    last: float, depth: float, rest: FloatArray, mark: float, selling: bool
-) -> tuple[FloatArray, FloatArray]:
-    """Integrals of p(u) and 1/p(u) over u in [0, rest] past the last level."""
-    rate = max(0.0, (mark - last) if selling else (last - mark)) / depth
-    if rate == 0.0:
-        return rest * last, rest / last
-    if not selling:
-        end = last + rate * rest
-        return rest * (last + end) / 2.0, np.log(end / last) / rate
-    floor = min(MARK_FLOOR * mark, last)
-    sloped = np.minimum(rest, (last - floor) / rate)  # contracts before the floor is reached
-    end = last - rate * sloped
-    flat = rest - sloped
-    value = sloped * (last + end) / 2.0 + flat * floor
-    inverse_value = np.log(last / end) / rate + flat / floor
     return value, inverse_value

@@ -93,6 +93,17 @@ def close_fills(books: Books, side: int, quantity: float, mark: float) -> tuple[
 
 
 @njit(cache=True)
+def extensions(
+    last: float, depth: float, rest: NDArray[np.float64], mark: float, selling: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`_extension` of each of `rest` (the fund's slippage fills many closes at once)."""
+    value, inverse = np.empty(len(rest)), np.empty(len(rest))
+    for index in range(len(rest)):
+        value[index], inverse[index] = _extension(last, depth, rest[index], mark, selling)
+    return value, inverse
+
+
+@njit(cache=True)
 def _extension(
     last: float, depth: float, rest: float, mark: float, selling: bool
 ) -> tuple[float, float]:
