@@ -16,6 +16,9 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+import numpy as np
+from numpy.typing import NDArray
+
 from risk.engine import Engine
 from risk.instruments import Instrument
 from risk.levels import LEVEL_NAMES, Thresholds, margin_ratio
@@ -70,25 +73,17 @@ def worker_share(engine: Engine, proposal: Proposal) -> dict[str, Any]:
         raise ConfigError(f"{ORIGIN}: {error}") from None
     name = engine.margin_account_id
     sides: list[dict[str, tuple[str, float | None]]] = [{}, {}]
-    rows = zip(
-        found.accounts.tolist(),
-        found.level.tolist(),
-        found.proposed_level.tolist(),
-        found.equity.tolist(),
-        found.maintenance.tolist(),
-        found.proposed_maintenance.tolist(),
-        strict=True,
-    )
-    for account, level, moved, equity, maintenance, proposed in rows:
-        if level != moved:
-            identity = name(account)
-            sides[0][identity] = (LEVEL_NAMES[level], margin_ratio(equity, maintenance))
-            sides[1][identity] = (LEVEL_NAMES[moved], margin_ratio(equity, proposed))
+    for row in np.flatnonzero(found.level != found.proposed_level).tolist():
+        identity, equity = name(int(found.accounts[row])), float(found.equity[row])
+        level, moved = int(found.level[row]), int(found.proposed_level[row])
+        base_ratio = margin_ratio(equity, float(found.maintenance[row]))
+        sides[0][identity] = (LEVEL_NAMES[level], base_ratio)
+        sides[1][identity] = (
+            LEVEL_NAMES[moved],
+            margin_ratio(equity, float(found.proposed_maintenance[row])),
+        )
     return {
-        "levels": {
-            "base": _counts(found.level.tolist()),
-            "proposed": _counts(found.proposed_level.tolist()),
-        },
+        "levels": {"base": _counts(found.level), "proposed": _counts(found.proposed_level)},
         "changed_accounts": changed_accounts(sides[0], sides[1]),
     }
 
@@ -114,8 +109,6 @@ def merge_shares(shares: Iterable[dict[str, Any]], funds: list[dict[str, Any]]) 
     }
 
 
-def _counts(levels: list[int]) -> dict[str, int]:
-    counts = dict.fromkeys(LEVEL_NAMES, 0)
-    for level in levels:
-        counts[LEVEL_NAMES[level]] += 1
-    return counts
+def _counts(levels: NDArray[np.int8]) -> dict[str, int]:
+    counts = np.bincount(levels, minlength=len(LEVEL_NAMES)).tolist()
+    return dict(zip(LEVEL_NAMES, counts, strict=True))

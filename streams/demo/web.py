@@ -18,7 +18,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from streams.demo.monitor import RECENT_TRANSITIONS, Monitor
-from streams.http.web import REGISTRY, metrics
+from streams.http.keys import REGISTRY
+from streams.http.web import metrics
 
 MONITOR: Final = web.AppKey("monitor", Monitor)
 STATUS: Final = web.AppKey("status", dict)

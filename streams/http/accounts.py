@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from risk.engine import Engine
 from risk.levels import LEVEL_NAMES, Level
 from streams.kafka.holding import Holding
 from streams.kafka.partitioning import partition_of
@@ -43,13 +44,16 @@ def worst_first(record: Record) -> tuple[int, float, str]:
     return (-level, -badness, record["margin_account"])
 
 
+def engines_of(tasks: Iterable[Holding]) -> list[Engine]:
+    """The engines of `tasks`, each once (the partitions of a holding share its engine)."""
+    return list({id(task.engine): task.engine for task in tasks}.values())
+
+
 def worst_accounts(tasks: Iterable[Holding], minimum: Level, limit: int) -> list[Record]:
-    """The `limit` worst accounts at `minimum` or above over `tasks` (partitions that share
-    an engine are asked once)."""
-    engines = {id(task.engine): task.engine for task in tasks}.values()
+    """The `limit` worst accounts at `minimum` or above over `tasks`."""
     found = [
         engine.account_view(index).as_record()
-        for engine in engines
+        for engine in engines_of(tasks)
         for index in engine.worst_accounts(minimum, limit)
     ]
     return merge_worst([found], limit)

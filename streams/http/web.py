@@ -11,6 +11,8 @@
     POST /fund/shares/{at}, /fund/stress/{at}, /fund/cascade/{at}, /fund/weights/{at},
          /fund/queue/{at}
                                          this worker's share of epoch `at`, for the aggregator
+    POST /whatif                         the book under a proposed instruments or levels table
+                                         (SPEC §10.1; streams/http/whatif.py), all workers
 
 A request for an account another worker owns is forwarded to it (once: a forwarded request
 is never forwarded again). The worst-accounts answer merges every owner's own answer; when an
@@ -21,14 +23,12 @@ partitions it lacks, and status 503: a partial list must never pass for the whol
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import aiohttp
 import numpy as np
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.registry import CollectorRegistry
 
 from risk.fund.exposure import FloatArray
 from risk.fund.share import EpochShare
@@ -47,33 +47,11 @@ from streams.http.fund_wire import (
     unpack,
     weights_document,
 )
-from streams.kafka.holding import Holding
-from streams.kafka.projections import FundDesk, NotReadyError, share_of
+from streams.http.keys import ASK_TIMEOUT, DIRECTORY, FORWARDED, REGISTRY, SESSION, Directory
+from streams.http.whatif import whatif
+from streams.kafka.projections import NotReadyError, share_of
 
-FORWARDED: Final = "X-Riskmon-Forwarded"
 MAX_LIMIT: Final = 1000
-ASK_TIMEOUT: Final = aiohttp.ClientTimeout(total=5)
-
-
-class Directory(Protocol):
-    """What the API needs from a worker: its tasks and who owns the rest."""
-
-    @property
-    def tasks(self) -> Mapping[int, Holding]: ...
-    @property
-    def url(self) -> str: ...
-    def partition_count(self) -> int | None: ...
-    def owners(self) -> dict[int, str]: ...
-    def status(self) -> dict[str, Any]: ...
-    @property
-    def fund(self) -> FundDesk: ...
-    @property
-    def registry(self) -> CollectorRegistry: ...
-
-
-DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)
-SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
-REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegistry)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -306,6 +284,7 @@ def build_app(directory: Directory) -> web.Application:
     app.router.add_post("/fund/cascade/{at:[0-9]+}", fund_cascade)
     app.router.add_post("/fund/weights/{at:[0-9]+}", fund_weights)
     app.router.add_post("/fund/queue/{at:[0-9]+}", fund_queue)
+    app.router.add_post("/whatif", whatif)
     return app
 
 

@@ -75,32 +75,31 @@ def feed(task: PartitionTask, event: dict[str, Any]) -> None:
     task.apply(record, event["type"], broadcast=event["type"] == "mark")
 
 
-def build_tasks() -> dict[int, PartitionTask]:
-    """Ten accounts, 1 BTC long each at 60000, wallets 150..690: every level but bankrupt."""
-    tasks = {p: PartitionTask(p, CONFIG, {}, Checkpoint()) for p in range(PARTITIONS)}
-    for task in tasks.values():
-        feed(task, {"type": "mark", "symbol": "BTCUSDT", "price": 60000, "ts": 1})
+def book_events() -> list[tuple[str | None, dict[str, Any]]]:
+    """Ten accounts, 1 BTC long each at 60000, wallets 150..690: every level but bankrupt.
+    Each event with its margin account (None: a mark, which every task takes)."""
+    mark = {"type": "mark", "symbol": "BTCUSDT", "price": 60000, "ts": 1}
+    events: list[tuple[str | None, dict[str, Any]]] = [(None, mark)]
     for number in range(10):
         account = f"acct{number}"
-        task = tasks[owning_partition(f"{account}/cross/USDT", PARTITIONS)]
-        wallet = 150 + 60 * number
-        feed(
-            task,
-            {"type": "balance", "account": account, "asset": "USDT", "wallet": wallet, "ts": 2},
-        )
-        feed(
-            task,
-            {
-                "type": "position",
-                "account": account,
-                "symbol": "BTCUSDT",
-                "size": 1,
-                "entry_price": 60000,
-                "ts": 3,
-            },
-        )
-    for task in tasks.values():
-        feed(task, {"type": "mark", "symbol": "BTCUSDT", "price": 59900, "ts": 4})
+        balance = {"type": "balance", "account": account, "asset": "USDT", "ts": 2}
+        position = {"type": "position", "account": account, "symbol": "BTCUSDT", "size": 1}
+        events += [
+            (f"{account}/cross/USDT", {**balance, "wallet": 150 + 60 * number}),
+            (f"{account}/cross/USDT", {**position, "entry_price": 60000, "ts": 3}),
+        ]
+    return [*events, (None, {**mark, "price": 59900, "ts": 4})]
+
+
+def build_tasks(partitions: int = PARTITIONS) -> dict[int, PartitionTask]:
+    """The book of `book_events`, each account in the task of its partition."""
+    tasks = {p: PartitionTask(p, CONFIG, {}, Checkpoint()) for p in range(partitions)}
+    for margin_account, event in book_events():
+        if margin_account is None:
+            for task in tasks.values():
+                feed(task, event)
+        else:
+            feed(tasks[owning_partition(margin_account, partitions)], event)
     return tasks
 
 
