@@ -88,6 +88,19 @@ def worker_share(engine: Engine, proposal: Proposal) -> dict[str, Any]:
     }
 
 
+def scaled_rates(instrument: Instrument, factor: float) -> dict[str, Any]:
+    """The proposal (as JSON) that multiplies `instrument`'s maintenance rates by `factor` and
+    keeps its caps (the cums follow from them, SPEC §4)."""
+    tiers: list[dict[str, float]] = [
+        {"cap": cap, "mmr": mmr * factor}
+        for cap, mmr in zip(instrument.tiers.caps, instrument.tiers.mmrs, strict=False)
+    ]
+    tiers.append({"mmr": instrument.tiers.mmrs[-1] * factor})
+    fields = ("symbol", "kind", "settle", "contract_size", "beta")
+    table = {name: getattr(instrument, name) for name in fields}
+    return {"instruments": [{**table, "tiers": tiers}]}
+
+
 def merge_shares(shares: Iterable[dict[str, Any]], funds: list[dict[str, Any]]) -> dict[str, Any]:
     """One document from every worker's share, with the fund records in force (tiers and
     thresholds do not enter the one-round stress or the recommended balance, SPEC §8)."""

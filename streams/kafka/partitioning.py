@@ -39,22 +39,29 @@ def line_partition(line: bytes, settings: Settings) -> int | None:
     return partition_of(routed.key, settings.partitions)
 
 
-def partitioned_replay(
-    lines: Iterable[bytes], settings: Settings, config: EngineConfig
-) -> dict[int, list[str]]:
-    """The transition lines each partition's task writes, replayed offline."""
+def partition_lines(lines: Iterable[bytes], settings: Settings) -> dict[int, list[bytes]]:
+    """The lines each partition's task takes: its account lines and every broadcast line."""
     kept = list(lines)
     owners = [line_partition(line, settings) for line in kept]
     by_type = settings.topics.by_type()
     broadcast = {by_type[kind] for kind in BROADCAST_TYPES}
     shared = [route(line, settings).topic in broadcast for line in kept]
-    output: dict[int, list[str]] = {}
-    for partition in range(settings.partitions):
-        selected = [
+    return {
+        partition: [
             line
             for line, owner, common in zip(kept, owners, shared, strict=True)
             if common or owner == partition
         ]
+        for partition in range(settings.partitions)
+    }
+
+
+def partitioned_replay(
+    lines: Iterable[bytes], settings: Settings, config: EngineConfig
+) -> dict[int, list[str]]:
+    """The transition lines each partition's task writes, replayed offline."""
+    output: dict[int, list[str]] = {}
+    for partition, selected in partition_lines(lines, settings).items():
         records: list[str] = []
         emit: Callable[[str], object] = records.append
         replay_lines(selected, config.engine(), emit)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from tests.bench import bulk_bench, fund_bench, tick_bench
+from tests.bench import bulk_bench, fund_bench, live_whatif_bench, tick_bench
 from tests.bench.run_bench import (
     machine,
     memory_benchmark,
@@ -108,3 +108,18 @@ def test_bulk_harness_at_tiny_sizes_reports_what_it_built() -> None:
     assert text.rstrip().endswith(bulk_bench.END)
     assert "| position |" in text
     assert "| balance |" in text
+
+
+def test_live_whatif_harness_at_tiny_sizes_reports_what_it_built() -> None:
+    result = live_whatif_bench.run(accounts=400)
+    assert result["positions"] == 800
+    levels = result["levels"]
+    assert sum(levels["base"].values()) == sum(levels["proposed"].values()) == 400
+    moved_in = sum(
+        max(0, levels["proposed"][name] - levels["base"][name]) for name in levels["base"]
+    )
+    assert result["changed_accounts"] >= moved_in > 0  # raised rates move some accounts up
+    assert len(result["request_seconds"]) == live_whatif_bench.REPEAT
+    text = live_whatif_bench.report(result, "command")
+    assert text.startswith(live_whatif_bench.START)
+    assert text.rstrip().endswith(live_whatif_bench.END)

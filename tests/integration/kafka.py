@@ -148,12 +148,22 @@ class WorkerProcess:
 
     def get(self, path: str) -> tuple[int, Any]:
         """Status and JSON body of a GET on this worker's HTTP API."""
+        status, body = self.ask(urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}"))
+        return status, json.loads(body)
+
+    def post(self, path: str, body: bytes, content_type: str) -> tuple[int, str]:
+        """Status and body text of a POST on this worker's HTTP API."""
         url = f"http://127.0.0.1:{self.web_port}{path}"
+        headers = {"Content-Type": content_type}
+        return self.ask(urllib.request.Request(url, body, headers, method="POST"))
+
+    @staticmethod
+    def ask(request: urllib.request.Request) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                return response.status, json.load(response)
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
-            return error.code, json.load(error)
+            return error.code, error.read().decode()
 
     def freeze(self) -> None:
         """SIGSTOP: the process holds its connections and its open transaction, and answers

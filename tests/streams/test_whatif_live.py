@@ -11,8 +11,8 @@ import pytest
 
 from risk import Engine, parse_event
 from risk.events import InstrumentEvent
-from streams.config import ConfigError
-from streams.whatif_live import merge_shares, parse_proposal, worker_share
+from streams.config import ConfigError, load_config
+from streams.whatif_live import merge_shares, parse_proposal, scaled_rates, worker_share
 from tests.streamgen import generate_stream
 
 PROPOSAL = """
@@ -114,3 +114,14 @@ def test_a_beta_change_is_refused_live() -> None:
     engine = engine_of(lines, definitions, everyone)
     with pytest.raises(ConfigError, match="beta cannot change live"):
         worker_share(engine, parse_proposal(proposal_for(engine, 1.0), ""))
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.5, 0.5])
+def test_scaled_rates_is_the_instrument_with_its_rates_scaled(factor: float) -> None:
+    for instrument in load_config(None).instruments:
+        body = json.dumps(scaled_rates(instrument, factor)).encode()
+        (proposed,) = parse_proposal(body, "application/json").instruments
+        assert proposed._replace(tiers=instrument.tiers) == instrument
+        assert proposed.tiers.caps == instrument.tiers.caps
+        assert proposed.tiers.mmrs == pytest.approx([mmr * factor for mmr in instrument.tiers.mmrs])
+        assert proposed.tiers.cums == pytest.approx([cum * factor for cum in instrument.tiers.cums])
