@@ -5,6 +5,8 @@ GET /api/status          scenario, simulated time, marks, accounts per level, fu
 GET /api/levels          accounts per level at each step (oldest first)
 GET /api/fund            the latest fund projection (as a worker's GET /fund); 503 before
 GET /api/transitions     the latest SPEC §7 records, newest first (?limit=1..200, 50)
+GET /api/whatif          the book now with a symbol's maintenance rates scaled
+                         (?symbol=S&factor=F): a worker's POST /whatif document (SPEC §10.1)
 GET /metrics             the workers' metric families (streams.observability.metrics)
 GET /health              200 while the simulation runs
 """
@@ -12,18 +14,23 @@ GET /health              200 while the simulation runs
 from __future__ import annotations
 
 import errno
+import json
+import math
 from importlib import resources
 from typing import Any, Final
 
 from aiohttp import web
 
+from streams.config import ConfigError
 from streams.demo.monitor import RECENT_TRANSITIONS, Monitor
 from streams.http.keys import REGISTRY
 from streams.http.web import metrics
+from streams.whatif_live import merge_shares, parse_proposal, scaled_rates, worker_share
 
 MONITOR: Final = web.AppKey("monitor", Monitor)
 STATUS: Final = web.AppKey("status", dict)
 DEFAULT_LIMIT: Final = 50
+MAX_FACTOR: Final = 10.0
 
 
 class PortBusyError(Exception):
@@ -75,6 +82,32 @@ async def transitions(request: web.Request) -> web.Response:
     return web.json_response({"transitions": list(request.app[MONITOR].recent)[: int(text)]})
 
 
+async def whatif(request: web.Request) -> web.Response:
+    """The book now, with `symbol`'s maintenance rates times `factor` (0 < factor <= 10)."""
+    monitor = request.app[MONITOR]
+    engine, symbol = monitor.engine, request.query.get("symbol", "")
+    code = engine.symbols.get(symbol)
+    try:
+        factor = float(request.query.get("factor", ""))
+    except ValueError:
+        factor = math.nan
+    if code is None or not 0.0 < factor <= MAX_FACTOR:
+        reason = (
+            f"unknown symbol {symbol!r}"
+            if code is None
+            else f"factor must be in (0, {MAX_FACTOR:g}]"
+        )
+        return web.json_response({"error": reason}, status=400)
+    body = json.dumps(scaled_rates(engine.instruments[code], factor)).encode()
+    try:
+        share = worker_share(engine, parse_proposal(body, "application/json"))
+    except ConfigError as error:  # e.g. a rate past what a tier table allows
+        return web.json_response({"error": str(error)}, status=400)
+    funds = [] if monitor.latest is None else monitor.latest["funds"]
+    document = {"symbol": symbol, "factor": factor, "sim_ts": monitor.now_ts}
+    return web.json_response(document | merge_shares([share], funds))
+
+
 async def health(request: web.Request) -> web.Response:
     monitor = request.app[MONITOR]
     return web.json_response({"status": "ok", "sim_ts": monitor.now_ts, "events": monitor.events})
@@ -90,6 +123,7 @@ def build_app(monitor: Monitor, settings: dict[str, Any]) -> web.Application:
     app.router.add_get("/api/levels", levels)
     app.router.add_get("/api/fund", fund)
     app.router.add_get("/api/transitions", transitions)
+    app.router.add_get("/api/whatif", whatif)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/health", health)
     return app
