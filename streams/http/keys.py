@@ -4,6 +4,7 @@ keys, and how a worker asks another (the forwarding header and the timeout)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, Protocol
 
 import aiohttp
@@ -36,3 +37,20 @@ class Directory(Protocol):
 DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
 REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("registry", CollectorRegistry)
+
+
+async def answer_of(
+    pending: AbstractAsyncContextManager[aiohttp.ClientResponse], refusals: bool = False
+) -> dict[str, Any] | None:
+    """The JSON of another worker's 200 answer to `pending` (a session's request), or None when
+    it cannot answer; with `refusals`, its 400 is raised as this request's 400."""
+    try:
+        async with pending as response:
+            if refusals and response.status == 400:
+                raise web.HTTPBadRequest(text=await response.text())
+            if response.status != 200:
+                return None
+            found: dict[str, Any] = await response.json()
+            return found
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None

@@ -47,7 +47,15 @@ from streams.http.fund_wire import (
     unpack,
     weights_document,
 )
-from streams.http.keys import ASK_TIMEOUT, DIRECTORY, FORWARDED, REGISTRY, SESSION, Directory
+from streams.http.keys import (
+    ASK_TIMEOUT,
+    DIRECTORY,
+    FORWARDED,
+    REGISTRY,
+    SESSION,
+    Directory,
+    answer_of,
+)
 from streams.http.whatif import whatif
 from streams.kafka.projections import NotReadyError, share_of
 
@@ -148,14 +156,7 @@ async def ask_owner(
     session: aiohttp.ClientSession, url: str, level: str, limit: int
 ) -> dict[str, Any] | None:
     query = {"level": level, "limit": str(limit), "scope": "local"}
-    try:
-        async with session.get(url + "/accounts", params=query, timeout=ASK_TIMEOUT) as response:
-            if response.status != 200:
-                return None
-            found: dict[str, Any] = await response.json()
-            return found
-    except (aiohttp.ClientError, TimeoutError, ValueError):
-        return None
+    return await answer_of(session.get(url + "/accounts", params=query, timeout=ASK_TIMEOUT))
 
 
 async def fund(request: web.Request) -> web.Response:

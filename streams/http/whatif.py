@@ -22,7 +22,7 @@ from aiohttp import web
 
 from streams.config import ConfigError
 from streams.http.accounts import engines_of
-from streams.http.keys import ASK_TIMEOUT, DIRECTORY, FORWARDED, SESSION
+from streams.http.keys import ASK_TIMEOUT, DIRECTORY, FORWARDED, SESSION, answer_of
 from streams.whatif_live import merge_shares, parse_proposal, worker_share
 
 
@@ -55,22 +55,11 @@ async def ask_owner(
 ) -> dict[str, Any] | None:
     """Another owner's shares; None when it cannot answer, and its 400 passed on as ours."""
     headers = {FORWARDED: "1", "Content-Type": content_type or "application/toml"}
-    try:
-        async with session.post(
-            url + "/whatif",
-            params={"scope": "local"},
-            data=body,
-            headers=headers,
-            timeout=ASK_TIMEOUT,
-        ) as response:
-            if response.status == 400:
-                raise web.HTTPBadRequest(text=await response.text())
-            if response.status != 200:
-                return None
-            found: dict[str, Any] = await response.json()
-            return found
-    except (aiohttp.ClientError, TimeoutError, ValueError):
-        return None
+    query = {"scope": "local"}
+    pending = session.post(
+        url + "/whatif", params=query, data=body, headers=headers, timeout=ASK_TIMEOUT
+    )
+    return await answer_of(pending, refusals=True)
 
 
 async def fund_records(request: web.Request) -> list[dict[str, Any]]:
@@ -82,14 +71,11 @@ async def fund_records(request: web.Request) -> list[dict[str, Any]]:
         owner = directory.owners().get(0)
         if owner is None or owner == directory.url:
             return []
-        try:
-            async with request.app[SESSION].get(
-                owner + "/fund", headers={FORWARDED: "1"}, timeout=ASK_TIMEOUT
-            ) as response:
-                if response.status != 200:
-                    return []
-                latest = await response.json()
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+        pending = request.app[SESSION].get(
+            owner + "/fund", headers={FORWARDED: "1"}, timeout=ASK_TIMEOUT
+        )
+        latest = await answer_of(pending)
+        if latest is None:
             return []
     funds: list[dict[str, Any]] = latest["funds"]
     return funds

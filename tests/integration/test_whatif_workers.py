@@ -22,8 +22,8 @@ from tests.integration.kafka import Broker, Stack, WorkerProcess, wait_for
 from tests.integration.scenario import Scenario, dead_letter_count, transitions
 from tests.integration.test_workers import (
     PARTITIONS,
-    _split,
     finish,
+    split_up,
     stack_for,
     start_publishing,
     wait_for_output,
@@ -68,7 +68,7 @@ def test_what_if_on_two_workers_is_every_partitions_replay_under_the_proposal(
     stack = stack_for(broker, "whatif", scenario)
     left, right = (WorkerProcess(stack, name, tmp_path).start() for name in ("w1", "w2"))
     try:
-        wait_for(lambda: _split(left, right), 120, "both workers to own partitions", poll=0.2)
+        wait_for(lambda: split_up(left, right), 120, "both workers to own partitions", poll=0.2)
         finish(start_publishing(stack, scenario, interval_ms=1))
         wait_for_output(stack, scenario, [left, right])
         engines = partition_engines(scenario)

@@ -137,13 +137,8 @@ def test_c_two_workers_split_the_partitions_and_one_takes_over(
     scenario = Scenario.generate(tmp_path, seed=37, size=2500, partitions=PARTITIONS)
     stack = stack_for(broker, "rebalance", scenario)
     left, right = (WorkerProcess(stack, name, tmp_path).start() for name in ("w1", "w2"))
-
-    def split() -> bool:
-        owned = [set((worker.health() or {}).get("partitions", [])) for worker in (left, right)]
-        return all(owned) and owned[0] | owned[1] == set(range(PARTITIONS))
-
     try:
-        wait_for(split, 120, "both workers to own partitions", poll=0.2)
+        wait_for(lambda: split_up(left, right), 120, "both workers to own partitions", poll=0.2)
         publisher = start_publishing(stack, scenario, interval_ms=2)
         wait_for(
             lambda: (right.health() or {}).get("transitions_published", 0) > 20, 120, "progress"
@@ -175,7 +170,7 @@ def test_c_a_stopped_worker_that_lost_its_partitions_is_fenced(
     stack = stack_for(broker, "zombie", scenario)
     left, right = (WorkerProcess(stack, name, tmp_path).start() for name in ("w1", "w2"))
     try:
-        wait_for(lambda: _split(left, right), 120, "both workers to own partitions", poll=0.2)
+        wait_for(lambda: split_up(left, right), 120, "both workers to own partitions", poll=0.2)
         publisher = start_publishing(stack, scenario, interval_ms=2)
         wait_for(
             lambda: (right.health() or {}).get("transitions_published", 0) > 20, 120, "progress"
@@ -190,7 +185,7 @@ def test_c_a_stopped_worker_that_lost_its_partitions_is_fenced(
             )
         finally:
             right.thaw()
-        wait_for(lambda: _split(left, right), 120, "the thawed worker to rejoin", poll=0.2)
+        wait_for(lambda: split_up(left, right), 120, "the thawed worker to rejoin", poll=0.2)
         finish(publisher)
         wait_for_output(stack, scenario, [left, right])
         messages = assert_transitions_match(stack, scenario)
@@ -202,7 +197,8 @@ def test_c_a_stopped_worker_that_lost_its_partitions_is_fenced(
     assert stopped == [0, 0], right.log()[-3000:]
 
 
-def _split(left: WorkerProcess, right: WorkerProcess) -> bool:
+def split_up(left: WorkerProcess, right: WorkerProcess) -> bool:
+    """Both workers own partitions, and together every one."""
     owned = [set((worker.health() or {}).get("partitions", [])) for worker in (left, right)]
     return all(owned) and owned[0] | owned[1] == set(range(PARTITIONS))
 
