@@ -6,6 +6,7 @@ variables is in docs/STREAMS.md. Bad values raise `SettingsError` with the varia
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from collections.abc import Mapping
@@ -71,6 +72,23 @@ class Security:
 
 
 @dataclass(frozen=True)
+class WebAccess:
+    """Who may use the HTTP API (SPEC §13): the bearer token every endpoint but `/metrics` and
+    `/health` requires when set, and the server's TLS files (PEM); `cafile` verifies the other
+    workers' certificates when they ask each other."""
+
+    token: str | None = field(default=None, repr=False)
+    allow_anonymous: bool = False
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    cafile: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.certfile is None else "https"
+
+
+@dataclass(frozen=True)
 class Settings:
     bootstrap_servers: str = "127.0.0.1:9092"
     group_id: str = "riskmon"
@@ -88,6 +106,7 @@ class Settings:
     grafana_token: str | None = field(default=None, repr=False)
     topics: Topics = field(default_factory=Topics)
     security: Security = field(default_factory=Security)
+    web_access: WebAccess = field(default_factory=WebAccess)
 
     @property
     def transactional_id(self) -> str:
@@ -127,6 +146,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     web_host = reader.text("WEB_HOST", "127.0.0.1")
     web_port = reader.integer("WEB_PORT", 6066, minimum=0, maximum=65535)
     reachable = socket.gethostname() if web_host in ("0.0.0.0", "::") else web_host
+    access = _web_access(reader)
     settings = Settings(
         bootstrap_servers=reader.text("KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         group_id=reader.text("GROUP_ID", "riskmon"),
@@ -136,7 +156,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         config=reader.path("CONFIG"),
         web_host=web_host,
         web_port=web_port,
-        web_url=reader.text("WEB_URL", f"http://{reachable}:{web_port}").rstrip("/"),
+        web_url=reader.text("WEB_URL", f"{access.scheme}://{reachable}:{web_port}").rstrip("/"),
         max_batch_events=reader.integer("MAX_BATCH_EVENTS", 5000, minimum=1),
         round_ms=reader.integer("ROUND_MS", 50, minimum=1),
         order_grace_ms=reader.integer("ORDER_GRACE_MS", 50, minimum=0),
@@ -144,9 +164,63 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         grafana_token=reader.optional("GRAFANA_TOKEN"),
         topics=topics,
         security=security,
+        web_access=access,
     )
     reader.check_unused()
     return settings
+
+
+MIN_TOKEN_LENGTH: Final = 16
+
+
+def _web_access(reader: _Reader) -> WebAccess:
+    token, token_file = reader.optional("API_TOKEN"), reader.path("API_TOKEN_FILE")
+    if token is not None and token_file is not None:
+        raise SettingsError(f"set {PREFIX}API_TOKEN or {PREFIX}API_TOKEN_FILE, not both")
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as error:
+            raise SettingsError(f"{PREFIX}API_TOKEN_FILE {token_file}: {error}") from None
+    name = f"{PREFIX}API_TOKEN" + ("_FILE" if token_file is not None else "")
+    if token is not None and (
+        len(token) < MIN_TOKEN_LENGTH or any(ord(c) <= 32 or ord(c) == 127 for c in token)
+    ):
+        raise SettingsError(
+            f"{name}: the token must be at least {MIN_TOKEN_LENGTH} characters with no blanks "
+            "or control characters (e.g. `openssl rand -hex 32`)"
+        )
+    access = WebAccess(
+        token=token,
+        allow_anonymous=reader.flag("WEB_ALLOW_ANONYMOUS", default=False),
+        certfile=reader.path("WEB_TLS_CERTFILE"),
+        keyfile=reader.path("WEB_TLS_KEYFILE"),
+        cafile=reader.path("WEB_TLS_CAFILE"),
+    )
+    if (access.certfile is None) != (access.keyfile is None):
+        raise SettingsError(f"{PREFIX}WEB_TLS_CERTFILE and {PREFIX}WEB_TLS_KEYFILE go together")
+    return access
+
+
+def check_web_binding(settings: Settings) -> None:
+    """SPEC §13: without a token the API is served on loopback only, unless anonymous access
+    is allowed in so many words."""
+    access = settings.web_access
+    if access.token is None and not access.allow_anonymous and not _loopback(settings.web_host):
+        raise SettingsError(
+            f"{PREFIX}WEB_HOST={settings.web_host} is reachable beyond this machine and the API "
+            f"has no token: set {PREFIX}API_TOKEN (or {PREFIX}API_TOKEN_FILE), or "
+            f"{PREFIX}WEB_ALLOW_ANONYMOUS=true"
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 class _Reader:

@@ -23,6 +23,7 @@ partitions it lacks, and status 503: a partial list must never pass for the whol
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import aiohttp
@@ -32,6 +33,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from risk.fund.exposure import FloatArray
 from risk.fund.share import EpochShare
+from streams.http.access import (
+    client_context,
+    client_headers,
+    server_context,
+    token_middleware,
+    unauthorized_counter,
+)
 from streams.http.accounts import (
     find_account,
     level_of,
@@ -58,6 +66,7 @@ from streams.http.keys import (
 )
 from streams.http.whatif import whatif
 from streams.kafka.projections import NotReadyError, share_of
+from streams.settings import WebAccess
 
 MAX_LIMIT: Final = 1000
 
@@ -264,17 +273,29 @@ async def fund_cascade(request: web.Request) -> web.Response:
     return web.json_response(round_document(answer))
 
 
-async def _session(app: web.Application) -> Any:
-    app[SESSION] = aiohttp.ClientSession()
-    yield
-    await app[SESSION].close()
+def _session(access: WebAccess) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The session a worker asks other workers with: the token, and their certificates
+    verified (`streams.http.access`)."""
+
+    async def session(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(ssl=client_context(access))
+        app[SESSION] = aiohttp.ClientSession(headers=client_headers(access), connector=connector)
+        yield
+        await app[SESSION].close()
+
+    return session
 
 
-def build_app(directory: Directory) -> web.Application:
+def build_app(directory: Directory, access: WebAccess | None = None) -> web.Application:
+    access = access or WebAccess()
     app = web.Application()
+    if access.token is not None:
+        app.middlewares.append(
+            token_middleware(access.token, unauthorized_counter(directory.registry))
+        )
     app[DIRECTORY] = directory
     app[REGISTRY] = directory.registry
-    app.cleanup_ctx.append(_session)
+    app.cleanup_ctx.append(_session(access))
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/health", health)
     app.router.add_get("/accounts", accounts)
@@ -289,11 +310,15 @@ def build_app(directory: Directory) -> web.Application:
     return app
 
 
-async def start_web(directory: Directory, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(build_app(directory), access_log=None)
+async def start_web(
+    directory: Directory, host: str, port: int, access: WebAccess | None = None
+) -> web.AppRunner:
+    """Serve the API on host:port (TLS when `access` has a certificate)."""
+    access = access or WebAccess()
+    runner = web.AppRunner(build_app(directory, access), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=server_context(access)).start()
     except OSError:
         await runner.cleanup()
         raise

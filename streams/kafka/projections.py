@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from risk.engine import Engine
 from risk.fund.allocation import walked
@@ -34,6 +34,7 @@ from risk.fund.projection import aggregate_projection, asset_records
 from risk.fund.share import EpochShare, StressShare, Totals
 from risk.fund.snapshot import BookShare, Market, take_market, take_share
 from streams.codec import encode_record
+from streams.http.access import client_context, client_headers
 from streams.http.fund_wire import (
     pack,
     prefix_from,
@@ -42,6 +43,7 @@ from streams.http.fund_wire import (
     totals_from,
     weights_from,
 )
+from streams.settings import WebAccess
 
 log = logging.getLogger("riskmon.fund")
 
@@ -140,11 +142,20 @@ def share_of(
     return EpochShare.of(market, [book for _, book in taken])
 
 
+class Peers(NamedTuple):
+    """The other workers an aggregation asks, and how (token, TLS)."""
+
+    urls: list[str]
+    access: WebAccess
+
+
 class RemoteShare:
     """Another worker's share of an epoch, asked over HTTP (blocking: run in a thread)."""
 
-    def __init__(self, url: str, at: int, market: Market) -> None:
+    def __init__(self, url: str, at: int, market: Market, access: WebAccess) -> None:
         self.url = url
+        self.headers = {"Content-Type": "application/json", **client_headers(access)}
+        self.context = client_context(access)
         self.at = at
         self.request = {"names": list(market.names), "covariance": pack(market.covariance)}
         self.partitions: list[int] = []
@@ -180,11 +191,13 @@ class RemoteShare:
         request = urllib.request.Request(
             self.url + path,
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers=self.headers,
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=ASK_SECONDS) as response:
+            with urllib.request.urlopen(
+                request, timeout=ASK_SECONDS, context=self.context
+            ) as response:
                 answer: dict[str, Any] = json.loads(response.read())
                 return answer
         except urllib.error.HTTPError as error:
@@ -196,13 +209,13 @@ class RemoteShare:
 def aggregate(
     taken: list[tuple[Market, BookShare]],
     local_partitions: set[int],
-    peers: list[str],
+    peers: Peers,
     partition_count: int,
     at: int,
 ) -> dict[str, Any]:
     """The projection of every worker's share at `at` (blocking: run in a thread)."""
     market = taken[0][0]
-    remotes = [RemoteShare(url, at, market) for url in peers]
+    remotes = [RemoteShare(url, at, market, peers.access) for url in peers.urls]
     covered = sorted(local_partitions)
     for remote in remotes:
         remote.totals()
@@ -213,7 +226,9 @@ def aggregate(
     return aggregate_projection(market, [local, *remotes])
 
 
-async def aggregate_forever(worker: Any, desk: FundDesk, stopping: asyncio.Event) -> None:
+async def aggregate_forever(
+    worker: Any, desk: FundDesk, stopping: asyncio.Event, access: WebAccess
+) -> None:
     """On the owner of partition 0: aggregate each new epoch held for all its partitions."""
     while not stopping.is_set():
         await asyncio.sleep(0.2)
@@ -225,7 +240,8 @@ async def aggregate_forever(worker: Any, desk: FundDesk, stopping: asyncio.Event
         if not ready:
             continue
         at = ready[-1]
-        peers = sorted({url for url in worker.owners().values() if url != worker.url})
+        urls = sorted({url for url in worker.owners().values() if url != worker.url})
+        peers = Peers(urls, access)
         started = time.monotonic()
         try:
             taken = desk.taken(at, tasks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 import sys
 
 from aiokafka import AIOKafkaConsumer
@@ -20,7 +21,7 @@ from streams.kafka.client import (
 from streams.kafka.projections import aggregate_forever
 from streams.kafka.worker import Worker
 from streams.pipes import silence_stdout
-from streams.settings import Settings, SettingsError
+from streams.settings import Settings, SettingsError, check_web_binding
 
 
 def stop_on_signals(stopping: asyncio.Event) -> None:
@@ -31,6 +32,7 @@ def stop_on_signals(stopping: asyncio.Event) -> None:
 
 async def run_worker(settings: Settings, config: EngineConfig) -> None:
     """Create missing topics, serve HTTP and process until SIGINT or SIGTERM."""
+    check_web_binding(settings)
     stopping = asyncio.Event()
     stop_on_signals(stopping)
     await retrying(lambda: ensure_topics(settings), seconds=30)
@@ -38,14 +40,20 @@ async def run_worker(settings: Settings, config: EngineConfig) -> None:
         return
     worker = Worker(settings, config)
     try:
-        web = await start_web(worker, settings.web_host, settings.web_port)
+        web = await start_web(worker, settings.web_host, settings.web_port, settings.web_access)
+    except ssl.SSLError as error:
+        await worker.stop()
+        raise SettingsError(
+            f"cannot serve HTTPS with RISKMON_WEB_TLS_CERTFILE / RISKMON_WEB_TLS_KEYFILE: {error}"
+        ) from None
     except OSError as error:
         await worker.stop()
         raise SettingsError(
             f"cannot serve HTTP on {settings.web_host}:{settings.web_port}: "
             f"{error.strerror or error} (RISKMON_WEB_HOST / RISKMON_WEB_PORT)"
         ) from None
-    aggregating = asyncio.create_task(aggregate_forever(worker, worker.fund, stopping))
+    fund = aggregate_forever(worker, worker.fund, stopping, settings.web_access)
+    aggregating = asyncio.create_task(fund)
     try:
         await worker.run(stopping)
     finally:

@@ -24,8 +24,9 @@ from streams.http.fund_wire import pack
 from streams.http.web import build_app
 from streams.kafka.checkpoints import Checkpoint
 from streams.kafka.inputs import MemoryRecord as Record
-from streams.kafka.projections import NotReadyError, SkipEpochError, aggregate
+from streams.kafka.projections import NotReadyError, Peers, SkipEpochError, aggregate
 from streams.kafka.task import PartitionTask
+from streams.settings import WebAccess
 from tests.streamgen import config_text, generate_stream
 from tests.streams.test_fund_partitions import assert_close, book_scale, split
 from tests.streams.test_web import FakeWorker
@@ -89,7 +90,9 @@ async def aggregate_and_serve(seed: int) -> None:
         assert len(common) >= 3
         at = common[-1]
         taken = first.fund.taken(at, {0})
-        projection = await asyncio.to_thread(aggregate, taken, {0}, [second.url], PARTITIONS, at)
+        projection = await asyncio.to_thread(
+            aggregate, taken, {0}, Peers([second.url], WebAccess()), PARTITIONS, at
+        )
         share = whole[at]
         expected = aggregate_projection(share.market, [share])
         assert_close(projection, expected, book_scale(share), f"epoch {at}")
@@ -128,10 +131,12 @@ async def aggregate_and_serve(seed: int) -> None:
                     assert await response.json() == json.loads(json.dumps(projection))
         # An epoch the other worker does not hold is not aggregated (yet);
         with pytest.raises(NotReadyError):
-            await asyncio.to_thread(aggregate, taken, {0}, [second.url], PARTITIONS, at + 1)
+            await asyncio.to_thread(
+                aggregate, taken, {0}, Peers([second.url], WebAccess()), PARTITIONS, at + 1
+            )
         # shares that leave a partition out never will be.
         with pytest.raises(SkipEpochError):
-            await asyncio.to_thread(aggregate, taken, {0}, [], PARTITIONS, at)
+            await asyncio.to_thread(aggregate, taken, {0}, Peers([], WebAccess()), PARTITIONS, at)
     finally:
         for server in servers:
             await server.close()

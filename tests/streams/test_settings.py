@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from streams.settings import SettingsError, load_settings
+from streams.settings import SettingsError, check_web_binding, load_settings
 
 
 def test_defaults_reach_the_local_broker() -> None:
@@ -63,3 +66,68 @@ def test_every_part_is_configurable() -> None:
 def test_bad_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(environ)
+
+
+TOKEN = "0123456789abcdef0123"
+
+
+def test_the_api_token_comes_from_the_variable_or_a_file(tmp_path: Path) -> None:
+    assert load_settings({}).web_access.token is None
+    assert load_settings({"RISKMON_API_TOKEN": TOKEN}).web_access.token == TOKEN
+    secret = tmp_path / "token"
+    secret.write_text(TOKEN + "\n")  # as `echo` or a Kubernetes secret leaves it
+    access = load_settings({"RISKMON_API_TOKEN_FILE": str(secret)}).web_access
+    assert access.token == TOKEN
+    assert TOKEN not in repr(load_settings({"RISKMON_API_TOKEN": TOKEN}))
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"RISKMON_API_TOKEN": TOKEN, "RISKMON_API_TOKEN_FILE": "/t"},
+            "set RISKMON_API_TOKEN or RISKMON_API_TOKEN_FILE, not both",
+        ),
+        ({"RISKMON_API_TOKEN_FILE": "/no/such/token"}, "RISKMON_API_TOKEN_FILE /no/such/token"),
+        ({"RISKMON_API_TOKEN": "short"}, "RISKMON_API_TOKEN: the token must be at least 16"),
+        ({"RISKMON_API_TOKEN": "has a blank in it!"}, "no blanks or control characters"),
+        (
+            {"RISKMON_WEB_TLS_CERTFILE": "/c.pem"},
+            "RISKMON_WEB_TLS_CERTFILE and RISKMON_WEB_TLS_KEYFILE go together",
+        ),
+        ({"RISKMON_WEB_ALLOW_ANONYMOUS": "maybe"}, "must be true or false"),
+    ],
+)
+def test_bad_access_settings_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "allowed"),
+    [
+        ({}, True),
+        ({"RISKMON_WEB_HOST": "127.0.0.5"}, True),
+        ({"RISKMON_WEB_HOST": "::1"}, True),
+        ({"RISKMON_WEB_HOST": "localhost"}, True),
+        ({"RISKMON_WEB_HOST": "0.0.0.0"}, False),
+        ({"RISKMON_WEB_HOST": "10.1.2.3"}, False),
+        ({"RISKMON_WEB_HOST": "risk-3.internal"}, False),
+        ({"RISKMON_WEB_HOST": "0.0.0.0", "RISKMON_API_TOKEN": TOKEN}, True),
+        ({"RISKMON_WEB_HOST": "0.0.0.0", "RISKMON_WEB_ALLOW_ANONYMOUS": "true"}, True),
+    ],
+)
+def test_without_a_token_the_api_binds_loopback_only(
+    environ: dict[str, str], allowed: bool
+) -> None:
+    settings = load_settings(environ)
+    if allowed:
+        check_web_binding(settings)
+    else:
+        with pytest.raises(SettingsError, match=r"set RISKMON_API_TOKEN .* or RISKMON_WEB_ALLOW"):
+            check_web_binding(settings)
+
+
+def test_a_certificate_makes_the_url_https() -> None:
+    environ = {"RISKMON_WEB_TLS_CERTFILE": "/c.pem", "RISKMON_WEB_TLS_KEYFILE": "/k.pem"}
+    assert load_settings(environ).web_url == "https://127.0.0.1:6066"

@@ -20,6 +20,7 @@ from prometheus_client.registry import CollectorRegistry
 from risk import Engine
 from risk.levels import Level
 from streams.config import load_config
+from streams.http.access import server_context
 from streams.http.accounts import owning_partition, worst_accounts
 from streams.http.web import build_app
 from streams.kafka.checkpoints import Checkpoint
@@ -27,6 +28,7 @@ from streams.kafka.inputs import MemoryRecord as Record
 from streams.kafka.projections import FundDesk
 from streams.kafka.task import PartitionTask
 from streams.observability.metrics import register_metrics
+from streams.settings import WebAccess
 
 PARTITIONS = 2
 CONFIG = load_config(None)
@@ -104,12 +106,16 @@ def build_tasks(partitions: int = PARTITIONS) -> dict[int, PartitionTask]:
 
 
 @asynccontextmanager
-async def two_workers() -> AsyncIterator[tuple[TestServer, TestServer, FakeWorker, FakeWorker]]:
+async def two_workers(
+    access: WebAccess | None = None,
+) -> AsyncIterator[tuple[TestServer, TestServer, FakeWorker, FakeWorker]]:
+    """Two workers' apps on loopback, each owning one partition (`access`: token, TLS)."""
     tasks = build_tasks()
     workers = [FakeWorker({p: tasks[p]}) for p in range(PARTITIONS)]
-    servers = [TestServer(build_app(worker)) for worker in workers]
+    context = None if access is None else server_context(access)
+    servers = [TestServer(build_app(worker, access)) for worker in workers]
     for server, worker in zip(servers, workers, strict=True):
-        await server.start_server()
+        await server.start_server(ssl=context)  # https then, as `make_url` gives
         worker.url = str(server.make_url("")).rstrip("/")
     routes = {p: workers[p].url for p in range(PARTITIONS)}
     for worker in workers:
