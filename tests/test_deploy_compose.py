@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.settings import load_settings
+from streams.settings import check_web_binding, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,20 +37,35 @@ def compose_command() -> list[str]:
     pytest.skip("no docker compose client (deploy/compose/install.sh builds one)")
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    result = subprocess.run(
+TOKEN = "compose-token-0123456789"
+
+
+def compose_config(**riskmon: str) -> subprocess.CompletedProcess[str]:
+    """`docker compose config` with no RISKMON_ variable but `riskmon`'s."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("RISKMON_")}
+    return subprocess.run(
         [*compose_command(), "-f", "docker-compose.yml", "config", "--format", "json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
-        env={key: value for key, value in os.environ.items() if not key.startswith("RISKMON_")},
+        env=environ | riskmon,
     )
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    result = compose_config(RISKMON_API_TOKEN=TOKEN)
     assert result.returncode == 0, result.stderr
     document: dict[str, Any] = json.loads(result.stdout)
     return document
+
+
+def test_the_stack_will_not_start_without_an_api_token() -> None:
+    result = compose_config()
+    assert result.returncode != 0
+    assert "set RISKMON_API_TOKEN to a secret of 16 or more characters" in result.stderr
 
 
 def test_the_stack_has_every_part(compose: dict[str, Any]) -> None:
@@ -78,6 +93,8 @@ def test_workers_scale_and_their_settings_load(compose: dict[str, Any]) -> None:
     settings = load_settings(worker["environment"])  # every variable is a real setting
     assert settings.bootstrap_servers == "kafka:9092"
     assert settings.web_host == "0.0.0.0"
+    assert settings.web_access.token == TOKEN
+    check_web_binding(settings)  # served beyond loopback, with the token
 
 
 def test_mounted_files_exist_and_prometheus_finds_the_workers(compose: dict[str, Any]) -> None:

@@ -183,6 +183,13 @@ CASES = [
         "20m",
     ),
     Case(
+        "RiskmonApiRefusals",
+        {'riskmon_http_unauthorized_total{instance="w0"}': "0+60x30"},
+        "20m",
+        [{}],
+    ),
+    Case("RiskmonApiRefusals", {'riskmon_http_unauthorized_total{instance="w0"}': "0+3x30"}, "20m"),
+    Case(
         "RiskmonConsumerLagGrowing",
         {
             'riskmon_consumer_lag{topic="riskmon.positions", instance="w0"}': "20000+1000x40",

@@ -16,19 +16,10 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import Counter
-from prometheus_client.registry import CollectorRegistry
 
 from streams.settings import WebAccess
 
 OPEN_PATHS: Final = frozenset({"/metrics", "/health"})
-
-
-def unauthorized_counter(registry: CollectorRegistry) -> Counter:
-    return Counter(
-        "riskmon_http_unauthorized",
-        "HTTP requests refused for a missing or wrong API token (SPEC §13)",
-        registry=registry,
-    )
 
 
 def token_middleware(token: str, refused: Counter) -> Middleware:

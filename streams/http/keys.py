@@ -13,6 +13,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from streams.kafka.holding import Holding
 from streams.kafka.projections import FundDesk
+from streams.observability.metrics import Metrics
 
 FORWARDED: Final = "X-Riskmon-Forwarded"
 ASK_TIMEOUT: Final = aiohttp.ClientTimeout(total=5)
@@ -32,6 +33,8 @@ class Directory(Protocol):
     def fund(self) -> FundDesk: ...
     @property
     def registry(self) -> CollectorRegistry: ...
+    @property
+    def metrics(self) -> Metrics: ...
 
 
 DIRECTORY: web.AppKey[Directory] = web.AppKey("directory", Directory)

@@ -38,7 +38,6 @@ from streams.http.access import (
     client_headers,
     server_context,
     token_middleware,
-    unauthorized_counter,
 )
 from streams.http.accounts import (
     find_account,
@@ -290,9 +289,7 @@ def build_app(directory: Directory, access: WebAccess | None = None) -> web.Appl
     access = access or WebAccess()
     app = web.Application()
     if access.token is not None:
-        app.middlewares.append(
-            token_middleware(access.token, unauthorized_counter(directory.registry))
-        )
+        app.middlewares.append(token_middleware(access.token, directory.metrics.unauthorized))
     app[DIRECTORY] = directory
     app[REGISTRY] = directory.registry
     app.cleanup_ctx.append(_session(access))

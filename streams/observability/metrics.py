@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol
 
 import numpy as np
 from prometheus_client import GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR, Histogram
+from prometheus_client import Counter as CounterMetric
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
@@ -50,6 +51,7 @@ class Metrics:
     """The metrics a process feeds itself (the rest are read at scrape time)."""
 
     evaluation: Histogram
+    unauthorized: CounterMetric  # HTTP requests refused for a missing or wrong API token (SPEC §13)
 
 
 def register_metrics(
@@ -63,7 +65,12 @@ def register_metrics(
         registry=registry,
         buckets=EVALUATION_BUCKETS,
     )
-    return Metrics(evaluation)
+    unauthorized = CounterMetric(
+        "riskmon_http_unauthorized",
+        "HTTP requests refused for a missing or wrong API token (SPEC §13).",
+        registry=registry,
+    )
+    return Metrics(evaluation, unauthorized)
 
 
 def register_runtime(registry: CollectorRegistry) -> None:

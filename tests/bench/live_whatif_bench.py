@@ -15,6 +15,7 @@ import asyncio
 import json
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -28,6 +29,7 @@ from risk.engine import Engine
 from streams.http.web import build_app
 from streams.kafka.holding import Holding
 from streams.kafka.projections import FundDesk
+from streams.observability.metrics import register_metrics
 from streams.whatif_live import parse_proposal, scaled_rates, worker_share
 from tests.bench.books import SYMBOL, book_specs, build_engine
 from tests.bench.sections import bench_parser, publish
@@ -45,6 +47,23 @@ class BenchWorker:
     url: str = ""
     fund: FundDesk = field(default_factory=FundDesk)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejects: Counter[str] = field(default_factory=Counter)
+    level_transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rounds: int = 0
+    restores: int = 0
+
+    def __post_init__(self) -> None:
+        self.metrics = register_metrics(self.registry, self)
+
+    def engines(self) -> list[Engine]:
+        return [self.engine]
+
+    def fund_projection(self) -> dict[str, Any] | None:
+        return None
+
+    def lag(self) -> dict[str, int]:
+        return {}
 
     @property
     def tasks(self) -> dict[int, Holding]:

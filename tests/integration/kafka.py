@@ -148,14 +148,20 @@ class WorkerProcess:
 
     def get(self, path: str) -> tuple[int, Any]:
         """Status and JSON body of a GET on this worker's HTTP API."""
-        status, body = self.ask(urllib.request.Request(f"http://127.0.0.1:{self.web_port}{path}"))
+        url = f"http://127.0.0.1:{self.web_port}{path}"
+        status, body = self.ask(urllib.request.Request(url, headers=self.authorization()))
         return status, json.loads(body)
 
     def post(self, path: str, body: bytes, content_type: str) -> tuple[int, str]:
         """Status and body text of a POST on this worker's HTTP API."""
         url = f"http://127.0.0.1:{self.web_port}{path}"
-        headers = {"Content-Type": content_type}
+        headers = {"Content-Type": content_type, **self.authorization()}
         return self.ask(urllib.request.Request(url, body, headers, method="POST"))
+
+    def authorization(self) -> dict[str, str]:
+        """The bearer token of the worker's RISKMON_API_TOKEN, when it has one."""
+        token = self.env.get("RISKMON_API_TOKEN")
+        return {} if token is None else {"Authorization": f"Bearer {token}"}
 
     @staticmethod
     def ask(request: urllib.request.Request) -> tuple[int, str]:

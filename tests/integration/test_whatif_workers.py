@@ -5,6 +5,8 @@ its reason, and it changes nothing the workers hold or publish."""
 from __future__ import annotations
 
 import json
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,13 @@ from tests.integration.test_workers import (
     PARTITIONS,
     finish,
     split_up,
-    stack_for,
     start_publishing,
     wait_for_output,
 )
 
 pytestmark = pytest.mark.integration
 LEVELS = {"watch": 0.4, "margin_call": 0.6, "liquidation": 0.9}
+TOKEN = "whatif-token-0123456789"  # the workers ask each other with it (SPEC §13)
 
 
 def partition_engines(scenario: Scenario) -> list[Engine]:
@@ -65,7 +67,12 @@ def test_what_if_on_two_workers_is_every_partitions_replay_under_the_proposal(
     broker: Broker, tmp_path: Path
 ) -> None:
     scenario = Scenario.generate(tmp_path, seed=71, size=2000, partitions=PARTITIONS)
-    stack = stack_for(broker, "whatif", scenario)
+    stack = Stack(
+        broker,
+        "whatif",
+        PARTITIONS,
+        extra={"RISKMON_CONFIG": str(scenario.config), "RISKMON_API_TOKEN": TOKEN},
+    )
     left, right = (WorkerProcess(stack, name, tmp_path).start() for name in ("w1", "w2"))
     try:
         wait_for(lambda: split_up(left, right), 120, "both workers to own partitions", poll=0.2)
@@ -74,8 +81,7 @@ def test_what_if_on_two_workers_is_every_partitions_replay_under_the_proposal(
         engines = partition_engines(scenario)
         proposal = {**scaled_rates(busiest_instrument(engines), 1.5), "levels": LEVELS}
         body = json.dumps(proposal).encode()
-        status, fund = left.get("/fund")
-        funds = fund["funds"] if status == 200 else []
+        funds = settled_fund(left)["funds"]
         expected = expected_answer(engines, body, funds)
         changed = {item["margin_account"] for item in expected["changed_accounts"]}
         held = [set((worker.health() or {})["partitions"]) for worker in (left, right)]
@@ -92,6 +98,22 @@ def test_what_if_on_two_workers_is_every_partitions_replay_under_the_proposal(
     assert stopped == [0, 0], left.log()[-3000:] + right.log()[-3000:]
 
 
+def settled_fund(worker: WorkerProcess) -> Any:
+    """The fund projection once it is there (the aggregator asked the other worker for its
+    share, with the token) and no newer epoch follows for 2 s."""
+    wait_for(lambda: worker.get("/fund")[0] == 200, 60, "a fund projection over both")
+    latest = worker.get("/fund")[1]
+
+    def unchanged() -> bool:
+        nonlocal latest
+        time.sleep(2)
+        now, latest = latest, worker.get("/fund")[1]
+        return bool(now == latest)
+
+    wait_for(unchanged, 60, "the last epoch's projection")
+    return latest
+
+
 def check_refusal(scenario: Scenario, stack: Stack, worker: WorkerProcess) -> None:
     """A proposal that fails validation is a 400 with its reason; nothing changes."""
     before = (worker.get("/accounts?level=safe&limit=1000"), len(transitions(stack)))
@@ -102,6 +124,12 @@ def check_refusal(scenario: Scenario, stack: Stack, worker: WorkerProcess) -> No
     after = (worker.get("/accounts?level=safe&limit=1000"), len(transitions(stack)))
     assert after == before
     assert dead_letter_count(stack) == len(scenario.dead_letters)
+    anonymous = urllib.request.Request(f"http://127.0.0.1:{worker.web_port}/whatif", bad)
+    assert WorkerProcess.ask(anonymous)[0] == 401
+    metrics = WorkerProcess.ask(
+        urllib.request.Request(f"http://127.0.0.1:{worker.web_port}/metrics")
+    )
+    assert "riskmon_http_unauthorized_total 1.0" in metrics[1]
 
 
 def as_toml(proposal: dict[str, Any]) -> str:
