@@ -39,7 +39,7 @@ from streams.kernels import prepare_kernels
 from streams.pipes import silence_stdout
 from streams.progress import Progress
 from streams.replay import ReplayReport, replay_lines, summary_document, watch_fund
-from streams.settings import SettingsError, load_settings
+from streams.settings import SettingsError, check_web_binding, load_settings
 from streams.whatif_command import add_whatif, run_whatif
 
 USAGE_ERROR = 2
@@ -169,6 +169,7 @@ def run_kafka_command(arguments: argparse.Namespace) -> int:
     """`worker`, `publish` and `tail`: settings from the environment, then the broker."""
     settings = load_settings()
     if arguments.command == "worker":
+        check_web_binding(settings)  # before anything is compiled or asked of the broker
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         config = load_config(settings.config)
         prepare_kernels(sys.stderr)

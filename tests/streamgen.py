@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from risk import Engine, parse_event
+from risk.events import InstrumentEvent
+from risk.instruments import Instrument
 
 INSTRUMENTS: list[dict[str, Any]] = [
     {
@@ -278,3 +283,27 @@ def config_text(instruments: list[dict[str, Any]], horizon_hours: float | None =
         for item in instruments
     ]
     return "\n\n".join(blocks) + "\n"
+
+
+def instrument_of(definition: dict[str, Any]) -> Instrument:
+    """The instrument of one of `generate_stream`'s definitions."""
+    parsed = parse_event({"type": "instrument", **definition})
+    assert isinstance(parsed, InstrumentEvent), parsed
+    return parsed.instrument
+
+
+def apply_lines(
+    engine: Engine, lines: Iterable[str], keep: Callable[[str], bool] | None = None
+) -> Engine:
+    """`engine` after every line that is JSON (a stream's unparsable lines are skipped), and of
+    the account events only those whose account `keep` takes."""
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        account = event.get("account") if isinstance(event, dict) else None
+        if keep is not None and account is not None and not keep(str(account)):
+            continue
+        engine.apply(parse_event(event))
+    return engine

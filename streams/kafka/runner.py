@@ -21,7 +21,7 @@ from streams.kafka.client import (
 from streams.kafka.projections import aggregate_forever
 from streams.kafka.worker import Worker
 from streams.pipes import silence_stdout
-from streams.settings import Settings, SettingsError, check_web_binding
+from streams.settings import Settings, SettingsError
 
 
 def stop_on_signals(stopping: asyncio.Event) -> None:
@@ -32,7 +32,6 @@ def stop_on_signals(stopping: asyncio.Event) -> None:
 
 async def run_worker(settings: Settings, config: EngineConfig) -> None:
     """Create missing topics, serve HTTP and process until SIGINT or SIGTERM."""
-    check_web_binding(settings)
     stopping = asyncio.Event()
     stop_on_signals(stopping)
     await retrying(lambda: ensure_topics(settings), seconds=30)

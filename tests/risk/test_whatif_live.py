@@ -4,7 +4,6 @@ vectorized level rule equals the scalar one."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -14,29 +13,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from risk import Engine, Thresholds, parse_event
-from risk.events import InstrumentEvent
 from risk.instruments import Instrument
 from risk.levels import next_levels
 from risk.whatif import WhatIfError, live_levels
-from tests.streamgen import generate_stream
-
-
-def instrument_of(definition: dict[str, Any]) -> Instrument:
-    parsed = parse_event({"type": "instrument", **definition})
-    assert isinstance(parsed, InstrumentEvent), parsed
-    return parsed.instrument
+from tests.streamgen import apply_lines, generate_stream, instrument_of
 
 
 def replayed(seed: int) -> Engine:
     lines, definitions = generate_stream(seed, 400)
-    engine = Engine([instrument_of(item) for item in definitions])
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        engine.apply(parse_event(event))
-    return engine
+    return apply_lines(Engine([instrument_of(item) for item in definitions]), lines)
 
 
 def scaled(current: Instrument, factor: float) -> dict[str, Any]:

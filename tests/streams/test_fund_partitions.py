@@ -8,7 +8,6 @@ holding every account.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -16,14 +15,14 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from risk import Engine, parse_event
+from risk import Engine
 from risk.fund.projection import aggregate_projection
 from risk.fund.report import engine_share
 from risk.fund.share import EpochShare
 from streams.config import EngineConfig, parse_config
 from streams.kafka.partitioning import line_partition
 from streams.settings import Settings
-from tests.streamgen import config_text, generate_stream
+from tests.streamgen import apply_lines, config_text, generate_stream
 
 FUND_TABLE = "\n[fund]\npaths = 400\nprojection_interval_ms = 60000\n"
 
@@ -31,12 +30,7 @@ FUND_TABLE = "\n[fund]\npaths = 400\nprojection_interval_ms = 60000\n"
 def shares_at_epochs(engine: Engine, lines: list[str]) -> dict[int, EpochShare]:
     shares: dict[int, EpochShare] = {}
     engine.watch_epochs(lambda at: shares.__setitem__(at, engine_share(engine, at)))
-    for line in lines:
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        engine.apply(parse_event(value))
+    apply_lines(engine, lines)
     return shares
 
 

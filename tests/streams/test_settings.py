@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.cli import main
 from streams.settings import SettingsError, check_web_binding, load_settings
 
 
@@ -131,3 +132,13 @@ def test_without_a_token_the_api_binds_loopback_only(
 def test_a_certificate_makes_the_url_https() -> None:
     environ = {"RISKMON_WEB_TLS_CERTFILE": "/c.pem", "RISKMON_WEB_TLS_KEYFILE": "/k.pem"}
     assert load_settings(environ).web_url == "https://127.0.0.1:6066"
+
+
+def test_a_worker_without_a_token_will_not_serve_beyond_loopback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RISKMON_WEB_HOST", "0.0.0.0")
+    monkeypatch.setenv("RISKMON_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # never reached
+    assert main(["worker"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("riskmon: error: RISKMON_WEB_HOST=0.0.0.0 is reachable beyond")

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from risk import Engine, parse_event
-from risk.events import InstrumentEvent
+from risk import Engine
 from streams.config import ConfigError, load_config
 from streams.whatif_live import merge_shares, parse_proposal, scaled_rates, worker_share
-from tests.streamgen import generate_stream
+from tests.streamgen import apply_lines, generate_stream, instrument_of
 
 PROPOSAL = """
 [levels]
@@ -44,21 +43,7 @@ def everyone(account: str) -> bool:
 
 def engine_of(lines: list[str], definitions: list[dict[str, Any]], keep: Any) -> Engine:
     """An engine fed the stream's events, account events only where `keep(account)`."""
-    instruments = []
-    for item in definitions:
-        parsed = parse_event({"type": "instrument", **item})
-        assert isinstance(parsed, InstrumentEvent)
-        instruments.append(parsed.instrument)
-    engine = Engine(instruments)
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and "account" in event and not keep(str(event["account"])):
-            continue
-        engine.apply(parse_event(event))
-    return engine
+    return apply_lines(Engine([instrument_of(item) for item in definitions]), lines, keep)
 
 
 def test_toml_and_json_proposals_are_the_same() -> None:
