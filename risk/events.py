@@ -28,6 +28,7 @@ ISOLATED_WITHOUT_MARGIN: Final = "isolated position without margin"
 SIZE_SIGN_CONTRADICTS_SIDE: Final = "size sign contradicts position_side"
 KIND_OR_SETTLE_CHANGE: Final = "instrument kind or settle change"
 
+MAX_DEPTH_LEVELS: Final = 5000  # a depth side's levels (SPEC §13)
 _MODES: Final = ("cross", "isolated")
 _SIDES: Final = ("both", "long", "short")
 
@@ -216,8 +217,9 @@ def _parse_depth(value: Mapping[str, Any]) -> DepthEvent:
 
 
 def _book_side(item: object, field: str, *, descending: bool) -> tuple[tuple[float, float], ...]:
-    """Price levels best first: bids strictly descending, asks strictly ascending."""
-    if not isinstance(item, list):
+    """Price levels best first: bids strictly descending, asks strictly ascending; at most
+    MAX_DEPTH_LEVELS of them."""
+    if not isinstance(item, list) or len(item) > MAX_DEPTH_LEVELS:
         raise FieldError(f"invalid {field}")
     levels: list[tuple[float, float]] = []
     for level in item:

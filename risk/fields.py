@@ -16,6 +16,8 @@ _DIGITS: Final = re.compile(r"[0-9]+")
 LARGEST_INTEGER: Final = 2**63 - 1  # stored as int64
 LARGEST_EXACT_FLOAT: Final = 2.0**53
 LARGEST_EXACT_INTEGER: Final = 2**53
+MAX_IDENTIFIER_BYTES: Final = 128  # SPEC §13, in UTF-8
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode's Cc: C0, DEL, C1
 
 
 class FieldError(Exception):
@@ -71,7 +73,8 @@ def integer(item: object, field: str) -> int:
 
 
 def identifier(item: object, field: str) -> str:
-    """A non-empty string without '/' (margin account ids are built from identifiers)."""
+    """A non-empty string without '/' (margin account ids are built from identifiers), at most
+    128 bytes of UTF-8, without control characters (SPEC §13)."""
     if item is None:
         raise FieldError(f"missing {field}")
     if not isinstance(item, str) or not is_identifier(item):
@@ -84,7 +87,15 @@ def identifier(item: object, field: str) -> str:
 
 def is_identifier(item: str) -> bool:
     """The rule `identifier` applies to a string."""
-    return bool(item) and "/" not in item
+    if not item or "/" in item:
+        return False
+    if item.isascii():  # the usual id: its length is its size, and printable is no control
+        return len(item) <= MAX_IDENTIFIER_BYTES and item.isprintable()
+    try:
+        size = len(item.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate (a JSON escape) is no UTF-8 text
+        return False
+    return size <= MAX_IDENTIFIER_BYTES and _CONTROL.search(item) is None
 
 
 def plain_number(item: object) -> float | None:

@@ -7,6 +7,7 @@ import bisect
 import math
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,15 @@ def as_integer(value: Any, name: str) -> int:
 
 
 def as_name(event: dict[str, Any], name: str) -> str:
+    """Non-empty, no '/', at most 128 bytes of UTF-8, no character of Unicode's Cc class."""
     value = require(event, name)
     if not isinstance(value, str) or value == "" or "/" in value:
+        raise RefusedError(f"invalid {name}")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RefusedError(f"invalid {name}") from None
+    if len(encoded) > 128 or any(unicodedata.category(char) == "Cc" for char in value):
         raise RefusedError(f"invalid {name}")
     return value
 
@@ -204,7 +212,7 @@ def maintenance_of(instrument: dict[str, Any], notional: float) -> float:
 
 
 def book_side(levels: Any, name: str, *, descending: bool) -> None:
-    if not isinstance(levels, list):
+    if not isinstance(levels, list) or len(levels) > 5000:
         raise RefusedError(f"invalid {name}")
     previous = None
     for level in levels:

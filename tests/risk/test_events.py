@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from risk import parse_event
 from risk.events import (
@@ -17,6 +19,7 @@ from risk.events import (
     Rejection,
 )
 from streams.codec import decode_event
+from tests.reference_input import RefusedError, as_name
 from tests.risk.builders import accepted, definition, make_engine, make_instrument, send
 
 INSTRUMENT = {"type": "instrument", "symbol": "X", "kind": "linear", "settle": "USDT"}
@@ -331,3 +334,48 @@ def test_number_strings_must_be_plain_ascii_decimal(text: str) -> None:
 def test_integer_strings_are_ascii_digits_only(field: str, text: str) -> None:
     """ENGINE.md: `ts` and `seq` accept "a string of ASCII digits"; a blank is not a digit."""
     assert parse_event({**POSITION, field: text}) == Rejection(f"invalid {field}")
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted_as_id"),
+    [
+        ("a" * 128, True),
+        ("a" * 129, False),  # SPEC §13: at most 128 bytes of UTF-8
+        ("\u00e9" * 64, True),  # 2 bytes each
+        ("\u00e9" * 65, False),
+        ("\u65e5\u672c" * 21, True),  # 3 bytes each: 126
+        ("\u65e5\u672c" * 22, False),
+        ("a b", True),
+        ("a\tb", False),  # no control characters: C0, DEL, C1
+        ("a\x00", False),
+        ("a\x7f", False),
+        ("a\u0085", False),
+        ("\ud800", False),  # a lone surrogate is no UTF-8 text
+    ],
+)
+def test_identifiers_are_bounded_and_printable(name: str, accepted_as_id: bool) -> None:
+    for event, field in ((POSITION, "account"), (MARK, "symbol"), (BALANCE, "asset")):
+        parsed = parse_event({**event, field: name})
+        assert isinstance(parsed, Rejection) is not accepted_as_id, (field, name)
+        if not accepted_as_id:
+            assert parsed == Rejection(f"invalid {field}")
+
+
+def test_a_depth_side_has_at_most_5000_levels() -> None:
+    bids = [[10_000.0 - level, 1.0] for level in range(5000)]
+    asks = [[10_001.0 + level, 1.0] for level in range(5001)]
+    assert isinstance(parse_event({**DEPTH, "bids": bids, "asks": asks[:5000]}), DepthEvent)
+    assert parse_event({**DEPTH, "bids": [*bids, [1.0, 1.0]]}) == Rejection("invalid bids")
+    assert parse_event({**DEPTH, "asks": asks}) == Rejection("invalid asks")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=140))
+def test_the_reference_bounds_identifiers_as_the_engine_does(name: str) -> None:
+    engine_side = not isinstance(parse_event({**POSITION, "account": name}), Rejection)
+    try:
+        as_name({"account": name}, "account")
+        reference_side = True
+    except RefusedError:
+        reference_side = False
+    assert engine_side == reference_side, repr(name)

@@ -24,7 +24,10 @@ ANY_VALUE: st.SearchStrategy[Any] = st.sampled_from(
      3.0, 1e300, "1.5", "12", "-3", "nan", "Infinity", "", "x", "a/b", [], {}, [1, 2],
      "cross", "isolated", "both", "long", "short", "BTCUSDT", "USDT"]
 )  # fmt: skip
-NAMES = st.sampled_from(["a", "b", "BTCUSDT", "USDT", "ETH", "x/y", "", 5])
+NAMES = st.sampled_from(
+    ["a", "b", "BTCUSDT", "USDT", "ETH", "x/y", "", 5, "a" * 128, "a" * 129, "\u00e9" * 64,
+     "\u00e9" * 65, "a\x00b", "a\x7f", "a\u0085", "a b", "\u65e5\u672c"]
+)  # fmt: skip
 NUMBERS = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.integers(-(10**6), 10**6), ANY_VALUE)
 FIELDS = {
     "account": NAMES,
