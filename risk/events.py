@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
 from risk.fields import FieldError, identifier, integer, number
-from risk.instruments import Instrument, Kind, tier_table
+from risk.instruments import TIER_PROBLEMS, Instrument, Kind, tier_table
 
 Mode = Literal["cross", "isolated"]
 PositionSide = Literal["both", "long", "short"]
@@ -27,7 +27,27 @@ UNKNOWN_SYMBOL: Final = "unknown symbol"
 ISOLATED_WITHOUT_MARGIN: Final = "isolated position without margin"
 SIZE_SIGN_CONTRADICTS_SIDE: Final = "size sign contradicts position_side"
 KIND_OR_SETTLE_CHANGE: Final = "instrument kind or settle change"
+# A worker's own: an account event on a partition its account's key does not map to.
+ON_ANOTHER_PARTITION: Final = "account keyed to another partition"
 
+_NUMBERS: Final = ("contract_size", "beta", "price", "size", "entry_price", "margin", "wallet",
+                   "balance")  # fmt: skip
+_FIELD_CHECKS: Final = {  # which checks each field can fail, as the parsers below apply them
+    "missing": ("symbol", "kind", "settle", "price", "ts", "account", "size", "entry_price",
+                "asset", "wallet", "balance", "bids", "asks"),
+    "invalid": ("symbol", "kind", "settle", "account", "asset", *_NUMBERS, "ts", "seq", "mode",
+                "position_side", "bids", "asks"),
+    "non-finite": _NUMBERS,
+    "non-positive": ("price", "entry_price", "contract_size"),
+    "negative": ("margin", "balance"),
+}  # fmt: skip
+REASONS: Final = (
+    INVALID_JSON, NOT_AN_OBJECT, MISSING_TYPE, UNKNOWN_TYPE, TYPE_CONTRADICTS_TOPIC,
+    *(f"{check} {field}" for check, fields in _FIELD_CHECKS.items() for field in fields),
+    *(f"invalid tiers: {problem}" for problem in TIER_PROBLEMS),
+    ISOLATED_WITHOUT_MARGIN, SIZE_SIGN_CONTRADICTS_SIDE, UNKNOWN_SYMBOL, KIND_OR_SETTLE_CHANGE,
+    ON_ANOTHER_PARTITION,
+)  # fmt: skip  # every reason the engine gives: the metrics' label values, from 0
 MAX_DEPTH_LEVELS: Final = 5000  # a depth side's levels (SPEC §13)
 _MODES: Final = ("cross", "isolated")
 _SIDES: Final = ("both", "long", "short")

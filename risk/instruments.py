@@ -158,5 +158,14 @@ def _tier_number(item: object) -> float:
         raise _tiers("not a number") from None
 
 
+TIER_PROBLEMS: Final = (
+    "not a list", "empty", f"more than {MAX_TIERS} tiers", "tier is not an object",
+    "cum inconsistent", "cap on last tier", "missing cap", "cap must be positive",
+    "caps must increase", "missing mmr", "mmr must be in (0, 1)", "mmr must not decrease",
+    "not a number",
+)  # fmt: skip
+
+
 def _tiers(detail: str) -> FieldError:
+    """The rejection of a tier table; `detail` is one of TIER_PROBLEMS."""
     return FieldError(f"invalid tiers: {detail}")

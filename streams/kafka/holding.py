@@ -27,7 +27,13 @@ from risk.batch import BALANCE, POSITION, EventBatch
 from risk.checkpoint import projection_entries, row_state_key, written_versions
 from risk.engine import ACCEPTED, REJECTED, Engine
 from risk.engine.bulk import STATUSES
-from risk.events import NOT_AN_OBJECT, BalanceEvent, PositionEvent, Rejection
+from risk.events import (
+    NOT_AN_OBJECT,
+    ON_ANOTHER_PARTITION,
+    BalanceEvent,
+    PositionEvent,
+    Rejection,
+)
 from streams.columns import add_line
 from streams.kafka.checkpoints import PartitionState
 from streams.kafka.inputs import BroadcastLog, OwnSource, Record, Slot, capped, merge_order
@@ -37,7 +43,6 @@ BroadcastKey = tuple[str, int]
 ACCOUNT_ROWS: Final = (POSITION, BALANCE)
 # An account event on a partition its account does not hash to: the account topics must be
 # keyed by the account (SPEC §3), or one account's events would be split between partitions.
-ON_ANOTHER_PARTITION: Final = "account keyed to another partition"
 MERGE_MINIMUM: Final = 256  # records a source offers a merge, at least
 Taken = tuple[Record, str, int | None]  # record, event type, own partition (None: broadcast)
 

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import product
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -22,10 +23,16 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from risk.book import float_view, int8_view, int32_view
 from risk.engine import Engine
+from risk.engine.bulk import STATUSES
+from risk.events import EVENT_TYPES, REASONS
 from risk.levels import LEVEL_NAMES, Level
 
 EVALUATION_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 AT_RISK: Final = tuple(range(Level.WATCH, len(LEVEL_NAMES)))  # watch and above
+KNOWN_OUTCOMES: Final = frozenset(product(EVENT_TYPES, STATUSES))
+KNOWN_TRANSITIONS: Final = frozenset(
+    (old, new) for old, new in product(LEVEL_NAMES, LEVEL_NAMES) if old != new
+)
 
 
 class Source(Protocol):
@@ -100,25 +107,29 @@ class BookCollector(Collector):
             yield from fund_metrics(projection)
 
     def _counters(self) -> Iterator[Metric]:
+        """Every label value known in advance starts at 0, so that `rate()` sees 0, not
+        nothing, before the first of its kind (client_python's advice)."""
         source = self.source
         yield _counter(
             "riskmon_events_total",
             "Input events taken, by type and outcome (accepted, rejected, stale).",
             ["type", "outcome"],
-            source.outcomes,
+            dict.fromkeys(KNOWN_OUTCOMES, 0) | dict(source.outcomes),
         )
-        reasons = {(reason,): count for reason, count in source.rejects.items()}
+        reasons = {(reason,): 0 for reason in REASONS}
+        reasons |= {(reason,): count for reason, count in source.rejects.items()}
         yield _counter(
             "riskmon_rejected_events_total",
             "Rejected input events, by reason (SPEC §9).",
             ["reason"],
             reasons,
         )
+        transitions = dict.fromkeys(KNOWN_TRANSITIONS, 0) | dict(source.level_transitions)
         yield _counter(
             "riskmon_level_transitions_total",
             "Published risk level transitions (SPEC §7), by from and to level.",
             ["from", "to"],
-            source.level_transitions,
+            transitions,
         )
 
     def _pipeline(self) -> Iterator[Metric]:

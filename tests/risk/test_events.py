@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from risk import parse_event
 from risk.events import (
+    REASONS,
     BalanceEvent,
     DepthEvent,
     FundEvent,
@@ -134,6 +135,7 @@ def test_missing_field_absent_or_null(event: dict[str, Any], field: str) -> None
 )
 def test_reject_reason(event: Any, reason: str) -> None:
     assert parse_event(event) == Rejection(reason)
+    assert reason in REASONS  # a label value the metrics expose from 0
 
 
 @pytest.mark.parametrize(
@@ -150,6 +152,7 @@ def test_reject_reason(event: Any, reason: str) -> None:
 )
 def test_reject_reason_of_raw_bytes(raw: bytes, reason: str) -> None:
     assert decode_event(raw) == Rejection(reason)
+    assert reason in REASONS  # a label value the metrics expose from 0
 
 
 @pytest.mark.parametrize(
@@ -167,6 +170,7 @@ def test_reject_reason_of_raw_bytes(raw: bytes, reason: str) -> None:
 def test_reject_reasons_that_need_state(event: dict[str, Any], reason: str) -> None:
     outcome = send(make_engine(make_instrument("X")), event)
     assert (outcome.status, outcome.reason) == ("rejected", reason)
+    assert reason in REASONS  # a label value the metrics expose from 0
 
 
 def test_kind_or_settle_change() -> None:
@@ -209,6 +213,7 @@ def test_kind_or_settle_change() -> None:
 )
 def test_the_first_problem_in_field_order_wins(event: dict[str, Any], reason: str) -> None:
     assert parse_event(event) == Rejection(reason)
+    assert reason in REASONS  # a label value the metrics expose from 0
 
 
 def test_decimal_strings_are_numbers() -> None:
@@ -252,6 +257,7 @@ def test_decimal_strings_are_numbers() -> None:
 )
 def test_booleans_are_not_numbers(event: dict[str, Any], reason: str) -> None:
     assert parse_event(event) == Rejection(reason)
+    assert reason in REASONS  # a label value the metrics expose from 0
 
 
 @pytest.mark.parametrize("ts", [0, 12.0, "17", 2.0**53, 2**63 - 1])
@@ -309,6 +315,7 @@ def test_topic_implies_the_type_and_a_contradicting_type_is_refused() -> None:
 )
 def test_more_reject_reasons(event: dict[str, Any], reason: str) -> None:
     assert parse_event(event) == Rejection(reason)
+    assert reason in REASONS  # a label value the metrics expose from 0
 
 
 @pytest.mark.parametrize("text", ["1e-3", "65000.5", "5.", ".5", "+2", "-1E3", "7"])

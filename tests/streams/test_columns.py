@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk.batch import MARK, OTHER, POSITION
+from risk.events import REASONS, Rejection
 from streams.codec import decode_event
 from streams.columns import decode_lines
 
@@ -91,6 +92,8 @@ def test_rows_are_the_events_decode_event_gives(raw: list[str], topic_type: str 
     for row, line in enumerate(raw):
         expected = decode_event(line, topic_type)
         assert batch.event(row) == expected, line
+        if isinstance(expected, Rejection):
+            assert expected.reason in REASONS, line  # the metrics' label values
 
 
 def test_plain_lines_take_the_fast_path_and_odd_ones_the_full_path() -> None:

@@ -10,8 +10,11 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from risk.engine.bulk import STATUSES
+from risk.events import EVENT_TYPES, REASONS
 from risk.fund.projection import aggregate_projection
 from risk.fund.report import engine_share
+from risk.levels import LEVEL_NAMES
 from streams.kafka.worker import Worker
 from streams.observability.metrics import fund_metrics, register_metrics
 from streams.settings import Settings
@@ -253,3 +256,28 @@ def test_the_socialized_haircut_of_every_shock() -> None:
     fund["balance"] = None
     families = {family.name: family for family in fund_metrics(projection)}
     assert not families["riskmon_insurance_fund_socialized_haircut"].samples  # unknown
+
+
+def test_labelled_counters_start_at_zero() -> None:
+    worker = FakeWorker({})  # nothing taken yet
+    registry = scraped(worker)
+    for event_type in EVENT_TYPES:
+        for status in STATUSES:
+            labels = {"type": event_type, "outcome": status}
+            assert registry.get_sample_value("riskmon_events_total", labels) == 0.0, labels
+    for reason in REASONS:
+        labels = {"reason": reason}
+        assert registry.get_sample_value("riskmon_rejected_events_total", labels) == 0.0
+    pairs = [(a, b) for a in LEVEL_NAMES for b in LEVEL_NAMES if a != b]
+    for old, new in pairs:
+        labels = {"from": old, "to": new}
+        assert registry.get_sample_value("riskmon_level_transitions_total", labels) == 0.0
+    worker.rejects["unknown symbol"] += 3
+    worker.outcomes[("mark", "rejected")] += 3
+    registry = scraped(worker)
+    reasons = {"reason": "unknown symbol"}
+    assert registry.get_sample_value("riskmon_rejected_events_total", reasons) == 3.0
+    outcome = {"type": "mark", "outcome": "rejected"}
+    assert registry.get_sample_value("riskmon_events_total", outcome) == 3.0
+    samples = [s for m in registry.collect() for s in m.samples]
+    assert len([s for s in samples if s.name == "riskmon_rejected_events_total"]) == len(REASONS)
