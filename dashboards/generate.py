@@ -330,6 +330,17 @@ def pipeline_health() -> dict[str, Any]:
                     target("sum(rate(riskmon_worker_rounds_total[5m]))", "rounds/s", "B"),
                 ],
             ),
+            panel(
+                "API requests refused for a missing or wrong token",
+                "timeseries",
+                [
+                    target(
+                        "sum by (instance) (rate(riskmon_http_unauthorized_total[5m]))",
+                        "{{instance}}",
+                    )
+                ],
+                unit="reqps",
+            ),
         ],
     )
 
