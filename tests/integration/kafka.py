@@ -99,7 +99,9 @@ class Stack:
             **self.extra,
         }
         clean = {key: value for key, value in os.environ.items() if not key.startswith("RISKMON_")}
-        return {**clean, **settings}
+        # numpy's overflow and invalid-value warnings fail the worker as they fail the tests
+        # in this process (pyproject.toml): nothing may print one (SPEC §13)
+        return {**clean, "PYTHONWARNINGS": "error::RuntimeWarning", **settings}
 
     def riskmon(
         self, *arguments: str, timeout: float = 300, worker_id: str = "w0", web_port: int = 0
