@@ -23,6 +23,7 @@ from risk.engine.handover import Handover
 from risk.engine.loading import Loading
 from risk.engine.marks import MarkPath
 from risk.engine.queries import Queries
+from risk.engine.reconcile import Reconciliation
 from risk.engine.state import _QUIET, _STALE, ACCEPTED, REJECTED, Outcome, Snapshot
 from risk.events import (
     UNKNOWN_SYMBOL,
@@ -42,7 +43,7 @@ from risk.retention import Retention
 from risk.sharding import Sharding
 
 
-class Engine(MarkPath, Handover, Loading, Extraction, Queries, BulkPath):
+class Engine(MarkPath, Handover, Loading, Extraction, Queries, BulkPath, Reconciliation):
     """Margin state of every account and the transitions between risk levels."""
 
     def __init__(

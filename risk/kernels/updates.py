@@ -128,7 +128,7 @@ def _position(
     entry = floats[row, ENTRY]
     mark = market[2][symbol]
     price = entry if np.isnan(mark) else mark
-    pnl, row_maintenance, tier = _value(market[0], symbol, size, entry, price)
+    pnl, row_maintenance, tier = value_row(market[0], symbol, size, entry, price)
     columns, at = blocks[symbol], positions[1][pid]
     count = columns[ROWS]
     pnls, maintenances = float64s(columns[2], count), float64s(columns[3], count)
@@ -220,7 +220,7 @@ def _older(seq: int, ts: int, last_seq: int, last_ts: int) -> bool:
 
 
 @njit(cache=True, inline="always")
-def _value(
+def value_row(
     table: Table, code: int, size: float, entry: float, price: float
 ) -> tuple[float, float, int]:
     """(uPnL, maintenance margin, tier) of one position at `price` (risk.valuation)."""
@@ -252,7 +252,7 @@ def _settle(
         low, high = float32s(columns[5], count), float32s(columns[6], count)
         if low[at] < high[at] and not np.isnan(mark):
             size, entry = float64s(columns[0], count)[at], float64s(columns[1], count)[at]
-            pnl, row_maintenance, tier = _value(market[0], symbol, size, entry, mark)
+            pnl, row_maintenance, tier = value_row(market[0], symbol, size, entry, mark)
             pnls, maintenances = float64s(columns[2], count), float64s(columns[3], count)
             equity[owner] += pnl - pnls[at]
             maintenance[owner] += row_maintenance - maintenances[at]
