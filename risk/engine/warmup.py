@@ -26,8 +26,8 @@ _TIERS = [{"cap": 1_000.0, "mmr": 0.01}, {"cap": 5_000.0, "mmr": 0.02}, {"mmr": 
 
 def warm_up() -> None:
     """Drive a throwaway engine through the mark tick (bands, joint bands, bulk evaluation and
-    records), single-account events, an instrument change, a batch, an account view and the
-    fund projection's Cover-N, cascade and slippage kernels."""
+    records), single-account events, an instrument change, a batch, an account view, the
+    fund projection's Cover-N, cascade and slippage kernels, and the reconciliation sweep."""
     engine = Engine([])
     for kind, settle in (("linear", "USDT"), ("inverse", "BTC")):
         symbol = f"WARM{kind.upper()}"
@@ -71,6 +71,8 @@ def warm_up() -> None:
     walked(share.queue("USDT", shocks, np.ones((2, rows, 2))), np.ones((2, rows, 2)))
     extensions(100.0, 1.0, np.ones(2), 101.0, True)  # the fund's slippage past a book's end
     share.deleveraged("USDT", shocks, np.ones((2, rows, 2)))
+    engine.margin.equity[int(engine.tracked_accounts()[0])] += 1.0  # a drift to repair
+    engine.reconcile(0.0, 10**9)  # the reconciliation sweep, a whole pass
 
 
 def _apply(engine: Engine, value: dict[str, object]) -> None:

@@ -26,6 +26,7 @@ from risk.engine.warmup import warm_up
 from risk.events import Event, Rejection
 from risk.kernels import accounts as kernel_accounts
 from risk.kernels import joint as kernel_joint
+from risk.kernels import reconcile as kernel_reconcile
 from risk.kernels import updates as kernel_updates
 from risk.kernels import valuation as kernel_valuation
 from risk.kernels.accounts import CHANGED, EVERY
@@ -129,6 +130,7 @@ ENTRY_POINTS = (
     kernel_valuation.changing_owners,
     kernel_joint.value_jointly,
     kernel_updates.apply_updates,
+    kernel_reconcile.sweep_accounts,
 )
 
 
@@ -149,6 +151,11 @@ def test_warm_up_compiles_every_signature_a_stream_needs() -> None:
     for index in engine.tracked_accounts():
         engine.account_view(int(index))
     engine.current_totals()
+    engine.reconcile(0.0, 5)
+    while not engine.reconcile(0.0, 10**9).completed:  # to the end of the pass
+        pass
+    engine.margin.equity[int(engine.tracked_accounts()[0])] += 1.0
+    assert engine.reconcile(0.0, 10**9).repaired
     assert _kernel_signatures() == before
 
 
