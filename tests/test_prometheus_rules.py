@@ -190,6 +190,28 @@ CASES = [
     ),
     Case("RiskmonApiRefusals", {'riskmon_http_unauthorized_total{instance="w0"}': "0+3x30"}, "20m"),
     Case(
+        "RiskmonReconciliationStalled",
+        {'riskmon_reconciliation_age_seconds{instance="w0"}': "0+30x20"},
+        "10m",
+        [{}],
+    ),
+    Case(
+        "RiskmonReconciliationStalled",
+        {'riskmon_reconciliation_age_seconds{instance="w0"}': "20 50 20 50 20 50 20 50 20 50"},
+        "8m",
+    ),
+    Case(
+        "RiskmonReconciliationDrift",
+        {'riskmon_reconciliation_drift_total{instance="w0"}': "0x5 1x10"},
+        "8m",
+        [{}],
+    ),
+    Case(
+        "RiskmonReconciliationDrift",
+        {'riskmon_reconciliation_drift_total{instance="w0"}': "0x20"},
+        "15m",
+    ),
+    Case(
         "RiskmonConsumerLagGrowing",
         {
             'riskmon_consumer_lag{topic="riskmon.positions", instance="w0"}': "20000+1000x40",

@@ -84,6 +84,7 @@ class Monitor(Tally):
         self.now_ts = ts
         self.feed(self._take_overs(ts))
         self.feed(self.simulator.advance(ts))
+        self.sweeper.run([self.engine])  # the reconciliation sweep, as a worker runs it
         self.steps += 1
         if self.steps % self.history_stride == 0:
             self._remember(ts)

@@ -15,6 +15,7 @@ from risk.checkpoint import StateKey
 from risk.records import Transition
 from streams.codec import encode_record
 from streams.kafka.inputs import OwnSource, Record
+from streams.kafka.reconciling import Sweeper
 from streams.settings import Topics
 
 CURSOR_KEY: Final = orjson.dumps(["cursor"])
@@ -53,13 +54,22 @@ class Output:
 
 class Tally:
     """What a process has published, as its metrics read it (`streams.observability.metrics`'
-    `Source`): event outcomes, rejects by reason and level transitions."""
+    `Source`): event outcomes, rejects by reason, level transitions, and the reconciliation
+    sweep's repairs and age (`streams.kafka.reconciling`)."""
 
     def __init__(self) -> None:
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.rejects: Counter[str] = Counter()
         self.level_transitions: Counter[tuple[str, str]] = Counter()
         self.transitions_published = 0
+        self.sweeper = Sweeper()
+
+    @property
+    def reconciliation_drift(self) -> int:
+        return self.sweeper.drift_total
+
+    def reconciliation_age(self) -> float:
+        return self.sweeper.age()
 
     def count_published(self, output: Output, evaluation: Histogram) -> None:
         """Count a published output; each transition's evaluation time (from its input

@@ -80,8 +80,7 @@ class Worker(Assignment, Tally):
         self.ends: dict[tuple[str, int], int] = {}
         self.paused: set[TopicPartition] = set()
         Tally.__init__(self)
-        self.rounds = 0
-        self.restores = 0
+        self.rounds = self.restores = 0
         self.url = settings.web_url
         self.directory = Directory(settings, topics.positions)
         self.end_watch = EndWatch(settings)
@@ -185,6 +184,7 @@ class Worker(Assignment, Tally):
                 fetched += self._fetch()
                 chunk = self._process()
                 applied += chunk
+            self.sweeper.run(self.engines())  # a slice of the reconciliation sweep
             if applied or self.fund.outbox or self._owes_publish():
                 await self._publish()
             elif self.committing is not None and self.committing.done():

@@ -51,6 +51,9 @@ class Source(Protocol):
     def rounds(self) -> int: ...
     @property
     def restores(self) -> int: ...
+    @property
+    def reconciliation_drift(self) -> int: ...
+    def reconciliation_age(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,16 @@ class BookCollector(Collector):
             "riskmon_partition_restores",
             "Partitions this worker rebuilt from the changelog (assignments and resets).",
             value=source.restores,
+        )
+        yield CounterMetricFamily(
+            "riskmon_reconciliation_drift",
+            "Margin accounts the reconciliation sweep found drifted and repaired.",
+            value=source.reconciliation_drift,
+        )
+        yield GaugeMetricFamily(
+            "riskmon_reconciliation_age_seconds",
+            "Age of the oldest margin account check of the reconciliation sweep.",
+            value=source.reconciliation_age(),
         )
 
 

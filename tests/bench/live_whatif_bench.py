@@ -62,6 +62,11 @@ class BenchWorker:
     def fund_projection(self) -> dict[str, Any] | None:
         return None
 
+    reconciliation_drift: int = 0
+
+    def reconciliation_age(self) -> float:
+        return 0.0
+
     def lag(self) -> dict[str, int]:
         return {}
 

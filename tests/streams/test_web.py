@@ -59,6 +59,11 @@ class FakeWorker:
     def fund_projection(self) -> dict[str, Any] | None:
         return self.fund.latest
 
+    reconciliation_drift: int = 0
+
+    def reconciliation_age(self) -> float:
+        return 0.0
+
     def lag(self) -> dict[str, int]:
         return self.behind
 
