@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run_bench --write BENCHMARKS.md
 	$(BIN)/python -m tests.bench.tick_bench --write BENCHMARKS.md
 	$(BIN)/python -m tests.bench.live_whatif_bench --write BENCHMARKS.md
+	$(BIN)/python -m tests.bench.reconcile_bench --write BENCHMARKS.md
 	$(BIN)/python -m tests.bench.bulk_bench --write BENCHMARKS.md
 	$(BIN)/python -m tests.bench.retention_bench --write BENCHMARKS.md
 	$(BIN)/python -m tests.bench.fund_bench --write BENCHMARKS.md

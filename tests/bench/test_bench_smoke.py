@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 
-from tests.bench import bulk_bench, fund_bench, live_whatif_bench, tick_bench
+from streams.kafka.reconciling import MIN_BUDGET
+from tests.bench import bulk_bench, fund_bench, live_whatif_bench, reconcile_bench, tick_bench
 from tests.bench.run_bench import (
     machine,
     memory_benchmark,
@@ -123,3 +124,15 @@ def test_live_whatif_harness_at_tiny_sizes_reports_what_it_built() -> None:
     text = live_whatif_bench.report(result, "command")
     assert text.startswith(live_whatif_bench.START)
     assert text.rstrip().endswith(live_whatif_bench.END)
+
+
+def test_reconcile_harness_at_tiny_sizes_reports_what_it_built() -> None:
+    result = reconcile_bench.run(accounts=300)
+    assert result["positions"] == 600
+    assert result["slice_budget"] == MIN_BUDGET
+    assert result["floor_seconds"] > 0
+    assert result["slice_seconds"] > 0
+    assert result["pass_seconds"] > 0
+    text = reconcile_bench.report(result, "command")
+    assert text.startswith(reconcile_bench.START)
+    assert "| the whole book covered every | 30 s | <= 60 s: met |" in text
