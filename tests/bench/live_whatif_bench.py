@@ -32,7 +32,7 @@ from streams.kafka.projections import FundDesk
 from streams.observability.metrics import register_metrics
 from streams.whatif_live import parse_proposal, scaled_rates, worker_share
 from tests.bench.books import SYMBOL, book_specs, build_engine
-from tests.bench.sections import bench_parser, publish
+from tests.bench.sections import bench_parser, median_seconds, publish
 
 START, END = "<!-- live-whatif:start -->", "<!-- live-whatif:end -->"
 TARGET_SECONDS: Final = 2.0
@@ -111,15 +111,6 @@ async def time_requests(engine: Engine, body: bytes) -> tuple[list[float], dict[
     return seconds, answer
 
 
-def _median_seconds(action: Any, repeat: int = REPEAT) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def floor_seconds(engine: Engine, body: bytes) -> float:
     """One numpy pass: MM of every row under both tables, |size| x mark x mmr_k - cum_k."""
     code = engine.symbols[SYMBOL]
@@ -134,7 +125,7 @@ def floor_seconds(engine: Engine, body: bytes) -> float:
             tier = tiers.tiers_of(notional)
             _ = notional * tiers.mmr_array[tier] - tiers.cum_array[tier]
 
-    return _median_seconds(one_pass)
+    return median_seconds(one_pass, REPEAT)
 
 
 def run(accounts: int) -> dict[str, Any]:
@@ -143,7 +134,7 @@ def run(accounts: int) -> dict[str, Any]:
     built = time.perf_counter() - started
     body = json.dumps(scaled_rates(engine.instruments[engine.symbols[SYMBOL]], 1.5)).encode()
     proposal = parse_proposal(body, "application/json")
-    share = _median_seconds(lambda: worker_share(engine, proposal))
+    share = median_seconds(lambda: worker_share(engine, proposal), REPEAT)
     seconds, answer = asyncio.run(time_requests(engine, body))
     return {
         "accounts": accounts,

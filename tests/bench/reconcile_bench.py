@@ -19,7 +19,7 @@ from risk.book import float_view
 from risk.engine import Engine
 from streams.kafka.reconciling import INTERVAL_SECONDS, MIN_BUDGET, PASS_SECONDS
 from tests.bench.books import SYMBOL, book_specs, build_engine
-from tests.bench.sections import bench_parser, publish
+from tests.bench.sections import bench_parser, median_seconds, publish
 
 START, END = "<!-- reconcile:start -->", "<!-- reconcile:end -->"
 TARGET_SECONDS: Final = 60.0
@@ -39,12 +39,7 @@ def whole_pass(engine: Engine) -> float:
 
 
 def slice_seconds(engine: Engine, budget: int) -> float:
-    times = []
-    for _ in range(50):
-        started = time.perf_counter()
-        engine.reconcile(0.0, budget)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return median_seconds(lambda: engine.reconcile(0.0, budget), 50)
 
 
 def floor_seconds(engine: Engine) -> float:
@@ -52,12 +47,7 @@ def floor_seconds(engine: Engine) -> float:
     block, mark = engine.blocks[code], engine.marks[code] or 0.0
     size = float_view(block.size)[: len(block)]
     entry = float_view(block.entry)[: len(block)]
-    times = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        _ = np.abs(size) * (mark - entry)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return median_seconds(lambda: np.abs(size) * (mark - entry), REPEAT)
 
 
 def run(accounts: int) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -31,3 +34,13 @@ def publish(text: str, path: Path | None, start: str, end: str) -> None:
     print(text)
     if path is not None:
         write_section(path, text, start, end)
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    """The median wall time of `repeat` calls of `action`, in seconds."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
