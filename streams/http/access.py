@@ -9,6 +9,7 @@ token when they ask each other (forwarded accounts, the fund shares, what-if sha
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ssl
 from typing import Final
@@ -59,6 +60,7 @@ def server_context(access: WebAccess) -> ssl.SSLContext | None:
     return context
 
 
+@functools.cache  # loading the CAs takes milliseconds: once per process, shared by threads
 def client_context(access: WebAccess) -> ssl.SSLContext:
     """How a worker verifies another worker's certificate: `cafile`, else the system's CAs."""
     cafile = None if access.cafile is None else str(access.cafile)
