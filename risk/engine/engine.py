@@ -43,7 +43,7 @@ from risk.retention import Retention
 from risk.sharding import Sharding
 
 
-class Engine(MarkPath, Handover, Loading, Extraction, Queries, BulkPath, Reconciliation):
+class Engine(MarkPath, Handover, Loading, Extraction, Queries, Reconciliation, BulkPath):
     """Margin state of every account and the transitions between risk levels."""
 
     def __init__(

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from risk.book import int32_view
+from risk.engine.bulk import BulkPath
 from risk.engine.joint import JointBands
 from risk.kernels.joint import value_jointly
 from risk.kernels.reconcile import sweep_accounts
@@ -43,7 +44,7 @@ class Reconciled(NamedTuple):
     completed: bool  # the call reached the end of the book: a pass is complete
 
 
-class Reconciliation(JointBands):
+class Reconciliation(JointBands, BulkPath):
     """`reconcile`: one slice of the sweep; `reconciliation_age`: how old the oldest check is."""
 
     _reconcile_cursor: int = 0
@@ -57,9 +58,8 @@ class Reconciliation(JointBands):
             self._pass_started = now
         start = min(self._reconcile_cursor, len(self.margin))
         found = np.zeros((max(min(budget, len(self.margin) - start), 1), 4))  # >= accounts
-        market = (self.instrument_table(), np.zeros(0, np.int32), self.mark_prices)
         after, accounts, positions, drifted = sweep_accounts(
-            start, budget, self.book_addresses(), market, tolerance, found
+            start, budget, self.book_addresses(), self._market(), tolerance, found
         )
         repaired = self._repair(found[:drifted])
         self._reconcile_cursor = after
